@@ -1,0 +1,148 @@
+//! The one error type of the domain, with stable `errorType` names.
+
+use std::fmt;
+
+/// A boxed source error from an adapter, kept whole so callers can still inspect it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One problem found in a manifest: where, what is wrong, how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Issue {
+    /// JSON path of the offending value, e.g. `services[0].tags.include[1]`.
+    pub path: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}; {}", self.path, self.problem, self.fix)
+    }
+}
+
+/// What kind of AWS resource was missing, so the error name says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    Cluster,
+    Service,
+    TaskDefinition,
+    Repository,
+    Image,
+    Application,
+    DeploymentGroup,
+    Deployment,
+}
+
+impl ResourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cluster => "cluster",
+            Self::Service => "service",
+            Self::TaskDefinition => "task definition",
+            Self::Repository => "repository",
+            Self::Image => "image",
+            Self::Application => "CodeDeploy application",
+            Self::DeploymentGroup => "deployment group",
+            Self::Deployment => "deployment",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid manifest ({} problem{}):\n{}", .0.len(), if .0.len() == 1 { "" } else { "s" }, issues_list(.0))]
+    InvalidManifest(Vec<Issue>),
+
+    #[error("invalid ECR push event: `{field}` {problem}")]
+    InvalidEvent { field: String, problem: String },
+
+    #[error("invalid task definition: `{path}` {problem}")]
+    InvalidTaskDefinition { path: String, problem: String },
+
+    #[error(
+        "container `{container}` is not in task definition `{family}`; it has: {}. Fix the service's `containers` in the manifest",
+        available.join(", ")
+    )]
+    ContainerNotFound { container: String, family: String, available: Vec<String> },
+
+    #[error(
+        "service `{service}`: {problem}. Set `load_balancer.port` in the manifest to the container port the target groups forward to"
+    )]
+    ContainerPortUnknown { service: String, problem: String },
+
+    #[error("{} `{name}` not found{}", kind.as_str(), hint.as_deref().map(|h| format!(": {h}")).unwrap_or_default())]
+    NotFound { kind: ResourceKind, name: String, hint: Option<String>, source: Option<BoxError> },
+
+    #[error("deployment group `{group}` already has an active deployment; greenlight retries once it finishes")]
+    DeploymentInProgress { group: String, source: BoxError },
+
+    #[error("AWS throttled `{operation}`; retry with backoff")]
+    Throttled { operation: &'static str, source: BoxError },
+
+    #[error("AWS `{operation}` was denied: {source}. Grant the function's role this action")]
+    AccessDenied { operation: &'static str, source: BoxError },
+
+    #[error("AWS `{operation}` failed: {source}")]
+    Aws { operation: &'static str, retryable: bool, source: BoxError },
+}
+
+fn issues_list(issues: &[Issue]) -> String {
+    issues.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n")
+}
+
+impl Error {
+    /// The stable name the state machine's `Retry` / `Catch` match on.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::InvalidManifest(_) => "InvalidManifest",
+            Self::InvalidEvent { .. } => "InvalidEvent",
+            Self::InvalidTaskDefinition { .. } => "InvalidTaskDefinition",
+            Self::ContainerNotFound { .. } => "ContainerNotFound",
+            Self::ContainerPortUnknown { .. } => "ContainerPortUnknown",
+            Self::NotFound { kind, .. } => match kind {
+                ResourceKind::Cluster => "ClusterNotFound",
+                ResourceKind::Service => "ServiceNotFound",
+                ResourceKind::TaskDefinition => "TaskDefinitionNotFound",
+                ResourceKind::Repository => "RepositoryNotFound",
+                ResourceKind::Image => "ImageNotFound",
+                ResourceKind::Application => "ApplicationNotFound",
+                ResourceKind::DeploymentGroup => "DeploymentGroupNotFound",
+                ResourceKind::Deployment => "DeploymentNotFound",
+            },
+            Self::DeploymentInProgress { .. } => "DeploymentInProgress",
+            Self::Throttled { .. } => "Throttled",
+            Self::AccessDenied { .. } => "AccessDenied",
+            Self::Aws { retryable: true, .. } => "AwsTransient",
+            Self::Aws { retryable: false, .. } => "AwsError",
+        }
+    }
+
+    /// Whether trying the same call again later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::DeploymentInProgress { .. } | Self::Throttled { .. } | Self::Aws { retryable: true, .. })
+    }
+
+    /// Every `errorType` this crate can produce, for the tidy tests that tie them to the ASL.
+    pub const ERROR_TYPES: &'static [&'static str] = &[
+        "InvalidManifest",
+        "InvalidEvent",
+        "InvalidTaskDefinition",
+        "ContainerNotFound",
+        "ContainerPortUnknown",
+        "ClusterNotFound",
+        "ServiceNotFound",
+        "TaskDefinitionNotFound",
+        "RepositoryNotFound",
+        "ImageNotFound",
+        "ApplicationNotFound",
+        "DeploymentGroupNotFound",
+        "DeploymentNotFound",
+        "DeploymentInProgress",
+        "Throttled",
+        "AccessDenied",
+        "AwsTransient",
+        "AwsError",
+    ];
+}

@@ -1,0 +1,17 @@
+//! greenlight's deploy domain: the manifest, ECR push events, tag rules, the task-definition
+//! transform, the AppSpec and the deploy plan, plus the ports the AWS adapters implement.
+//!
+//! Invariant: nothing here talks to AWS or knows the Lambda runtime (no `aws-sdk-*`, no
+//! `lambda_runtime`); adapters live in `greenlight-aws`, wiring in `functions/`.
+
+pub mod appspec;
+pub mod diff;
+pub mod error;
+pub mod event;
+pub mod manifest;
+pub mod plan;
+pub mod ports;
+pub mod tags;
+pub mod taskdef;
+
+pub use error::{Error, Issue, Result};

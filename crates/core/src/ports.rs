@@ -1,0 +1,80 @@
+//! What the domain needs from AWS, as small traits named for intent. `greenlight-aws`
+//! implements them with the SDK; tests implement them in memory.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::appspec::AppSpec;
+use crate::error::Error;
+use crate::taskdef::{RegisterRequest, TaskDefinition};
+
+/// A task definition revision ECS has registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registered {
+    pub arn: String,
+    pub revision: u64,
+}
+
+/// ECS task definitions of the deployed services.
+pub trait TaskDefinitions {
+    /// The task definition the service runs now, with its tags.
+    fn current(&self, cluster: &str, service: &str) -> impl Future<Output = Result<TaskDefinition, Error>> + Send;
+
+    /// Registers a new revision exactly as the request says, every field included.
+    fn register(&self, request: &RegisterRequest) -> impl Future<Output = Result<Registered, Error>> + Send;
+}
+
+/// An image in ECR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    pub digest: String,
+    pub tags: Vec<String>,
+    /// When ECR received the push, in seconds since the epoch.
+    pub pushed_at: Option<i64>,
+}
+
+/// ECR images.
+pub trait Images {
+    /// The image with this digest; `ImageNotFound` / `RepositoryNotFound` when absent.
+    fn image(&self, repository: &str, digest: &str) -> impl Future<Output = Result<Image, Error>> + Send;
+}
+
+/// Where a CodeDeploy deployment stands, in CodeDeploy's status names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentState {
+    pub id: String,
+    /// Created, Queued, InProgress, Baking, Ready, Succeeded, Failed, Stopped.
+    pub status: String,
+    pub error_message: Option<String>,
+}
+
+/// How a deployment group moves on once green is ready.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentGroupSettings {
+    /// `CONTINUE_DEPLOYMENT` or `STOP_DEPLOYMENT`.
+    pub action_on_ready_timeout: Option<String>,
+    pub ready_wait_minutes: Option<i32>,
+    pub ecs_cluster: Option<String>,
+    pub ecs_service: Option<String>,
+}
+
+/// CodeDeploy blue/green deployments.
+pub trait Deployments {
+    /// Starts a deployment; `DeploymentInProgress` when the group already has one.
+    fn create(
+        &self,
+        application: &str,
+        deployment_group: &str,
+        appspec: &AppSpec,
+        description: &str,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+
+    fn state(&self, deployment_id: &str) -> impl Future<Output = Result<DeploymentState, Error>> + Send;
+
+    fn group_settings(
+        &self,
+        application: &str,
+        deployment_group: &str,
+    ) -> impl Future<Output = Result<DeploymentGroupSettings, Error>> + Send;
+}

@@ -1,0 +1,79 @@
+//! The deploy plan on the fixtures: the shape `greenlight plan --output json` prints.
+
+use greenlight_core::event::PushEvent;
+use greenlight_core::manifest::Manifest;
+use greenlight_core::plan::{Action, DeployPlan, HookFunctions};
+use greenlight_core::taskdef::TaskDefinition;
+use serde_json::{Value, json};
+
+fn plan(edit_td: impl Fn(&mut Value)) -> Result<DeployPlan, greenlight_core::Error> {
+    let manifest = Manifest::parse(include_str!("fixtures/manifest-api-server.json")).expect("valid");
+    let PushEvent::Deployable(push) =
+        PushEvent::parse(include_str!("fixtures/push-api-server-v1.42.0.json")).expect("event")
+    else {
+        panic!("deployable")
+    };
+    let hooks = HookFunctions { validate: "greenlight-validate".into() };
+    DeployPlan::build(&manifest, &push, None, &hooks, |_| {
+        let mut v: Value =
+            serde_json::from_str(include_str!("fixtures/aws/describe-task-definition.json")).expect("json");
+        edit_td(&mut v);
+        TaskDefinition::from_json(v)
+    })
+}
+
+#[test]
+fn plan_registers_revision_42_and_names_the_hook() {
+    let p = plan(|_| {}).expect("plan");
+    assert_eq!(p.targets.len(), 2);
+    let api = &p.targets[0];
+    assert_eq!(api.action, Action::Deploy);
+    assert_eq!(
+        api.expected_task_definition.as_deref(),
+        Some("arn:aws:ecs:us-east-1:123456789012:task-definition/api-server-production:42")
+    );
+    let spec = api.appspec.as_ref().expect("appspec");
+    let props = &spec["Resources"][0]["TargetService"]["Properties"];
+    assert_eq!(props["TaskDefinition"], api.expected_task_definition.as_deref().expect("arn"));
+    assert_eq!(props["LoadBalancerInfo"], json!({"ContainerName": "api-server", "ContainerPort": 3000}));
+    assert_eq!(spec["Hooks"], json!([{"AfterAllowTestTraffic": "greenlight-validate"}]));
+    let diff: Vec<String> = api.diff.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        diff,
+        [format!(
+            "~ containerDefinitions[api-server].image: \"123456789012.dkr.ecr.us-east-1.amazonaws.com/api-server:v1.41.0\" -> \"{}\"",
+            p.image_uri
+        )]
+    );
+    assert!(api.dropped_read_only_fields.contains(&"registeredBy"));
+    // The worker has validation off: no hooks.
+    assert!(p.targets[1].appspec.as_ref().expect("appspec").get("Hooks").is_none());
+    assert_eq!(p.skipped.len(), 1);
+    let text = p.render_text();
+    assert!(
+        text.contains("register arn:aws:ecs:us-east-1:123456789012:task-definition/api-server-production:41 -> "),
+        "{text}"
+    );
+    assert!(text.contains("billing: deploys repository `billing`, not `api-server`"), "{text}");
+}
+
+#[test]
+fn already_live_plans_nothing() {
+    let p = plan(|v| {
+        v["taskDefinition"]["containerDefinitions"][0]["image"] = json!(
+            "123456789012.dkr.ecr.us-west-2.amazonaws.com/api-server@sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234"
+        )
+    })
+    .expect("plan");
+    assert!(p.targets.iter().all(|t| t.action == Action::AlreadyLive && t.register_task_definition.is_none()));
+    assert!(p.render_text().contains("already live"));
+}
+
+#[test]
+fn load_balancer_port_must_be_mapped() {
+    let err =
+        plan(|v| v["taskDefinition"]["containerDefinitions"][0]["portMappings"] = json!([])).expect_err("no port");
+    assert_eq!(err.error_type(), "ContainerPortUnknown");
+    assert!(err.to_string().contains("container `api-server` has no port mappings"), "{err}");
+    assert!(err.to_string().contains("Set `load_balancer.port`"), "{err}");
+}
