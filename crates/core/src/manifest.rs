@@ -385,13 +385,16 @@ pub struct Starter {
 impl Manifest {
     /// Parses and validates a manifest, reporting every problem found.
     pub fn parse(json: &str) -> Result<Self, Error> {
-        let de = &mut serde_json::Deserializer::from_str(json);
-        let manifest: Manifest = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = json_path(&e.path().to_string());
-            Error::InvalidManifest(vec![shape_issue(path, e.inner())])
-        })?;
+        let manifest = Self::from_json(json).map_err(|i| Error::InvalidManifest(vec![i]))?;
         let issues = manifest.validate();
         if issues.is_empty() { Ok(manifest) } else { Err(Error::InvalidManifest(issues)) }
+    }
+
+    /// Reads the JSON into the types without the semantic rules: the error is the first
+    /// place where the document is not JSON or not of the manifest's shape.
+    pub fn from_json(json: &str) -> Result<Self, Issue> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        serde_path_to_error::deserialize(de).map_err(|e| shape_issue(json_path(&e.path().to_string()), e.inner()))
     }
 
     /// The service entry with this name.
