@@ -1,0 +1,58 @@
+//! What every greenlight function wires the same way: JSON logs, and errors that reach the
+//! Lambda runtime with their stable `errorType` (the state machine's `Retry` / `Catch` match
+//! on it; the runtime's default would be the Rust type name).
+
+use lambda_runtime::Diagnostic;
+
+/// A domain error on its way out of a handler.
+#[derive(Debug)]
+pub struct FunctionError(pub greenlight_core::Error);
+
+impl From<greenlight_core::Error> for FunctionError {
+    fn from(e: greenlight_core::Error) -> Self {
+        Self(e)
+    }
+}
+
+impl std::fmt::Display for FunctionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<FunctionError> for Diagnostic {
+    fn from(e: FunctionError) -> Self {
+        Diagnostic { error_type: e.0.error_type().to_string(), error_message: e.0.to_string() }
+    }
+}
+
+/// JSON logs to stdout (CloudWatch Logs), level from `RUST_LOG` (default `info`), without
+/// ANSI colours or the time (CloudWatch stamps each line).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use greenlight_core::Error;
+
+    #[test]
+    fn diagnostic_carries_the_stable_error_type() {
+        let e = Error::InvalidEvent { field: "detail.image-digest".into(), problem: "is missing or empty".into() };
+        let d: Diagnostic = FunctionError(e).into();
+        assert_eq!(d.error_type, "InvalidEvent");
+        assert_eq!(d.error_message, "invalid ECR push event: `detail.image-digest` is missing or empty");
+        let wire = serde_json::to_value(&d).expect("serializes");
+        assert_eq!(wire["errorType"], "InvalidEvent");
+    }
+}
