@@ -1,1 +1,147 @@
-fn main() {}
+//! `cargo xtask`: greenlight's one entry point for checks, packaging and generated files.
+
+// A task runner's job is to print progress.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+/// cargo-lambda (with zig) builds Lambda zips for Amazon Linux's glibc from any Linux host.
+const CARGO_LAMBDA: &str = "cargo-lambda==1.9.2";
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  test       everything CI runs: rustfmt check, clippy -D warnings, all tests
+  package    release build of every function: target/lambda/<name>/bootstrap.zip, sizes printed
+  schema     regenerate schema/manifest.schema.json from the manifest types
+";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("package") => package(),
+        Some("schema") => schema(),
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown task `{other}`\n\n{USAGE}")),
+        None => Err(anyhow::anyhow!("no task given\n\n{USAGE}")),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn root() -> PathBuf {
+    // xtask/ sits in the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(step: &str, mut cmd: Command) -> Result<()> {
+    println!("==> {step}");
+    let start = Instant::now();
+    let status = cmd.status().with_context(|| format!("{step}: could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{step} failed ({status})");
+    }
+    println!("    {step}: ok in {:.1} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run("rustfmt", fmt)?;
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    run("clippy", clippy)?;
+    let mut tests = cargo();
+    tests.args(["test", "--workspace"]);
+    run("tests", tests)?;
+    println!("all checks passed");
+    Ok(())
+}
+
+/// The function crates: every directory under functions/ with a Cargo.toml.
+fn functions() -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(root().join("functions")).context("reading functions/")? {
+        let path = entry?.path();
+        if path.join("Cargo.toml").is_file()
+            && let Some(name) = path.file_name().and_then(|n| n.to_str())
+        {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// A project-local venv holding cargo-lambda and zig, created on first use.
+fn cargo_lambda_venv() -> Result<PathBuf> {
+    let venv = root().join(".venv/tools");
+    let bin = venv.join("bin");
+    if !bin.join("cargo-lambda").is_file() {
+        let mut mk = Command::new("python3");
+        mk.args(["-m", "venv"]).arg(&venv);
+        run("create .venv/tools", mk)?;
+        let mut pip = Command::new(bin.join("pip"));
+        pip.args(["install", "--quiet", CARGO_LAMBDA]);
+        run(&format!("install {CARGO_LAMBDA}"), pip)?;
+    }
+    Ok(bin)
+}
+
+fn package() -> Result<()> {
+    let bin = cargo_lambda_venv()?;
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let names = functions()?;
+    let mut build = cargo();
+    build.env("PATH", path).args([
+        "lambda",
+        "build",
+        "--release",
+        "--output-format",
+        "zip",
+        "--lambda-dir",
+        "target/lambda",
+    ]);
+    for n in &names {
+        build.args(["--package", n]);
+    }
+    run("cargo lambda build --release", build)?;
+    println!("\n{:<24} {:>12}", "function", "bootstrap.zip");
+    for n in &names {
+        let zip = root().join("target/lambda").join(n).join("bootstrap.zip");
+        let size = std::fs::metadata(&zip).with_context(|| format!("{} was not built", zip.display()))?.len();
+        println!("{n:<24} {:>9.2} MB", size as f64 / 1_000_000.0);
+    }
+    Ok(())
+}
+
+fn schema() -> Result<()> {
+    let mut t = cargo();
+    t.env("UPDATE_SCHEMA", "1").args([
+        "test",
+        "--package",
+        "greenlight-core",
+        "--test",
+        "manifest",
+        "committed_schema",
+    ]);
+    run("regenerate schema/manifest.schema.json", t)
+}

@@ -1,1 +1,43 @@
+//! greenlight's AWS adapters: the ports of `greenlight-core` implemented with `aws-sdk-*`.
+//!
+//! Every client comes from one [`aws_config::SdkConfig`], loaded the standard way, so
+//! `AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_<SERVICE>` variables (e.g.
+//! `AWS_ENDPOINT_URL_CODEDEPLOY`) point any client at an emulator.
 
+pub mod codedeploy;
+pub mod ecr;
+pub mod ecs;
+mod error;
+mod raw_json;
+
+pub use codedeploy::CodeDeployDeployments;
+pub use ecr::EcrImages;
+pub use ecs::EcsTaskDefinitions;
+
+/// The standard config loader (environment, profile, container or instance credentials).
+pub fn config_loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+}
+
+/// Loads the SDK config once per process; build every client from it.
+pub async fn load_config() -> aws_config::SdkConfig {
+    config_loader().load().await
+}
+
+/// The adapters greenlight's functions use, built from one config.
+#[derive(Debug, Clone)]
+pub struct Adapters {
+    pub task_definitions: EcsTaskDefinitions,
+    pub images: EcrImages,
+    pub deployments: CodeDeployDeployments,
+}
+
+impl Adapters {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            task_definitions: EcsTaskDefinitions::new(aws_sdk_ecs::Client::new(config)),
+            images: EcrImages::new(aws_sdk_ecr::Client::new(config)),
+            deployments: CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(config)),
+        }
+    }
+}

@@ -146,3 +146,49 @@ impl Error {
         "AwsError",
     ];
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed() -> BoxError {
+        "cause".into()
+    }
+
+    /// One value of every variant (and every resource kind): each name is listed, and unique.
+    #[test]
+    fn every_error_type_is_listed_once() {
+        let kinds = [
+            ResourceKind::Cluster,
+            ResourceKind::Service,
+            ResourceKind::TaskDefinition,
+            ResourceKind::Repository,
+            ResourceKind::Image,
+            ResourceKind::Application,
+            ResourceKind::DeploymentGroup,
+            ResourceKind::Deployment,
+        ];
+        let mut all: Vec<Error> = vec![
+            Error::InvalidManifest(Vec::new()),
+            Error::InvalidEvent { field: "f".into(), problem: "p".into() },
+            Error::InvalidTaskDefinition { path: "p".into(), problem: "p".into() },
+            Error::ContainerNotFound { container: "c".into(), family: "f".into(), available: Vec::new() },
+            Error::ContainerPortUnknown { service: "s".into(), problem: "p".into() },
+            Error::DeploymentInProgress { group: "g".into(), source: boxed() },
+            Error::Throttled { operation: "op", source: boxed() },
+            Error::AccessDenied { operation: "op", source: boxed() },
+            Error::Aws { operation: "op", retryable: true, source: boxed() },
+            Error::Aws { operation: "op", retryable: false, source: boxed() },
+        ];
+        all.extend(kinds.map(|kind| Error::NotFound { kind, name: "n".into(), hint: None, source: None }));
+        let names: Vec<&str> = all.iter().map(Error::error_type).collect();
+        for n in &names {
+            assert!(Error::ERROR_TYPES.contains(n), "{n} missing from ERROR_TYPES");
+        }
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "duplicate error type names");
+        assert_eq!(Error::ERROR_TYPES.len(), names.len(), "ERROR_TYPES lists a name nothing produces");
+    }
+}

@@ -1,0 +1,115 @@
+//! CodeDeploy: start a blue/green deployment from an AppSpec, read its state and the
+//! deployment group's settings.
+
+use aws_sdk_codedeploy::operation::create_deployment::CreateDeploymentError;
+use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentError;
+use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupError;
+use aws_sdk_codedeploy::types::{AppSpecContent, RevisionLocation, RevisionLocationType};
+use greenlight_core::Error;
+use greenlight_core::appspec::AppSpec;
+use greenlight_core::error::ResourceKind;
+use greenlight_core::ports::{DeploymentGroupSettings, DeploymentState, Deployments};
+
+use crate::error::{Specific, classify};
+
+#[derive(Debug, Clone)]
+pub struct CodeDeployDeployments {
+    client: aws_sdk_codedeploy::Client,
+}
+
+impl CodeDeployDeployments {
+    pub fn new(client: aws_sdk_codedeploy::Client) -> Self {
+        Self { client }
+    }
+}
+
+fn missing_application(application: &str) -> Option<Specific> {
+    Specific::not_found(ResourceKind::Application, application, "check `codedeploy.application` in the manifest")
+}
+
+fn missing_group(group: &str) -> Option<Specific> {
+    Specific::not_found(ResourceKind::DeploymentGroup, group, "check `codedeploy.deployment_group` in the manifest")
+}
+
+impl Deployments for CodeDeployDeployments {
+    async fn create(
+        &self,
+        application: &str,
+        deployment_group: &str,
+        appspec: &AppSpec,
+        description: &str,
+    ) -> Result<String, Error> {
+        let revision = RevisionLocation::builder()
+            .revision_type(RevisionLocationType::AppSpecContent)
+            .app_spec_content(AppSpecContent::builder().content(&appspec.content).sha256(&appspec.sha256).build())
+            .build();
+        let out = self
+            .client
+            .create_deployment()
+            .application_name(application)
+            .deployment_group_name(deployment_group)
+            .revision(revision)
+            .description(description)
+            .send()
+            .await
+            .map_err(|e| {
+                classify("codedeploy:CreateDeployment", e, |e| match e {
+                    CreateDeploymentError::DeploymentLimitExceededException(_) => {
+                        Some(Specific::DeploymentInProgress { group: deployment_group.into() })
+                    }
+                    CreateDeploymentError::ApplicationDoesNotExistException(_) => missing_application(application),
+                    CreateDeploymentError::DeploymentGroupDoesNotExistException(_) => missing_group(deployment_group),
+                    _ => None,
+                })
+            })?;
+        Ok(out.deployment_id().unwrap_or_default().to_string())
+    }
+
+    async fn state(&self, deployment_id: &str) -> Result<DeploymentState, Error> {
+        let out = self.client.get_deployment().deployment_id(deployment_id).send().await.map_err(|e| {
+            classify("codedeploy:GetDeployment", e, |e| match e {
+                GetDeploymentError::DeploymentDoesNotExistException(_) => {
+                    Specific::not_found(ResourceKind::Deployment, deployment_id, "")
+                }
+                _ => None,
+            })
+        })?;
+        let info = out.deployment_info();
+        Ok(DeploymentState {
+            id: deployment_id.to_string(),
+            status: info.and_then(|i| i.status()).map(|s| s.as_str().to_string()).unwrap_or_default(),
+            error_message: info.and_then(|i| i.error_information()).and_then(|e| e.message()).map(str::to_string),
+        })
+    }
+
+    async fn group_settings(
+        &self,
+        application: &str,
+        deployment_group: &str,
+    ) -> Result<DeploymentGroupSettings, Error> {
+        let out = self
+            .client
+            .get_deployment_group()
+            .application_name(application)
+            .deployment_group_name(deployment_group)
+            .send()
+            .await
+            .map_err(|e| {
+                classify("codedeploy:GetDeploymentGroup", e, |e| match e {
+                    GetDeploymentGroupError::ApplicationDoesNotExistException(_) => missing_application(application),
+                    GetDeploymentGroupError::DeploymentGroupDoesNotExistException(_) => missing_group(deployment_group),
+                    _ => None,
+                })
+            })?;
+        let info = out.deployment_group_info();
+        let ready =
+            info.and_then(|i| i.blue_green_deployment_configuration()).and_then(|b| b.deployment_ready_option());
+        let ecs = info.and_then(|i| i.ecs_services().first());
+        Ok(DeploymentGroupSettings {
+            action_on_ready_timeout: ready.and_then(|r| r.action_on_timeout()).map(|a| a.as_str().to_string()),
+            ready_wait_minutes: ready.map(|r| r.wait_time_in_minutes()),
+            ecs_cluster: ecs.and_then(|e| e.cluster_name()).map(str::to_string),
+            ecs_service: ecs.and_then(|e| e.service_name()).map(str::to_string),
+        })
+    }
+}
