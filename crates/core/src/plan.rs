@@ -10,7 +10,7 @@ use crate::appspec::{AppSpec, AppSpecInput};
 use crate::diff::{Change, diff};
 use crate::error::Error;
 use crate::event::{Push, Skipped, match_push};
-use crate::manifest::{Manifest, Service};
+use crate::manifest::{Approval, Hook, Manifest, OnTimeout, Service};
 use crate::taskdef::{RegisterRequest, Revision, TaskDefinition};
 
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +40,10 @@ pub struct TargetPlan {
     /// Old → new, field by field (tags and read-only fields aside, only images change).
     pub diff: Vec<Change>,
     pub dropped_read_only_fields: Vec<&'static str>,
+    /// Hooks in which the validate function runs the checks (empty: validation off).
+    pub validation_hooks: Vec<Hook>,
+    /// The human decision before production traffic moves (null: none).
+    pub approval: Option<Approval>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -113,6 +117,7 @@ impl DeployPlan {
                         let _ =
                             writeln!(out, "    (read-only fields not sent: {})", t.dropped_read_only_fields.join(", "));
                     }
+                    let _ = writeln!(out, "  then   {}", t.steps().join(" -> "));
                     let _ = writeln!(out, "  appspec sha256 {}", t.appspec_sha256.as_deref().unwrap_or("?"));
                     if let Some(spec) = &t.appspec {
                         let _ = writeln!(out, "    {spec}");
@@ -147,6 +152,8 @@ impl TargetPlan {
             appspec_sha256: None,
             diff: Vec::new(),
             dropped_read_only_fields: Vec::new(),
+            validation_hooks: if s.validation.enabled { s.validation.hooks.clone() } else { Vec::new() },
+            approval: s.approval.required.then(|| s.approval.clone()),
         };
         let req = match current.next_revision(&s.containers, &image_uri)? {
             Revision::AlreadyLive => return Ok(plan),
@@ -163,6 +170,33 @@ impl TargetPlan {
         plan.appspec_sha256 = Some(spec.sha256);
         plan.register_task_definition = Some(req);
         Ok(plan)
+    }
+}
+
+impl TargetPlan {
+    /// The deployment's steps after registering, in words.
+    pub fn steps(&self) -> Vec<String> {
+        let mut steps = vec!["CodeDeploy starts green".to_string()];
+        if self.validation_hooks.is_empty() {
+            steps.push("no smoke tests (validation off)".into());
+        } else {
+            let hooks: Vec<&str> = self.validation_hooks.iter().map(|h| h.as_str()).collect();
+            steps.push(format!("checks on the test listener ({})", hooks.join(", ")));
+        }
+        if let Some(a) = &self.approval {
+            let channels: Vec<&str> = a.channels.iter().map(|c| c.as_str()).collect();
+            let on_timeout = match a.on_timeout {
+                OnTimeout::Rollback => "roll back",
+                OnTimeout::Continue => "continue",
+            };
+            steps.push(format!(
+                "approval via {} (wait {} s, then {on_timeout})",
+                channels.join(" and "),
+                a.timeout_seconds
+            ));
+        }
+        steps.push("production traffic to green".into());
+        steps
     }
 }
 

@@ -54,6 +54,12 @@ fn plan_registers_revision_42_and_names_the_hook() {
         text.contains("register arn:aws:ecs:us-east-1:123456789012:task-definition/api-server-production:41 -> "),
         "{text}"
     );
+    assert!(
+        text.contains("then   CodeDeploy starts green -> checks on the test listener (AfterAllowTestTraffic) -> approval via slack and sns (wait 3600 s, then roll back) -> production traffic to green"),
+        "{text}"
+    );
+    assert!(p.targets[1].steps().contains(&"no smoke tests (validation off)".to_string()));
+    assert!(p.targets[1].approval.is_none());
     assert!(text.contains("billing: deploys repository `billing`, not `api-server`"), "{text}");
 }
 
