@@ -1,0 +1,148 @@
+"""`python -m greenlight_emulator --ready-file PATH [--time-scale F] [--hook-timeout S]`
+
+Starts moto (with greenlight's extensions) and the load balancer on 127.0.0.1, writes the ready
+file (JSON: endpoint, production and test URLs, pid) once everything answers, and runs until
+SIGTERM / SIGINT or until its parent process dies; then it stops every process it started.
+
+Control routes, beside the AWS API on the same port:
+  POST /greenlight-emulator/functions   {"name", "command": [...], "env": {}, "timeout_s", "region"}
+  POST /greenlight-emulator/behaviours  {"<digest>": {"mode": "healthy|error|slow|hang|wrong_version|flapping", ...}}
+  POST /greenlight-emulator/seed        a short environment description (see seed.py)
+  GET  /greenlight-emulator/state       functions, deployments and what each port serves
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, Callable
+
+CONTROL = "/greenlight-emulator/"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(prog="greenlight_emulator")
+    p.add_argument("--ready-file", required=True)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--time-scale", type=float, default=float(os.environ.get("GREENLIGHT_EMULATOR_TIME_SCALE", "0.01")))
+    p.add_argument("--hook-timeout", type=float, default=None, help="seconds a hook may take to report (default: 1 hour, scaled)")
+    args = p.parse_args()
+
+    state_dir = os.path.dirname(os.path.abspath(args.ready_file))
+    os.makedirs(state_dir, exist_ok=True)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+    from moto.moto_api._internal.models import moto_api_backend
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    from . import cbor, codedeploy, lambdas, seed
+    from .loadbalancer import Behaviours, LoadBalancer
+
+    functions = lambdas.Functions(state_dir)
+    lambdas.patch_moto_invoke(functions)
+    engine = codedeploy.Engine(codedeploy.Settings(args.time_scale, args.hook_timeout), functions.invoke_async)
+    codedeploy.install(engine)
+    behaviours = Behaviours()
+    lb = LoadBalancer(behaviours)
+
+    endpoint_box: dict[str, str] = {}
+
+    def control(app: Callable[..., Any]) -> Callable[..., Any]:
+        def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            path = environ.get("PATH_INFO", "")
+            if not path.startswith(CONTROL):
+                return app(environ, start_response)
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+            try:
+                status, result = route(path[len(CONTROL) :], environ["REQUEST_METHOD"], body)
+            except (KeyError, ValueError, TypeError) as e:
+                status, result = "400 Bad Request", {"error": f"{type(e).__name__}: {e}"}
+            except Exception as e:
+                status, result = "500 Internal Server Error", {"error": f"{type(e).__name__}: {e}"}
+            out = json.dumps(result, default=str).encode()
+            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+            return [out]
+
+        return wsgi
+
+    def route(name: str, method: str, body: dict[str, Any]) -> tuple[str, Any]:
+        if name == "functions" and method == "POST":
+            fn = functions.register(
+                body["name"], list(body["command"]), dict(body.get("env", {})), body.get("region", "us-east-1"), float(body.get("timeout_s", 60))
+            )
+            return "200 OK", {"name": fn.name, "arn": fn.arn, "runtime_api": f"127.0.0.1:{fn.server.server_address[1]}"}
+        if name == "behaviours" and method == "POST":
+            for digest, behaviour in body.items():
+                behaviours.set(digest, behaviour)
+            return "200 OK", {"ok": True}
+        if name == "seed" and method == "POST":
+            seeded = seed.seed(endpoint_box["endpoint"], body)
+            lb.bind(seeded["listeners"]["production"], seeded["listeners"]["test"], seeded["region"])
+            seeded.update({"production_url": lb.url("production"), "test_url": lb.url("test")})
+            return "200 OK", seeded
+        if name == "state" and method == "GET":
+            serving = {}
+            for which in ("production", "test"):
+                tg, app = lb.route(which)
+                serving[which] = {"target_group": tg, "image": app.image if app else None}
+            deployments = {
+                i: {"status": lc.deployment.status, "events": {e["lifecycleEventName"]: e["status"] for e in lc.events}}
+                for i, lc in engine.lifecycles.items()
+            }
+            return "200 OK", {"functions": functions.state(), "serving": serving, "deployments": deployments}
+        return "404 Not Found", {"error": f"no control route {method} {CONTROL}{name}"}
+
+    app = control(cbor.middleware(DomainDispatcherApplication(create_backend_app)))
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    port = server.server_address[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    endpoint_box["endpoint"] = endpoint
+    # Step Functions' interpreter calls Lambda through this server at MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    parent = os.getppid()
+
+    ready = {
+        "endpoint": endpoint,
+        "production_url": lb.url("production"),
+        "test_url": lb.url("test"),
+        "pid": os.getpid(),
+        "time_scale": args.time_scale,
+    }
+    tmp = args.ready_file + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(ready, f)
+    os.replace(tmp, args.ready_file)
+    print(json.dumps(ready), flush=True)
+
+    while not stop.is_set():
+        if os.getppid() != parent:  # the test run that started us is gone
+            break
+        stop.wait(0.5)
+
+    functions.stop_all()
+    lb.stop()
+    server.shutdown()
+    try:
+        os.remove(args.ready_file)
+    except OSError:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Lambda: function binaries run as real processes behind the Lambda Runtime API, and moto's
+Invoke is forwarded to them.
+
+Each registered function gets its own runtime-API host on 127.0.0.1 (the runtime API has fixed
+paths, so one port per function) and one process, started with the environment Lambda gives
+(`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, …). Invocations queue per function, as
+they would on one warm instance. A function error reaches the caller as Lambda reports it: the
+`X-Amz-Function-Error: Unhandled` header and the function's `{errorType, errorMessage}` body.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from . import ACCOUNT_ID
+
+RUNTIME_PREFIX = "/2018-06-01/runtime/"
+
+
+class Invocation:
+    def __init__(self, payload: bytes, timeout_s: float):
+        self.request_id = str(uuid.uuid4())
+        self.payload = payload
+        self.deadline_ms = int((time.time() + timeout_s) * 1000)
+        self.done = threading.Event()
+        self.error: str | None = None
+        self.result: bytes = b""
+
+
+class Function:
+    """One function: its runtime-API host, its process and its queue of invocations."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], region: str, timeout_s: float, log_dir: str):
+        self.name = name
+        self.command = command
+        self.env = env
+        self.region = region
+        self.timeout_s = timeout_s
+        self.log_dir = log_dir
+        self.pending: queue.Queue[Invocation] = queue.Queue()
+        self.in_flight: dict[str, Invocation] = {}
+        self.lock = threading.Lock()
+        self.invocations = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}"
+
+    def start(self) -> None:
+        port = self.server.server_address[1]
+        env = dict(os.environ)
+        env.update(
+            {
+                "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+                "AWS_LAMBDA_FUNCTION_NAME": self.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": "emulator",
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+            }
+        )
+        env.update(self.env)
+        log = open(os.path.join(self.log_dir, f"{self.name}.log"), "ab")
+        self.process = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.server.shutdown()
+
+    def invoke(self, payload: bytes) -> tuple[str | None, bytes]:
+        """Runs one invocation; returns (function error kind or None, response payload)."""
+        if self.process is None or self.process.poll() is not None:
+            return "Unhandled", _error_body("Runtime.ExitError", f"the process of function {self.name} is not running")
+        inv = Invocation(payload, self.timeout_s)
+        with self.lock:
+            self.invocations += 1
+        self.pending.put(inv)
+        if not inv.done.wait(self.timeout_s + 1):
+            return "Unhandled", _error_body("Sandbox.Timedout", f"Task timed out after {self.timeout_s:.2f} seconds")
+        return inv.error, inv.result
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        function = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if self.path != RUNTIME_PREFIX + "invocation/next":
+                    return self._reply(404)
+                inv = function.pending.get()
+                function.in_flight[inv.request_id] = inv
+                self._reply(
+                    200,
+                    inv.payload,
+                    {
+                        "Content-Type": "application/json",
+                        "Lambda-Runtime-Aws-Request-Id": inv.request_id,
+                        "Lambda-Runtime-Deadline-Ms": str(inv.deadline_ms),
+                        "Lambda-Runtime-Invoked-Function-Arn": function.arn,
+                        "Lambda-Runtime-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]};Sampled=0",
+                    },
+                )
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = self.path[len(RUNTIME_PREFIX) :].split("/")
+                if parts[:1] == ["invocation"] and len(parts) == 3 and parts[2] in ("response", "error"):
+                    inv = function.in_flight.pop(parts[1], None)
+                    if inv is None:
+                        return self._reply(400, b'{"errorType":"InvalidRequestID"}')
+                    inv.result = body
+                    inv.error = "Unhandled" if parts[2] == "error" else None
+                    inv.done.set()
+                    return self._reply(202, b'{"status":"OK"}')
+                if parts[:2] == ["init", "error"]:
+                    return self._reply(202, b'{"status":"OK"}')
+                self._reply(404)
+
+        return Handler
+
+
+def _error_body(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+class Functions:
+    """The registry of function processes, by function name."""
+
+    def __init__(self, log_dir: str):
+        self.log_dir = log_dir
+        self.by_name: dict[str, Function] = {}
+
+    def register(self, name: str, command: list[str], env: dict[str, str], region: str, timeout_s: float) -> Function:
+        old = self.by_name.pop(name, None)
+        if old:
+            old.stop()
+        fn = Function(name, command, env, region, timeout_s, self.log_dir)
+        fn.start()
+        self.by_name[name] = fn
+        return fn
+
+    def invoke(self, name_or_arn: str, payload: bytes) -> tuple[str | None, bytes]:
+        name = name_or_arn.split(":function:")[-1].split(":")[0]
+        fn = self.by_name.get(name)
+        if fn is None:
+            return "Unhandled", _error_body("ResourceNotFoundException", f"Function not found: {name}")
+        return fn.invoke(payload)
+
+    def invoke_async(self, name_or_arn: str, payload: bytes) -> None:
+        threading.Thread(target=self.invoke, args=(name_or_arn, payload), daemon=True).start()
+
+    def stop_all(self) -> None:
+        for fn in self.by_name.values():
+            fn.stop()
+
+    def state(self) -> dict[str, Any]:
+        return {
+            n: {"invocations": f.invocations, "running": bool(f.process and f.process.poll() is None)}
+            for n, f in self.by_name.items()
+        }
+
+
+def patch_moto_invoke(functions: Functions) -> None:
+    """moto's Lambda without Docker answers every Invoke with a canned payload; send each to the
+    registered process instead (Step Functions' interpreter invokes through this path)."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any) -> bytes:
+        payload = body if isinstance(body, bytes) else (body or "{}").encode()
+        if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
+            functions.invoke_async(function_name, payload)
+            return b""
+        error, result = functions.invoke(function_name, payload)
+        if error:
+            response_headers["x-amz-function-error"] = error
+        return result
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
