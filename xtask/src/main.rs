@@ -19,6 +19,9 @@ tasks:
   test       everything CI runs: rustfmt check, clippy -D warnings, all tests
   package    release build of every function: target/lambda/<name>/bootstrap.zip, sizes printed
   schema     regenerate schema/manifest.schema.json from the manifest types
+  emulator setup   create .venv/emulator with the pinned moto (test runs it first)
+  emulator up      start the local AWS emulation in the background, print its endpoints
+  emulator down    stop it and everything it started
 ";
 
 fn main() {
@@ -27,6 +30,11 @@ fn main() {
         Some("test") => test(),
         Some("package") => package(),
         Some("schema") => schema(),
+        Some("emulator") => match args.get(1).map(String::as_str) {
+            Some("setup") => emulator_setup(),
+            Some(action @ ("up" | "down")) => emulator(action),
+            _ => Err(anyhow::anyhow!("usage: cargo xtask emulator setup|up|down")),
+        },
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             Ok(())
@@ -69,6 +77,7 @@ fn test() -> Result<()> {
     let mut clippy = cargo();
     clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
     run("clippy", clippy)?;
+    emulator_setup()?;
     let mut tests = cargo();
     tests.args(["test", "--workspace"]);
     run("tests", tests)?;
@@ -144,4 +153,39 @@ fn schema() -> Result<()> {
         "committed_schema",
     ]);
     run("regenerate schema/manifest.schema.json", t)
+}
+
+/// The emulation's venv: moto pinned by tests/emulator/requirements.txt, reinstalled when that
+/// file changes.
+fn emulator_setup() -> Result<()> {
+    let venv = root().join(".venv/emulator");
+    let requirements = root().join("tests/emulator/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).context("reading tests/emulator/requirements.txt")?;
+    let stamp = venv.join(".installed-requirements");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    if !venv.join("bin/python").is_file() {
+        let mut mk = Command::new("python3");
+        mk.args(["-m", "venv"]).arg(&venv);
+        run("create .venv/emulator", mk)?;
+    }
+    let mut pip = Command::new(venv.join("bin/pip"));
+    pip.args(["install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&requirements);
+    run("install the emulation's Python packages", pip)?;
+    std::fs::write(&stamp, wanted)?;
+    Ok(())
+}
+
+fn emulator(action: &str) -> Result<()> {
+    if action == "up" {
+        emulator_setup()?;
+    }
+    let mut c = cargo();
+    c.args(["run", "--quiet", "--package", "greenlight-tests", "--bin", "emulator", "--", action]);
+    let status = c.status().context("running the emulator tool")?;
+    if !status.success() {
+        bail!("emulator {action} failed ({status})");
+    }
+    Ok(())
 }

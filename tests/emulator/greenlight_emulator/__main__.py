@@ -31,6 +31,7 @@ def main() -> int:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--time-scale", type=float, default=float(os.environ.get("GREENLIGHT_EMULATOR_TIME_SCALE", "0.01")))
     p.add_argument("--hook-timeout", type=float, default=None, help="seconds a hook may take to report (default: 1 hour, scaled)")
+    p.add_argument("--detached", action="store_true", help="keep running when the starting process exits")
     args = p.parse_args()
 
     state_dir = os.path.dirname(os.path.abspath(args.ready_file))
@@ -130,7 +131,7 @@ def main() -> int:
     print(json.dumps(ready), flush=True)
 
     while not stop.is_set():
-        if os.getppid() != parent:  # the test run that started us is gone
+        if not args.detached and os.getppid() != parent:  # the test run that started us is gone
             break
         stop.wait(0.5)
 

@@ -1,0 +1,6 @@
+//! greenlight's workspace-wide tests. `tidy.rs` checks the invariants that span files (crate
+//! boundaries, workspace-owned versions and lints, docs that name every crate and every
+//! errorType); `emulator.rs` drives the local AWS emulation with aws-sdk-rust clients. This
+//! library is their support: [`emulator::Emulator`] starts one emulation and tears it down.
+
+pub mod emulator;
