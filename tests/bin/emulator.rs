@@ -35,6 +35,11 @@ fn up() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // A service to look at: blue runs v1; v2 and v3 are pushed and ready to deploy.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let seeded = runtime.ok().map(|rt| {
+        rt.block_on(emulator.seed(serde_json::json!({"service": "web", "tags": ["v1", "v2", "v3"], "live": "v1"})))
+    });
     let (endpoint, production, test, dir) =
         (emulator.endpoint.clone(), emulator.production_url.clone(), emulator.test_url.clone(), emulator.dir.clone());
     let pid = emulator.detach();
@@ -45,6 +50,12 @@ fn up() -> ExitCode {
     println!("AWS_ENDPOINT_URL={endpoint}");
     println!("GREENLIGHT_PRODUCTION_URL={production}");
     println!("GREENLIGHT_TEST_URL={test}");
+    if let Some(seeded) = seeded {
+        println!("# seeded ECS service `web` (cluster `web`, CodeDeploy application and group `web`), blue serving v1");
+        for tag in ["v1", "v2", "v3"] {
+            println!("#   {tag}: {}", seeded["images"][tag].as_str().unwrap_or_default());
+        }
+    }
     println!("# logs in {}; stop with `cargo xtask emulator down`", dir.display());
     ExitCode::SUCCESS
 }
