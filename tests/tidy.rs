@@ -125,3 +125,82 @@ fn ci_runs_the_readme_test_command() {
     assert!(readme.contains("cargo xtask test"), "README.md must show the test command");
     assert!(read(".ci/run").contains("cargo xtask test"), ".ci/run must call `cargo xtask test`");
 }
+
+fn asl() -> serde_json::Value {
+    serde_json::from_str(&read("state-machine/deploy.asl.json")).expect("state-machine/deploy.asl.json is JSON")
+}
+
+/// Every `${<crate>_function_arn}` placeholder in the definition.
+fn placeholders() -> Vec<String> {
+    let text = read("state-machine/deploy.asl.json");
+    let mut out: Vec<String> =
+        text.split("${").skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_string())).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn walk<'a>(v: &'a serde_json::Value, key: &str, out: &mut Vec<&'a serde_json::Value>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, child) in m {
+                if k == key {
+                    out.push(child);
+                }
+                walk(child, key, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|c| walk(c, key, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_asl_placeholder_names_a_function_crate() {
+    let functions = functions();
+    let placeholders = placeholders();
+    assert!(!placeholders.is_empty());
+    for p in &placeholders {
+        let krate = p
+            .strip_suffix("_function_arn")
+            .unwrap_or_else(|| panic!("placeholder `{p}` is not `<crate>_function_arn`"));
+        let krate = krate.replace('_', "-");
+        assert!(functions.contains(&krate), "placeholder `{p}` has no crate functions/{krate}");
+    }
+    // And every function but on-image-push (EventBridge invokes it) is a state.
+    for f in functions.iter().filter(|f| *f != "on-image-push") {
+        let p = format!("{}_function_arn", f.replace('-', "_"));
+        assert!(placeholders.contains(&p), "functions/{f} is not used by the state machine (`${{{p}}}`)");
+    }
+}
+
+#[test]
+fn every_error_the_asl_matches_is_one_a_function_emits() {
+    let definition = asl();
+    let mut lists = Vec::new();
+    walk(&definition, "ErrorEquals", &mut lists);
+    // Error names the definition raises itself (Pass states setting `Error`).
+    let mut raised = Vec::new();
+    walk(&definition, "Error", &mut raised);
+    let raised: Vec<&str> = raised.iter().filter_map(|v| v.as_str()).collect();
+    assert!(!lists.is_empty());
+    for name in lists.iter().flat_map(|l| l.as_array().into_iter().flatten()).filter_map(|v| v.as_str()) {
+        let aws = name.starts_with("States.") || name.starts_with("Lambda.");
+        assert!(
+            aws || greenlight_core::Error::ERROR_TYPES.contains(&name) || raised.contains(&name),
+            "ErrorEquals `{name}` is no errorType a function emits (greenlight_core::Error::ERROR_TYPES)"
+        );
+    }
+}
+
+#[test]
+fn state_machine_readme_names_every_state_and_function() {
+    let readme = read("state-machine/README.md");
+    let definition = asl();
+    for state in definition["States"].as_object().expect("States").keys() {
+        assert!(readme.contains(&format!("`{state}`")), "state-machine/README.md does not describe state `{state}`");
+    }
+    for f in functions().iter().filter(|f| *f != "on-image-push") {
+        assert!(readme.contains(&format!("`{f}`")), "state-machine/README.md does not name function `{f}`");
+    }
+}

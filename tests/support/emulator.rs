@@ -154,6 +154,21 @@ impl Emulator {
         v
     }
 
+    async fn control_get(&self, route: &str) -> Value {
+        let resp = self
+            .http
+            .get(format!("{}/greenlight-emulator/{route}", self.endpoint))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("emulator control {route}: {e}"));
+        resp.json().await.unwrap_or_else(|e| panic!("emulator control {route}: {e}"))
+    }
+
+    /// Every message published to an SNS topic: `{topic_arn, subject, message}`.
+    pub async fn notifications(&self) -> Vec<Value> {
+        self.control_get("notifications").await.as_array().cloned().unwrap_or_default()
+    }
+
     /// Seeds a service environment from a short description; returns what was created
     /// (digests by tag, ARNs, the load balancer's URLs).
     pub async fn seed(&self, description: Value) -> Value {

@@ -1,6 +1,8 @@
 //! greenlight's workspace-wide tests. `tidy.rs` checks the invariants that span files (crate
 //! boundaries, workspace-owned versions and lints, docs that name every crate and every
 //! errorType); `emulator.rs` drives the local AWS emulation with aws-sdk-rust clients. This
-//! library is their support: [`emulator::Emulator`] starts one emulation and tears it down.
+//! library is their support: [`emulator::Emulator`] starts one emulation and tears it down;
+//! [`pipeline::Pipeline`] adds greenlight's functions and state machine on top.
 
 pub mod emulator;
+pub mod pipeline;

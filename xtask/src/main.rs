@@ -11,12 +11,15 @@ use anyhow::{Context, Result, bail};
 
 /// cargo-lambda (with zig) builds Lambda zips for Amazon Linux's glibc from any Linux host.
 const CARGO_LAMBDA: &str = "cargo-lambda==1.9.2";
+/// Checks the state machine definition against the Amazon States Language.
+const ASL_VALIDATOR: &str = "asl-validator@4.0.0";
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  test       everything CI runs: rustfmt check, clippy -D warnings, all tests
+  test       everything CI runs: rustfmt check, clippy -D warnings, asl-validator, all tests
+  demo       the pipeline on the local emulation: v2 deploys, v3 fails and rolls back
   package    release build of every function: target/lambda/<name>/bootstrap.zip, sizes printed
   schema     regenerate schema/manifest.schema.json from the manifest types
   emulator setup   create .venv/emulator with the pinned moto (test runs it first)
@@ -28,6 +31,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("demo") => demo(),
         Some("package") => package(),
         Some("schema") => schema(),
         Some("emulator") => match args.get(1).map(String::as_str) {
@@ -77,7 +81,9 @@ fn test() -> Result<()> {
     let mut clippy = cargo();
     clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
     run("clippy", clippy)?;
+    asl_validate()?;
     emulator_setup()?;
+    build_binaries()?;
     let mut tests = cargo();
     tests.args(["test", "--workspace"]);
     run("tests", tests)?;
@@ -186,6 +192,41 @@ fn emulator(action: &str) -> Result<()> {
     let status = c.status().context("running the emulator tool")?;
     if !status.success() {
         bail!("emulator {action} failed ({status})");
+    }
+    Ok(())
+}
+
+/// The function binaries (and the tests' helpers) the end-to-end tests run as processes.
+fn build_binaries() -> Result<()> {
+    let mut build = cargo();
+    build.args(["build", "--quiet", "--bins", "--package", "greenlight-tests"]);
+    for f in functions()? {
+        build.args(["--package", &f]);
+    }
+    run("build the function binaries", build)
+}
+
+fn asl_validate() -> Result<()> {
+    let prefix = root().join(".venv/node");
+    let bin = prefix.join("node_modules/.bin/asl-validator");
+    if !bin.is_file() {
+        let mut npm = Command::new("npm");
+        npm.args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"]).arg(&prefix).arg(ASL_VALIDATOR);
+        run(&format!("install {ASL_VALIDATOR}"), npm)?;
+    }
+    let mut check = Command::new(bin);
+    check.arg("--json-path").arg(root().join("state-machine/deploy.asl.json"));
+    run("asl-validator state-machine/deploy.asl.json", check)
+}
+
+fn demo() -> Result<()> {
+    emulator_setup()?;
+    build_binaries()?;
+    let mut c = cargo();
+    c.args(["run", "--quiet", "--package", "greenlight-tests", "--bin", "demo"]);
+    let status = c.status().context("running the demo")?;
+    if !status.success() {
+        bail!("the demo failed ({status})");
     }
     Ok(())
 }

@@ -4,6 +4,8 @@
 use aws_sdk_codedeploy::operation::create_deployment::CreateDeploymentError;
 use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentError;
 use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupError;
+use aws_sdk_codedeploy::operation::stop_deployment::StopDeploymentError;
+use aws_sdk_codedeploy::types::DeploymentWaitType;
 use aws_sdk_codedeploy::types::{AppSpecContent, RevisionLocation, RevisionLocationType};
 use greenlight_core::Error;
 use greenlight_core::appspec::AppSpec;
@@ -80,6 +82,36 @@ impl Deployments for CodeDeployDeployments {
             status: info.and_then(|i| i.status()).map(|s| s.as_str().to_string()).unwrap_or_default(),
             error_message: info.and_then(|i| i.error_information()).and_then(|e| e.message()).map(str::to_string),
         })
+    }
+
+    async fn continue_deployment(&self, deployment_id: &str) -> Result<(), Error> {
+        self.client
+            .continue_deployment()
+            .deployment_id(deployment_id)
+            .deployment_wait_type(DeploymentWaitType::ReadyWait)
+            .send()
+            .await
+            .map_err(|e| classify("codedeploy:ContinueDeployment", e, |_| None))?;
+        Ok(())
+    }
+
+    async fn stop(&self, deployment_id: &str) -> Result<bool, Error> {
+        let result =
+            self.client.stop_deployment().deployment_id(deployment_id).auto_rollback_enabled(true).send().await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error().is_some_and(StopDeploymentError::is_deployment_already_completed_exception) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify("codedeploy:StopDeployment", e, |e| match e {
+                StopDeploymentError::DeploymentDoesNotExistException(_) => {
+                    Specific::not_found(ResourceKind::Deployment, deployment_id, "")
+                }
+                _ => None,
+            })),
+        }
     }
 
     async fn group_settings(

@@ -9,10 +9,16 @@ pub mod ecr;
 pub mod ecs;
 mod error;
 mod raw_json;
+pub mod sfn;
+pub mod sns;
+pub mod ssm;
 
 pub use codedeploy::CodeDeployDeployments;
 pub use ecr::EcrImages;
 pub use ecs::EcsTaskDefinitions;
+pub use sfn::SfnExecutions;
+pub use sns::SnsNotifier;
+pub use ssm::SsmManifest;
 
 /// The standard config loader (environment, profile, container or instance credentials).
 pub fn config_loader() -> aws_config::ConfigLoader {

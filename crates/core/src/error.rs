@@ -33,6 +33,7 @@ pub enum ResourceKind {
     Application,
     DeploymentGroup,
     Deployment,
+    ManifestParameter,
 }
 
 impl ResourceKind {
@@ -46,6 +47,7 @@ impl ResourceKind {
             Self::Application => "CodeDeploy application",
             Self::DeploymentGroup => "deployment group",
             Self::Deployment => "deployment",
+            Self::ManifestParameter => "manifest parameter",
         }
     }
 }
@@ -71,6 +73,25 @@ pub enum Error {
         "service `{service}`: {problem}. Set `load_balancer.port` in the manifest to the container port the target groups forward to"
     )]
     ContainerPortUnknown { service: String, problem: String },
+
+    #[error("invalid input from the state machine: `{field}` {problem}")]
+    InvalidInput { field: String, problem: String },
+
+    #[error("configuration: {variable} {problem}")]
+    Configuration { variable: &'static str, problem: String },
+
+    #[error("service `{service}` is not in the deploy manifest; it has: {}. Check the manifest parameter", known.join(", "))]
+    UnknownService { service: String, known: Vec<String> },
+
+    #[error(
+        "deployment group `{group}` {problem}. Set its deployment_ready_option to {expected} (the ecs-service module does it from the same `approval` variable)"
+    )]
+    DeploymentGroupMismatch { group: String, problem: String, expected: &'static str },
+
+    #[error(
+        "service `{service}` requires approval, which this greenlight cannot ask for yet; set approval.required to false in the manifest"
+    )]
+    ApprovalUnavailable { service: String },
 
     #[error("{} `{name}` not found{}", kind.as_str(), hint.as_deref().map(|h| format!(": {h}")).unwrap_or_default())]
     NotFound { kind: ResourceKind, name: String, hint: Option<String>, source: Option<BoxError> },
@@ -101,6 +122,11 @@ impl Error {
             Self::InvalidTaskDefinition { .. } => "InvalidTaskDefinition",
             Self::ContainerNotFound { .. } => "ContainerNotFound",
             Self::ContainerPortUnknown { .. } => "ContainerPortUnknown",
+            Self::InvalidInput { .. } => "InvalidInput",
+            Self::Configuration { .. } => "InvalidConfiguration",
+            Self::UnknownService { .. } => "UnknownService",
+            Self::DeploymentGroupMismatch { .. } => "DeploymentGroupMismatch",
+            Self::ApprovalUnavailable { .. } => "ApprovalUnavailable",
             Self::NotFound { kind, .. } => match kind {
                 ResourceKind::Cluster => "ClusterNotFound",
                 ResourceKind::Service => "ServiceNotFound",
@@ -110,6 +136,7 @@ impl Error {
                 ResourceKind::Application => "ApplicationNotFound",
                 ResourceKind::DeploymentGroup => "DeploymentGroupNotFound",
                 ResourceKind::Deployment => "DeploymentNotFound",
+                ResourceKind::ManifestParameter => "ManifestNotFound",
             },
             Self::DeploymentInProgress { .. } => "DeploymentInProgress",
             Self::Throttled { .. } => "Throttled",
@@ -131,6 +158,11 @@ impl Error {
         "InvalidTaskDefinition",
         "ContainerNotFound",
         "ContainerPortUnknown",
+        "InvalidInput",
+        "InvalidConfiguration",
+        "UnknownService",
+        "DeploymentGroupMismatch",
+        "ApprovalUnavailable",
         "ClusterNotFound",
         "ServiceNotFound",
         "TaskDefinitionNotFound",
@@ -139,6 +171,7 @@ impl Error {
         "ApplicationNotFound",
         "DeploymentGroupNotFound",
         "DeploymentNotFound",
+        "ManifestNotFound",
         "DeploymentInProgress",
         "Throttled",
         "AccessDenied",
@@ -167,6 +200,7 @@ mod tests {
             ResourceKind::Application,
             ResourceKind::DeploymentGroup,
             ResourceKind::Deployment,
+            ResourceKind::ManifestParameter,
         ];
         let mut all: Vec<Error> = vec![
             Error::InvalidManifest(Vec::new()),
@@ -174,6 +208,11 @@ mod tests {
             Error::InvalidTaskDefinition { path: "p".into(), problem: "p".into() },
             Error::ContainerNotFound { container: "c".into(), family: "f".into(), available: Vec::new() },
             Error::ContainerPortUnknown { service: "s".into(), problem: "p".into() },
+            Error::Configuration { variable: "V", problem: "p".into() },
+            Error::InvalidInput { field: "f".into(), problem: "p".into() },
+            Error::UnknownService { service: "s".into(), known: Vec::new() },
+            Error::DeploymentGroupMismatch { group: "g".into(), problem: "p".into(), expected: "e" },
+            Error::ApprovalUnavailable { service: "s".into() },
             Error::DeploymentInProgress { group: "g".into(), source: boxed() },
             Error::Throttled { operation: "op", source: boxed() },
             Error::AccessDenied { operation: "op", source: boxed() },

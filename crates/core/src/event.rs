@@ -149,7 +149,7 @@ fn is_digest(s: &str) -> bool {
 }
 
 /// Why a service entry is not a target of a push.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
     pub service: String,
     pub reason: String,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::appspec::AppSpec;
 use crate::error::Error;
+use crate::manifest::Manifest;
 use crate::taskdef::{RegisterRequest, TaskDefinition};
 
 /// A task definition revision ECS has registered.
@@ -72,9 +73,43 @@ pub trait Deployments {
 
     fn state(&self, deployment_id: &str) -> impl Future<Output = Result<DeploymentState, Error>> + Send;
 
+    /// ContinueDeployment: shift production traffic (`READY_WAIT`).
+    fn continue_deployment(&self, deployment_id: &str) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// StopDeployment with auto-rollback; `Ok(false)` when it had already completed.
+    fn stop(&self, deployment_id: &str) -> impl Future<Output = Result<bool, Error>> + Send;
+
     fn group_settings(
         &self,
         application: &str,
         deployment_group: &str,
     ) -> impl Future<Output = Result<DeploymentGroupSettings, Error>> + Send;
+}
+
+/// Where the deploy manifest lives (an SSM parameter).
+pub trait ManifestSource {
+    fn manifest(&self) -> impl Future<Output = Result<Manifest, Error>> + Send;
+}
+
+/// Whether StartExecution started something new.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ExecutionStart {
+    Started {
+        execution_arn: String,
+    },
+    /// An execution of that name exists: a duplicated event, nothing new to do.
+    AlreadyExists {
+        name: String,
+    },
+}
+
+/// Step Functions executions of the deploy state machine.
+pub trait Executions {
+    fn start(&self, name: &str, input: &str) -> impl Future<Output = Result<ExecutionStart, Error>> + Send;
+}
+
+/// The notification topic.
+pub trait Notifier {
+    fn notify(&self, subject: &str, message: &str) -> impl Future<Output = Result<(), Error>> + Send;
 }

@@ -14,6 +14,8 @@ impl From<greenlight_core::Error> for FunctionError {
     }
 }
 
+impl std::error::Error for FunctionError {}
+
 impl std::fmt::Display for FunctionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
@@ -23,6 +25,38 @@ impl std::fmt::Display for FunctionError {
 impl From<FunctionError> for Diagnostic {
     fn from(e: FunctionError) -> Self {
         Diagnostic { error_type: e.0.error_type().to_string(), error_message: e.0.to_string() }
+    }
+}
+
+/// The state machine's payload as a step's input type; a payload of the wrong shape is an
+/// `InvalidInput` error naming the field.
+pub fn parse_input<T: serde::de::DeserializeOwned>(payload: serde_json::Value) -> Result<T, FunctionError> {
+    serde_path_to_error::deserialize(payload).map_err(|e| {
+        FunctionError(greenlight_core::Error::InvalidInput {
+            field: e.path().to_string(),
+            problem: e.inner().to_string(),
+        })
+    })
+}
+
+/// A required environment variable; its absence is an `InvalidConfiguration` error naming it.
+pub fn env(variable: &'static str) -> Result<String, FunctionError> {
+    std::env::var(variable)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| FunctionError(greenlight_core::Error::Configuration { variable, problem: "is not set".into() }))
+}
+
+/// An optional number from the environment, with its default.
+pub fn env_number(variable: &'static str, default: u64) -> Result<u64, FunctionError> {
+    match std::env::var(variable) {
+        Err(_) => Ok(default),
+        Ok(v) => v.trim().parse().map_err(|_| {
+            FunctionError(greenlight_core::Error::Configuration {
+                variable,
+                problem: format!("is `{v}`, not a number"),
+            })
+        }),
     }
 }
 

@@ -1,66 +1,102 @@
-//! on-image-push: receives the EventBridge "ECR Image Action" event and decides whether it is
-//! a deployable push.
-//!
-//! Status: classification only. Reading the manifest from SSM and starting one state machine
-//! execution per target service arrive with the pipeline (see README's status table).
+//! on-image-push: an ECR push event becomes one deploy execution per service of the manifest
+//! that takes it. The execution name derives from service + digest, so a duplicated event
+//! starts nothing new. A push that matches no service is logged and ignored, not an error.
 
-use greenlight_core::event::PushEvent;
-use greenlight_runtime::FunctionError;
-use serde::Serialize;
+use std::time::Duration;
+
+use greenlight_aws::{SfnExecutions, SsmManifest};
+use greenlight_core::pipeline::{PushOutcome, on_push};
+use greenlight_core::ports::{ExecutionStart, Executions, ManifestSource};
+use greenlight_runtime::{FunctionError, env, env_number};
 use serde_json::Value;
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
-    Deployable { image_uri: String, repository: String, tag: String, digest: String },
-    Ignored { reason: String },
+#[derive(Debug)]
+pub struct Handler<M, E> {
+    pub manifests: M,
+    pub executions: E,
+    pub wait_seconds: u32,
 }
 
-/// Classifies one event; a malformed event is an `InvalidEvent` error.
-pub fn handle(event: &Value) -> Result<Outcome, FunctionError> {
-    let outcome = match PushEvent::parse(&event.to_string())? {
-        PushEvent::Deployable(p) => {
-            Outcome::Deployable { image_uri: p.image_uri(), repository: p.repository, tag: p.tag, digest: p.digest }
-        }
-        PushEvent::Ignored { reason } => Outcome::Ignored { reason },
-    };
-    match &outcome {
-        Outcome::Deployable { image_uri, tag, digest, .. } => {
-            tracing::info!(image_uri, tag, image_digest = digest, "deployable push");
-        }
-        Outcome::Ignored { reason } => tracing::info!(reason, "push ignored"),
+impl Handler<SsmManifest, SfnExecutions> {
+    /// `GREENLIGHT_MANIFEST_PARAMETER`, `GREENLIGHT_STATE_MACHINE_ARN`, and optionally
+    /// `GREENLIGHT_WAIT_SECONDS` (default 15) and `GREENLIGHT_MANIFEST_TTL_SECONDS` (default 60).
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
+        let ttl = Duration::from_secs(env_number("GREENLIGHT_MANIFEST_TTL_SECONDS", 60)?);
+        Ok(Self {
+            manifests: SsmManifest::new(aws_sdk_ssm::Client::new(config), env("GREENLIGHT_MANIFEST_PARAMETER")?, ttl),
+            executions: SfnExecutions::new(aws_sdk_sfn::Client::new(config), env("GREENLIGHT_STATE_MACHINE_ARN")?),
+            wait_seconds: u32::try_from(env_number("GREENLIGHT_WAIT_SECONDS", 15)?).unwrap_or(15),
+        })
     }
-    Ok(outcome)
+}
+
+impl<M: ManifestSource, E: Executions> Handler<M, E> {
+    pub async fn handle(&self, event: Value) -> Result<PushOutcome, FunctionError> {
+        let outcome = on_push(&event, &self.manifests, &self.executions, self.wait_seconds).await?;
+        if let Some(reason) = &outcome.ignored {
+            tracing::info!(reason, "push ignored");
+        }
+        for s in &outcome.skipped {
+            tracing::info!(service = s.service, reason = s.reason, "service not deployed by this push");
+        }
+        for e in &outcome.executions {
+            match &e.start {
+                ExecutionStart::Started { execution_arn } => {
+                    tracing::info!(service = e.service, execution_id = execution_arn, "deploy started");
+                }
+                ExecutionStart::AlreadyExists { name } => {
+                    tracing::info!(service = e.service, execution = name, "duplicate push: execution already exists");
+                }
+            }
+        }
+        Ok(outcome)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use greenlight_core::fakes::{FakeExecutions, FakeManifest};
+    use greenlight_core::manifest::Manifest;
 
-    fn sample() -> Value {
-        serde_json::from_str(include_str!("../../../crates/core/tests/fixtures/aws/ecr-image-push-event.json"))
-            .expect("fixture")
+    fn handler() -> Handler<FakeManifest, FakeExecutions> {
+        let manifest = Manifest::parse(include_str!("../../../crates/core/tests/fixtures/manifest-api-server.json"))
+            .expect("manifest");
+        Handler { manifests: FakeManifest(manifest), executions: FakeExecutions::default(), wait_seconds: 1 }
     }
 
-    #[test]
-    fn sample_push_is_deployable() {
-        let Outcome::Deployable { image_uri, tag, .. } = handle(&sample()).expect("ok") else { panic!("deployable") };
-        assert_eq!(tag, "latest");
-        assert!(
-            image_uri
-                .ends_with("/my-repository-name@sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234")
-        );
+    fn event(tag: &str) -> Value {
+        let mut e: Value =
+            serde_json::from_str(include_str!("../../../crates/core/tests/fixtures/aws/ecr-image-push-event.json"))
+                .expect("fixture");
+        e["detail"]["repository-name"] = "api-server".into();
+        e["detail"]["image-tag"] = tag.into();
+        e
     }
 
-    #[test]
-    fn failed_push_is_ignored_and_bad_event_has_a_stable_error_type() {
-        let mut e = sample();
+    #[tokio::test]
+    async fn one_execution_per_target_and_duplicates_start_nothing() {
+        let h = handler();
+        let first = h.handle(event("v1.42.0")).await.expect("ok");
+        assert_eq!(first.executions.len(), 2);
+        assert!(first.executions.iter().all(|e| matches!(e.start, ExecutionStart::Started { .. })));
+        assert_eq!(first.executions[0].name, "api-server-7f5b2640fe6fb4f46592dfd3410c4a79");
+        let again = h.handle(event("v1.42.0")).await.expect("ok");
+        assert!(again.executions.iter().all(|e| matches!(e.start, ExecutionStart::AlreadyExists { .. })));
+        assert_eq!(h.executions.started.lock().expect("lock").len(), 2);
+        let input: Value = serde_json::from_str(&h.executions.started.lock().expect("lock")[0].1).expect("input");
+        assert_eq!(input["wait_seconds"], 1);
+        assert_eq!(input["push"]["tag"], "v1.42.0");
+    }
+
+    #[tokio::test]
+    async fn no_match_is_not_an_error() {
+        let h = handler();
+        let out = h.handle(event("main-123")).await.expect("ok");
+        assert!(out.executions.is_empty());
+        assert_eq!(out.skipped.len(), 3);
+        let mut e = event("v1");
         e["detail"]["result"] = "FAILURE".into();
-        assert!(matches!(handle(&e), Ok(Outcome::Ignored { .. })));
-        e["detail"]["result"] = "SUCCESS".into();
-        e["detail"]["image-digest"] = "nope".into();
-        let err = handle(&e).expect_err("invalid");
-        let d: lambda_runtime::Diagnostic = err.into();
-        assert_eq!(d.error_type, "InvalidEvent");
+        assert!(h.handle(e).await.expect("ok").ignored.is_some());
     }
 }

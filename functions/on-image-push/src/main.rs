@@ -1,9 +1,8 @@
 use lambda_runtime::{LambdaEvent, service_fn};
-use on_image_push::handle;
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     greenlight_runtime::init_tracing();
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move { handle(&event.payload) })).await
+    let handler = on_image_push::Handler::from_env(&greenlight_aws::load_config().await)?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| handler.handle(event.payload))).await
 }

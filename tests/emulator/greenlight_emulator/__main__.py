@@ -9,6 +9,7 @@ Control routes, beside the AWS API on the same port:
   POST /greenlight-emulator/behaviours  {"<digest>": {"mode": "healthy|error|slow|hang|wrong_version|flapping", ...}}
   POST /greenlight-emulator/seed        a short environment description (see seed.py)
   GET  /greenlight-emulator/state       functions, deployments and what each port serves
+  GET  /greenlight-emulator/notifications   every message published to an SNS topic
 """
 
 from __future__ import annotations
@@ -90,6 +91,16 @@ def main() -> int:
             lb.bind(seeded["listeners"]["production"], seeded["listeners"]["test"], seeded["region"])
             seeded.update({"production_url": lb.url("production"), "test_url": lb.url("test")})
             return "200 OK", seeded
+        if name == "notifications" and method == "GET":
+            from moto.sns.models import sns_backends
+
+            sent = []
+            for region_backends in sns_backends.values():
+                for backend in region_backends.values():
+                    for arn, topic in backend.topics.items():
+                        for message_id, message, subject, _attrs, _group in topic.sent_notifications:
+                            sent.append({"topic_arn": arn, "message_id": message_id, "subject": subject, "message": message})
+            return "200 OK", sent
         if name == "state" and method == "GET":
             serving = {}
             for which in ("production", "test"):

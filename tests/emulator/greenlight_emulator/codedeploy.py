@@ -278,12 +278,17 @@ class Lifecycle:
         self._wait(lambda: False, 30 * self.engine.settings.time_scale)
         self._end("Install")
 
+    def _settle(self) -> None:
+        """A listener change takes effect over a few seconds (twenty, scaled)."""
+        self._wait(lambda: False, 20 * self.engine.settings.time_scale)
+
     def _allow_test_traffic(self) -> None:
         self._begin("AllowTestTraffic")
         if self._pair().get("testTrafficRoute", {}).get("listenerArns"):
             assert self.green_tg is not None
             self._route("testTrafficRoute", self.green_tg)
             self.moved["test"] = True
+            self._settle()
         self._end("AllowTestTraffic")
 
     def _ready(self) -> None:
@@ -308,6 +313,7 @@ class Lifecycle:
         assert self.green_tg is not None
         self._route("prodTrafficRoute", self.green_tg)
         self.moved["production"] = True
+        self._settle()
         self._end("AllowTraffic")
 
     def _terminate_blue(self) -> None:

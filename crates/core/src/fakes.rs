@@ -1,0 +1,127 @@
+//! In-memory implementations of the ports, for tests of the domain and of the functions'
+//! handlers. They record what was asked of them.
+
+use std::sync::Mutex;
+
+use crate::appspec::AppSpec;
+use crate::error::{Error, ResourceKind};
+use crate::manifest::Manifest;
+use crate::ports::{
+    DeploymentGroupSettings, DeploymentState, Deployments, ExecutionStart, Executions, ManifestSource, Notifier,
+    Registered, TaskDefinitions,
+};
+use crate::taskdef::{RegisterRequest, TaskDefinition};
+
+#[derive(Debug)]
+pub struct FakeManifest(pub Manifest);
+
+impl ManifestSource for FakeManifest {
+    async fn manifest(&self) -> Result<Manifest, Error> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Starts executions; a second start of the same name is `AlreadyExists`, as in Step Functions.
+#[derive(Debug, Default)]
+pub struct FakeExecutions {
+    pub started: Mutex<Vec<(String, String)>>,
+}
+
+impl Executions for FakeExecutions {
+    async fn start(&self, name: &str, input: &str) -> Result<ExecutionStart, Error> {
+        let mut started = self.started.lock().map_err(|_| poisoned())?;
+        if started.iter().any(|(n, _)| n == name) {
+            return Ok(ExecutionStart::AlreadyExists { name: name.into() });
+        }
+        started.push((name.into(), input.into()));
+        Ok(ExecutionStart::Started {
+            execution_arn: format!("arn:aws:states:us-east-1:123456789012:execution:deploy:{name}"),
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FakeNotifier {
+    pub sent: Mutex<Vec<(String, String)>>,
+}
+
+impl Notifier for FakeNotifier {
+    async fn notify(&self, subject: &str, message: &str) -> Result<(), Error> {
+        self.sent.lock().map_err(|_| poisoned())?.push((subject.into(), message.into()));
+        Ok(())
+    }
+}
+
+/// One live task definition; registering records the request and returns revision + 1.
+#[derive(Debug)]
+pub struct FakeTaskDefinitions {
+    pub live: TaskDefinition,
+    pub registered: Mutex<Vec<RegisterRequest>>,
+}
+
+impl TaskDefinitions for FakeTaskDefinitions {
+    async fn current(&self, _cluster: &str, _service: &str) -> Result<TaskDefinition, Error> {
+        Ok(self.live.clone())
+    }
+
+    async fn register(&self, request: &RegisterRequest) -> Result<Registered, Error> {
+        let revision = self.live.revision().unwrap_or(0) + 1;
+        self.registered.lock().map_err(|_| poisoned())?.push(request.clone());
+        Ok(Registered {
+            arn: format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{}:{revision}", request.family()),
+            revision,
+        })
+    }
+}
+
+/// A deployment group with these settings; records created, continued and stopped deployments.
+#[derive(Debug, Default)]
+pub struct FakeDeployments {
+    pub settings: Option<DeploymentGroupSettings>,
+    pub created: Mutex<Vec<AppSpec>>,
+    pub continued: Mutex<Vec<String>>,
+    pub stopped: Mutex<Vec<String>>,
+    /// StopDeployment answers "already completed".
+    pub completed: bool,
+}
+
+impl Deployments for FakeDeployments {
+    async fn create(
+        &self,
+        _application: &str,
+        _group: &str,
+        appspec: &AppSpec,
+        _description: &str,
+    ) -> Result<String, Error> {
+        let mut created = self.created.lock().map_err(|_| poisoned())?;
+        created.push(appspec.clone());
+        Ok(format!("d-FAKE{:05}", created.len()))
+    }
+
+    async fn state(&self, deployment_id: &str) -> Result<DeploymentState, Error> {
+        Ok(DeploymentState { id: deployment_id.into(), status: "InProgress".into(), error_message: None })
+    }
+
+    async fn continue_deployment(&self, deployment_id: &str) -> Result<(), Error> {
+        self.continued.lock().map_err(|_| poisoned())?.push(deployment_id.into());
+        Ok(())
+    }
+
+    async fn stop(&self, deployment_id: &str) -> Result<bool, Error> {
+        self.stopped.lock().map_err(|_| poisoned())?.push(deployment_id.into());
+        Ok(!self.completed)
+    }
+
+    async fn group_settings(&self, application: &str, group: &str) -> Result<DeploymentGroupSettings, Error> {
+        self.settings.clone().ok_or_else(|| Error::NotFound {
+            kind: ResourceKind::DeploymentGroup,
+            name: format!("{application}/{group}"),
+            hint: None,
+            source: None,
+        })
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Aws { operation: "fake", retryable: false, source: "a fake's lock was poisoned".into() }
+}

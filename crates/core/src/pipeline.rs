@@ -1,0 +1,363 @@
+//! The deploy pipeline's steps as the functions run them: the payloads the state machine passes
+//! between functions, and each step's logic over the ports.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::appspec::AppSpec;
+use crate::error::Error;
+use crate::event::{Push, PushEvent, Skipped, match_push};
+use crate::manifest::{Manifest, Service};
+use crate::plan::{HookFunctions, appspec_input, container_port};
+use crate::ports::{
+    DeploymentState, Deployments, ExecutionStart, Executions, ManifestSource, Notifier, TaskDefinitions,
+};
+use crate::taskdef::Revision;
+
+/// The state machine's input: one push of one service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionInput {
+    pub service: String,
+    pub push: Push,
+    /// Seconds between deployment status reads (1 in tests, 15–30 in production).
+    pub wait_seconds: u32,
+}
+
+/// `<service>-<first 32 hex digits of the digest>`: the same push of the same service always
+/// gets the same name, so Step Functions refuses a duplicate (names are 1–80 characters of
+/// letters, digits, `-` and `_`).
+pub fn execution_name(service: &str, digest: &str) -> String {
+    let hex: String = digest.trim_start_matches("sha256:").chars().take(32).collect();
+    format!("{service}-{hex}")
+}
+
+/// What on-image-push did with one event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushOutcome {
+    /// Why the event deploys nothing at all (not a successful tagged push).
+    pub ignored: Option<String>,
+    pub executions: Vec<StartedExecution>,
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartedExecution {
+    pub service: String,
+    pub name: String,
+    pub start: ExecutionStart,
+}
+
+/// on-image-push: one execution per target service of the push.
+pub async fn on_push(
+    event: &Value,
+    manifests: &impl ManifestSource,
+    executions: &impl Executions,
+    wait_seconds: u32,
+) -> Result<PushOutcome, Error> {
+    let push = match PushEvent::parse(&event.to_string())? {
+        PushEvent::Deployable(push) => push,
+        PushEvent::Ignored { reason } => {
+            return Ok(PushOutcome { ignored: Some(reason), executions: Vec::new(), skipped: Vec::new() });
+        }
+    };
+    let manifest = manifests.manifest().await?;
+    let targets = match_push(&manifest, &push);
+    let mut out = PushOutcome { ignored: None, executions: Vec::new(), skipped: targets.skipped };
+    for service in targets.targets {
+        let name = execution_name(&service.name, &push.digest);
+        let input = ExecutionInput { service: service.name.clone(), push: push.clone(), wait_seconds };
+        let input = serde_json::to_string(&input).unwrap_or_default();
+        let start = executions.start(&name, &input).await?;
+        out.executions.push(StartedExecution { service: service.name.clone(), name, start });
+    }
+    Ok(out)
+}
+
+fn find<'a>(manifest: &'a Manifest, name: &str) -> Result<&'a Service, Error> {
+    manifest.service(name).ok_or_else(|| Error::UnknownService {
+        service: name.into(),
+        known: manifest.services.iter().map(|s| s.name.clone()).collect(),
+    })
+}
+
+/// prepare's result: the revision to deploy, or why there is nothing to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prepared {
+    pub already_live: bool,
+    pub reason: Option<String>,
+    pub previous_task_definition_arn: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub revision: Option<u64>,
+    pub container_port: Option<u16>,
+}
+
+/// The parts of the state that later steps read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepInput {
+    pub service: String,
+    pub push: Push,
+    #[serde(default)]
+    pub prepared: Option<Prepared>,
+    #[serde(default)]
+    pub deployment: Option<Started>,
+    /// The state machine execution, for logs and notifications.
+    #[serde(default)]
+    pub execution_id: Option<String>,
+}
+
+/// prepare: checks the deployment group against the manifest, then registers the next
+/// revision of the live task definition (only the target images change), unless the digest
+/// already runs.
+pub async fn prepare(
+    input: &StepInput,
+    manifests: &impl ManifestSource,
+    task_definitions: &impl TaskDefinitions,
+    deployments: &impl Deployments,
+) -> Result<Prepared, Error> {
+    let manifest = manifests.manifest().await?;
+    let service = find(&manifest, &input.service)?;
+    if service.approval.required {
+        return Err(Error::ApprovalUnavailable { service: service.name.clone() });
+    }
+    check_group(service, deployments).await?;
+    let current = task_definitions.current(&service.cluster, &service.service).await?;
+    let port = container_port(service, &current)?;
+    let previous = current.arn().map(str::to_string);
+    match current.next_revision(&service.containers, &input.push.image_uri())? {
+        Revision::AlreadyLive => Ok(Prepared {
+            already_live: true,
+            reason: Some(format!(
+                "{} already runs {} ({}); nothing to deploy",
+                service.name,
+                input.push.digest,
+                previous.as_deref().unwrap_or("current task definition")
+            )),
+            previous_task_definition_arn: previous,
+            task_definition_arn: None,
+            revision: None,
+            container_port: Some(port),
+        }),
+        Revision::Register(request) => {
+            let registered = task_definitions.register(&request).await?;
+            Ok(Prepared {
+                already_live: false,
+                reason: None,
+                previous_task_definition_arn: previous,
+                task_definition_arn: Some(registered.arn),
+                revision: Some(registered.revision),
+                container_port: Some(port),
+            })
+        }
+    }
+}
+
+/// Approval ↔ deployment group: a service with approval needs the group to stop in Ready
+/// (STOP_DEPLOYMENT); one without uses CONTINUE_DEPLOYMENT. The group must deploy this service.
+async fn check_group(service: &Service, deployments: &impl Deployments) -> Result<(), Error> {
+    let group = &service.codedeploy.deployment_group;
+    let settings = deployments.group_settings(&service.codedeploy.application, group).await?;
+    let expected = if service.approval.required { "STOP_DEPLOYMENT" } else { "CONTINUE_DEPLOYMENT" };
+    let actual = settings.action_on_ready_timeout.as_deref().unwrap_or("CONTINUE_DEPLOYMENT");
+    if actual != expected {
+        let why = if service.approval.required {
+            "would shift production traffic without waiting for approval"
+        } else {
+            "stops in Ready and waits for a ContinueDeployment that nobody sends, since the service requires no approval"
+        };
+        return Err(Error::DeploymentGroupMismatch {
+            group: group.clone(),
+            problem: format!("uses {actual}, which {why}"),
+            expected,
+        });
+    }
+    if let Some(ecs_service) = &settings.ecs_service
+        && ecs_service != &service.service
+    {
+        return Err(Error::DeploymentGroupMismatch {
+            group: group.clone(),
+            problem: format!("deploys ECS service `{ecs_service}`, not `{}`", service.service),
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// start-deployment's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Started {
+    pub deployment_id: String,
+    pub appspec_sha256: String,
+}
+
+/// start-deployment: CreateDeployment with the AppSpec of the prepared revision.
+pub async fn start_deployment(
+    input: &StepInput,
+    manifests: &impl ManifestSource,
+    deployments: &impl Deployments,
+    validate_function: Option<&str>,
+) -> Result<Started, Error> {
+    let manifest = manifests.manifest().await?;
+    let service = find(&manifest, &input.service)?;
+    let prepared = input.prepared.as_ref().ok_or_else(|| missing_input("prepared"))?;
+    let arn = prepared.task_definition_arn.clone().ok_or_else(|| missing_input("prepared.task_definition_arn"))?;
+    let port = prepared.container_port.ok_or_else(|| missing_input("prepared.container_port"))?;
+    let validate = match (service.validation.enabled, validate_function) {
+        (true, None) => {
+            return Err(Error::Configuration {
+                variable: "GREENLIGHT_VALIDATE_FUNCTION",
+                problem: format!("is not set, and service `{}` has validation enabled", service.name),
+            });
+        }
+        (_, f) => f.unwrap_or_default().to_string(),
+    };
+    let spec = AppSpec::render(&appspec_input(service, arn, port, &HookFunctions { validate }));
+    let description = format!("greenlight: {} {} ({})", service.name, input.push.tag, input.push.digest);
+    let deployment_id = deployments
+        .create(&service.codedeploy.application, &service.codedeploy.deployment_group, &spec, &description)
+        .await?;
+    Ok(Started { deployment_id, appspec_sha256: spec.sha256 })
+}
+
+fn missing_input(field: &str) -> Error {
+    Error::InvalidInput { field: field.into(), problem: "is missing from the state machine's input".into() }
+}
+
+/// What the finish function is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishAction {
+    /// Green is Ready: shift production traffic.
+    Continue,
+    /// The deployment Succeeded: tell the team.
+    Succeeded,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinishInput {
+    pub action: FinishAction,
+    #[serde(flatten)]
+    pub step: StepInput,
+}
+
+/// finish: ContinueDeployment, or the success notification.
+pub async fn finish(
+    input: &FinishInput,
+    deployments: &impl Deployments,
+    notifier: &impl Notifier,
+) -> Result<Value, Error> {
+    let deployment = input.step.deployment.as_ref().ok_or_else(|| missing_input("deployment"))?;
+    match input.action {
+        FinishAction::Continue => {
+            deployments.continue_deployment(&deployment.deployment_id).await?;
+            Ok(serde_json::json!({"continued": deployment.deployment_id}))
+        }
+        FinishAction::Succeeded => {
+            let push = &input.step.push;
+            let subject = format!("greenlight: {} {} is live", input.step.service, push.tag);
+            let revision = input.step.prepared.as_ref().and_then(|p| p.task_definition_arn.as_deref()).unwrap_or("?");
+            let message = format!(
+                "{service}: {tag} is in production.\n\nImage: {image}\nTask definition: {revision}\nDeployment: {id}\n",
+                service = input.step.service,
+                tag = push.tag,
+                image = push.image_uri(),
+                id = deployment.deployment_id,
+            );
+            notifier.notify(&subject, &message).await?;
+            Ok(serde_json::json!({"notified": subject}))
+        }
+    }
+}
+
+/// A state's caught error, as Step Functions writes it (`Catch` with `ResultPath`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaughtError {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: Option<String>,
+}
+
+impl CaughtError {
+    /// The readable part of the cause: a Lambda error's `errorMessage`, else the cause itself.
+    pub fn reason(&self) -> String {
+        let cause = self.cause.clone().unwrap_or_default();
+        match serde_json::from_str::<Value>(&cause) {
+            Ok(v) => v.get("errorMessage").and_then(Value::as_str).map(str::to_string).unwrap_or(cause),
+            Err(_) if cause.is_empty() => self.error.clone(),
+            Err(_) => cause,
+        }
+    }
+}
+
+/// rollback's payload: the whole execution state (whatever exists of it) and the execution id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollbackRequest {
+    pub state: RollbackInput,
+    #[serde(default)]
+    pub execution_id: Option<String>,
+}
+
+/// Everything the rollback function may find in the state; any part can be missing, depending
+/// on where the execution failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollbackInput {
+    pub service: String,
+    pub push: Push,
+    #[serde(default)]
+    pub deployment: Option<Started>,
+    #[serde(default)]
+    pub status: Option<DeploymentState>,
+    #[serde(default)]
+    pub error: Option<CaughtError>,
+}
+
+/// rollback's result: what the state machine's Fail state reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolledBack {
+    pub error: String,
+    pub reason: String,
+    pub stopped_deployment: bool,
+}
+
+/// rollback: stop the deployment with auto-rollback (traffic back to blue) if it is still
+/// active, and tell the team why.
+pub async fn rollback(
+    request: &RollbackRequest,
+    deployments: &impl Deployments,
+    notifier: &impl Notifier,
+) -> Result<RolledBack, Error> {
+    let input = &request.state;
+    let error = input.error.as_ref().map_or_else(|| "DeploymentFailed".to_string(), |e| e.error.clone());
+    let reason = match (&input.error, &input.status) {
+        (Some(e), _) => e.reason(),
+        (None, Some(s)) => {
+            format!(
+                "deployment {} ended {}: {}",
+                s.id,
+                s.status,
+                s.error_message.as_deref().unwrap_or("no reason given")
+            )
+        }
+        (None, None) => "the deployment failed for an unknown reason".into(),
+    };
+    let stopped = match &input.deployment {
+        Some(d) => deployments.stop(&d.deployment_id).await?,
+        None => false,
+    };
+    let push = &input.push;
+    let subject = format!("greenlight: {} {} rolled back", input.service, push.tag);
+    let deployment = match &input.deployment {
+        Some(d) if stopped => format!("{} (stopped and rolled back)", d.deployment_id),
+        Some(d) => format!("{} (already ended; CodeDeploy rolled it back)", d.deployment_id),
+        None => "none started".into(),
+    };
+    let message = format!(
+        "{service}: {tag} was not deployed; production stays on the previous version.\n\nReason: {reason}\nError: {error}\nImage: {image}\nDeployment: {deployment}\nExecution: {execution}\n",
+        service = input.service,
+        tag = push.tag,
+        image = push.image_uri(),
+        execution = request.execution_id.as_deref().unwrap_or("?"),
+    );
+    notifier.notify(&subject, &message).await?;
+    Ok(RolledBack { error, reason, stopped_deployment: stopped })
+}

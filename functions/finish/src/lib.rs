@@ -1,0 +1,68 @@
+//! finish: ContinueDeployment once green is Ready, or the success notification once the
+//! deployment Succeeded.
+
+use greenlight_aws::{CodeDeployDeployments, SnsNotifier};
+use greenlight_core::pipeline::{FinishInput, finish};
+use greenlight_core::ports::{Deployments, Notifier};
+use greenlight_runtime::{FunctionError, env, parse_input};
+use serde_json::Value;
+
+#[derive(Debug)]
+pub struct Handler<D, N> {
+    pub deployments: D,
+    pub notifier: N,
+}
+
+impl Handler<CodeDeployDeployments, SnsNotifier> {
+    /// `GREENLIGHT_TOPIC_ARN`: the notification topic.
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
+        Ok(Self {
+            deployments: CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(config)),
+            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
+        })
+    }
+}
+
+impl<D: Deployments, N: Notifier> Handler<D, N> {
+    pub async fn handle(&self, payload: Value) -> Result<Value, FunctionError> {
+        let input: FinishInput = parse_input(payload)?;
+        let out = finish(&input, &self.deployments, &self.notifier).await?;
+        tracing::info!(
+            service = input.step.service,
+            image_digest = input.step.push.digest,
+            execution_id = input.step.execution_id,
+            deployment_id = input.step.deployment.as_ref().map(|d| d.deployment_id.as_str()),
+            action = ?input.action,
+            "finish"
+        );
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use greenlight_core::fakes::{FakeDeployments, FakeNotifier};
+    use serde_json::json;
+
+    fn input(action: &str) -> Value {
+        json!({
+            "action": action,
+            "service": "web",
+            "push": {"account": "123456789012", "region": "us-east-1", "repository": "web", "digest": "sha256:ab", "tag": "v2"},
+            "deployment": {"deployment_id": "d-1", "appspec_sha256": "00"}
+        })
+    }
+
+    #[tokio::test]
+    async fn continue_then_notify() {
+        let h = Handler { deployments: FakeDeployments::default(), notifier: FakeNotifier::default() };
+        h.handle(input("continue")).await.expect("continue");
+        assert_eq!(*h.deployments.continued.lock().expect("lock"), ["d-1"]);
+        h.handle(input("succeeded")).await.expect("notify");
+        let sent = h.notifier.sent.lock().expect("lock").clone();
+        assert_eq!(sent[0].0, "greenlight: web v2 is live");
+        assert!(sent[0].1.contains("Deployment: d-1"));
+        assert!(h.handle(input("celebrate")).await.is_err());
+    }
+}

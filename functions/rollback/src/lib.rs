@@ -1,0 +1,111 @@
+//! rollback: on any failure, StopDeployment with auto-rollback (traffic back to blue) when the
+//! deployment is still active, and a notification saying why. Its result is what the state
+//! machine's Fail state reports.
+
+use greenlight_aws::{CodeDeployDeployments, SnsNotifier};
+use greenlight_core::pipeline::{RollbackRequest, RolledBack, rollback};
+use greenlight_core::ports::{Deployments, Notifier};
+use greenlight_runtime::{FunctionError, env, parse_input};
+use serde_json::Value;
+
+#[derive(Debug)]
+pub struct Handler<D, N> {
+    pub deployments: D,
+    pub notifier: N,
+}
+
+impl Handler<CodeDeployDeployments, SnsNotifier> {
+    /// `GREENLIGHT_TOPIC_ARN`: the notification topic.
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
+        Ok(Self {
+            deployments: CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(config)),
+            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
+        })
+    }
+}
+
+impl<D: Deployments, N: Notifier> Handler<D, N> {
+    pub async fn handle(&self, payload: Value) -> Result<RolledBack, FunctionError> {
+        let request: RollbackRequest = parse_input(payload)?;
+        let out = rollback(&request, &self.deployments, &self.notifier).await?;
+        tracing::warn!(
+            service = request.state.service,
+            image_digest = request.state.push.digest,
+            execution_id = request.execution_id,
+            deployment_id = request.state.deployment.as_ref().map(|d| d.deployment_id.as_str()),
+            error = out.error,
+            reason = out.reason,
+            "rolled back"
+        );
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use greenlight_core::fakes::{FakeDeployments, FakeNotifier};
+    use serde_json::json;
+
+    fn state(extra: Value) -> Value {
+        let mut s = json!({
+            "service": "web",
+            "push": {"account": "123456789012", "region": "us-east-1", "repository": "web", "digest": "sha256:ab", "tag": "v3"},
+            "wait_seconds": 1
+        });
+        for (k, v) in extra.as_object().expect("object") {
+            s[k] = v.clone();
+        }
+        json!({"state": s, "execution_id": "arn:aws:states:us-east-1:123456789012:execution:deploy:web-ab"})
+    }
+
+    #[tokio::test]
+    async fn failure_in_prepare_notifies_the_lambda_error_message() {
+        let h = Handler { deployments: FakeDeployments::default(), notifier: FakeNotifier::default() };
+        let cause = json!({"errorType": "ContainerNotFound", "errorMessage": "container `app` is not in task definition `web`"});
+        let out = h
+            .handle(state(json!({"error": {"Error": "ContainerNotFound", "Cause": cause.to_string()}})))
+            .await
+            .expect("ok");
+        assert_eq!(out.error, "ContainerNotFound");
+        assert_eq!(out.reason, "container `app` is not in task definition `web`");
+        assert!(!out.stopped_deployment);
+        assert!(h.deployments.stopped.lock().expect("lock").is_empty(), "no deployment to stop");
+        let sent = h.notifier.sent.lock().expect("lock");
+        assert_eq!(sent[0].0, "greenlight: web v3 rolled back");
+        assert!(sent[0].1.contains("Reason: container `app` is not in task definition `web`"), "{}", sent[0].1);
+    }
+
+    #[tokio::test]
+    async fn active_deployment_is_stopped_with_rollback() {
+        let h = Handler { deployments: FakeDeployments::default(), notifier: FakeNotifier::default() };
+        let out = h
+            .handle(state(json!({
+                "deployment": {"deployment_id": "d-9", "appspec_sha256": "00"},
+                "error": {"Error": "States.Timeout", "Cause": "the task timed out"}
+            })))
+            .await
+            .expect("ok");
+        assert!(out.stopped_deployment);
+        assert_eq!(*h.deployments.stopped.lock().expect("lock"), ["d-9"]);
+        assert_eq!(out.reason, "the task timed out");
+    }
+
+    #[tokio::test]
+    async fn deployment_that_failed_on_its_own_is_explained() {
+        let h = Handler {
+            deployments: FakeDeployments { completed: true, ..Default::default() },
+            notifier: FakeNotifier::default(),
+        };
+        let out = h
+            .handle(state(json!({
+                "deployment": {"deployment_id": "d-9", "appspec_sha256": "00"},
+                "status": {"id": "d-9", "status": "Failed", "error_message": "AfterAllowTestTraffic hook reported Failed"},
+                "error": {"Error": "DeploymentFailed", "Cause": "AfterAllowTestTraffic hook reported Failed"}
+            })))
+            .await
+            .expect("ok");
+        assert!(!out.stopped_deployment);
+        assert!(h.notifier.sent.lock().expect("lock")[0].1.contains("already ended; CodeDeploy rolled it back"));
+    }
+}

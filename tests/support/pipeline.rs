@@ -1,0 +1,282 @@
+//! Test support for the whole pipeline: an emulation with a seeded service, greenlight's
+//! function binaries running behind the Lambda Runtime API, and the deploy state machine
+//! created from `state-machine/deploy.asl.json` with the function ARNs filled in.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use greenlight_core::pipeline::PushOutcome;
+use serde_json::{Value, json};
+
+use crate::emulator::{Emulator, Options, Port, root};
+
+/// greenlight's function crates, in the order a deploy uses them.
+pub const FUNCTIONS: &[&str] =
+    &["on-image-push", "prepare", "start-deployment", "deployment-status", "finish", "rollback"];
+pub const STATE_MACHINE: &str = "greenlight-deploy";
+pub const VALIDATE_FUNCTION: &str = "greenlight-validate";
+pub const MANIFEST_PARAMETER: &str = "/greenlight/manifest";
+const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "123456789012";
+
+/// A debug build of one of the workspace's binaries (`cargo xtask test` builds them first).
+pub fn binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the functions first (`cargo build --bins`, or run `cargo xtask test`)",
+        path.display()
+    );
+    path
+}
+
+pub fn function_name(krate: &str) -> String {
+    format!("greenlight-{krate}")
+}
+
+pub fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
+}
+
+/// The state machine definition with every `${<crate>_function_arn}` placeholder filled in.
+pub fn definition() -> String {
+    let mut asl =
+        std::fs::read_to_string(root().join("state-machine/deploy.asl.json")).expect("state-machine/deploy.asl.json");
+    for krate in FUNCTIONS {
+        let placeholder = format!("${{{}_function_arn}}", krate.replace('-', "_"));
+        asl = asl.replace(&placeholder, &function_arn(&function_name(krate)));
+    }
+    asl
+}
+
+/// How the pipeline's service is set up.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub options: Options,
+    /// `None`: validation off in the manifest. `Some(b)`: on, with the test hook behaving as `b`
+    /// (`succeed`, `fail`, `silent`, or `check`: GET /version on the test listener must answer
+    /// 2xx) in the validate function's place.
+    pub hook: Option<&'static str>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self { options: Options::default(), hook: Some("succeed") }
+    }
+}
+
+#[derive(Debug)]
+pub struct Pipeline {
+    pub emulator: Emulator,
+    pub seeded: Value,
+    pub config: aws_config::SdkConfig,
+    pub state_machine_arn: String,
+}
+
+impl Pipeline {
+    pub async fn start(setup: Setup) -> Self {
+        let emulator = Emulator::start_with(setup.options.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let manifest = json!({
+            "version": 1,
+            "services": [{
+                "name": "web",
+                "cluster": "web",
+                "service": "web",
+                "repository": "web",
+                "containers": ["web"],
+                "tags": {"include": ["v*"]},
+                "codedeploy": {"application": "web", "deployment_group": "web"},
+                "load_balancer": {"container": "web", "port": 8080},
+                "validation": {
+                    "enabled": setup.hook.is_some(),
+                    "test_listener_url": emulator.test_url,
+                    "checks": [{"name": "version", "path": "/version"}]
+                },
+                "approval": {"required": false}
+            }]
+        });
+        let seeded = emulator
+            .seed(json!({"service": "web", "tags": ["v1", "v2", "v3"], "live": "v1", "approval": false, "manifest": manifest}))
+            .await;
+        let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}");
+        let topic = seeded["topic_arn"].as_str().unwrap_or_default().to_string();
+        for krate in FUNCTIONS {
+            let bin = binary(krate);
+            emulator
+                .register_function(
+                    &function_name(krate),
+                    &[bin.to_str().unwrap_or_default()],
+                    &[
+                        ("GREENLIGHT_MANIFEST_PARAMETER", MANIFEST_PARAMETER),
+                        ("GREENLIGHT_STATE_MACHINE_ARN", &state_machine_arn),
+                        ("GREENLIGHT_TOPIC_ARN", &topic),
+                        ("GREENLIGHT_VALIDATE_FUNCTION", VALIDATE_FUNCTION),
+                        ("GREENLIGHT_WAIT_SECONDS", "1"),
+                        ("RUST_LOG", "info"),
+                    ],
+                )
+                .await;
+        }
+        if let Some(behaviour) = setup.hook {
+            let hook = binary("test-hook");
+            let check_url = format!("{}/version", emulator.test_url);
+            emulator
+                .register_function(
+                    VALIDATE_FUNCTION,
+                    &[hook.to_str().unwrap_or_default()],
+                    &[("HOOK_BEHAVIOUR", behaviour), ("CHECK_URL", &check_url)],
+                )
+                .await;
+        }
+        let config = emulator.sdk_config().await;
+        let sfn = aws_sdk_sfn::Client::new(&config);
+        let created = sfn
+            .create_state_machine()
+            .name(STATE_MACHINE)
+            .definition(definition())
+            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/greenlight-state-machine"))
+            .send()
+            .await
+            .expect("CreateStateMachine");
+        assert_eq!(created.state_machine_arn(), state_machine_arn);
+        Self { emulator, seeded, config, state_machine_arn }
+    }
+
+    pub fn digest(&self, tag: &str) -> String {
+        self.seeded["digests"][tag].as_str().unwrap_or_default().to_string()
+    }
+
+    /// The EventBridge event ECR sends when `web:<tag>` is pushed.
+    pub fn push_event(&self, tag: &str) -> Value {
+        json!({
+            "version": "0",
+            "id": format!("event-{tag}"),
+            "detail-type": "ECR Image Action",
+            "source": "aws.ecr",
+            "account": ACCOUNT,
+            "time": "2026-11-26T10:00:00Z",
+            "region": REGION,
+            "resources": [],
+            "detail": {
+                "result": "SUCCESS",
+                "repository-name": "web",
+                "image-digest": self.digest(tag),
+                "action-type": "PUSH",
+                "image-tag": tag
+            }
+        })
+    }
+
+    /// Delivers an event to on-image-push (as the EventBridge rule would) through Lambda Invoke.
+    pub async fn deliver(&self, event: &Value) -> PushOutcome {
+        let lambda = aws_sdk_lambda::Client::new(&self.config);
+        let out = lambda
+            .invoke()
+            .function_name(function_name("on-image-push"))
+            .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
+            .send()
+            .await
+            .expect("Invoke on-image-push");
+        let payload = out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default();
+        assert!(out.function_error().is_none(), "on-image-push failed: {}", String::from_utf8_lossy(&payload));
+        serde_json::from_slice(&payload).expect("PushOutcome")
+    }
+
+    pub async fn push(&self, tag: &str) -> PushOutcome {
+        self.deliver(&self.push_event(tag)).await
+    }
+
+    pub async fn executions(&self) -> Vec<String> {
+        let sfn = aws_sdk_sfn::Client::new(&self.config);
+        let out =
+            sfn.list_executions().state_machine_arn(&self.state_machine_arn).send().await.expect("ListExecutions");
+        out.executions().iter().map(|e| e.execution_arn().to_string()).collect()
+    }
+
+    pub async fn deployments(&self) -> Vec<String> {
+        let cd = aws_sdk_codedeploy::Client::new(&self.config);
+        let out = cd
+            .list_deployments()
+            .application_name("web")
+            .deployment_group_name("web")
+            .send()
+            .await
+            .expect("ListDeployments");
+        out.deployments().to_vec()
+    }
+
+    /// How the execution ended, or `None` while it runs.
+    pub async fn ended(&self, execution_arn: &str) -> Option<Execution> {
+        let sfn = aws_sdk_sfn::Client::new(&self.config);
+        let out = sfn.describe_execution().execution_arn(execution_arn).send().await.expect("DescribeExecution");
+        let status = out.status().as_str().to_string();
+        (status != "RUNNING").then(|| Execution {
+            status,
+            error: out.error().map(str::to_string),
+            cause: out.cause().map(str::to_string),
+            output: out.output().and_then(|o| serde_json::from_str(o).ok()),
+        })
+    }
+
+    /// Waits for the execution to end, calling `each` about every 50 ms meanwhile (to sample the
+    /// ports…). Bounded: a stuck execution fails the caller after `limit`.
+    pub async fn finish<F, Fut>(&self, execution_arn: &str, limit: Duration, mut each: F) -> Execution
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let deadline = Instant::now() + limit;
+        loop {
+            each().await;
+            if let Some(end) = self.ended(execution_arn).await {
+                return end;
+            }
+            assert!(Instant::now() < deadline, "execution {execution_arn} still RUNNING after {limit:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The states the execution has entered so far, in order.
+    pub async fn states(&self, execution_arn: &str) -> Vec<String> {
+        let sfn = aws_sdk_sfn::Client::new(&self.config);
+        let Ok(out) = sfn.get_execution_history().execution_arn(execution_arn).max_results(1000).send().await else {
+            return Vec::new();
+        };
+        out.events().iter().filter_map(|e| e.state_entered_event_details().map(|d| d.name().to_string())).collect()
+    }
+
+    /// The newest deployment of the service's group and its lifecycle events with their
+    /// status, as GetDeploymentTarget reports them.
+    pub async fn lifecycle(&self) -> Option<(String, Vec<(String, String)>)> {
+        let cd = aws_sdk_codedeploy::Client::new(&self.config);
+        let id = self.deployments().await.last()?.clone();
+        let target = cd.get_deployment_target().deployment_id(&id).target_id("web:web").send().await.ok()?;
+        let events = target
+            .deployment_target()?
+            .ecs_target()?
+            .lifecycle_events()
+            .iter()
+            .map(|e| {
+                (
+                    e.lifecycle_event_name().unwrap_or_default().to_string(),
+                    e.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        Some((id, events))
+    }
+
+    pub async fn serving(&self, port: Port) -> Option<String> {
+        self.emulator.serving(port).await
+    }
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub status: String,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub output: Option<Value>,
+}
