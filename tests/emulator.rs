@@ -295,3 +295,97 @@ async fn function_errors_reach_the_caller_with_their_error_type() {
     assert_eq!(body["errorType"], "TestHookFailure");
     assert_eq!(body["errorMessage"], "the test hook was told to fail");
 }
+
+#[tokio::test]
+async fn continue_during_termination_wait_ends_it_early() {
+    let emulator = Emulator::start();
+    let seeded = emulator
+        .seed(json!({"service": "web", "tags": ["v1", "v2"], "live": "v1", "approval": false, "termination_wait_minutes": 2880}))
+        .await;
+    let v2_image = seeded["images"]["v2"].as_str().expect("image").to_string();
+    let config = emulator.sdk_config().await;
+    let ecs = EcsTaskDefinitions::new(aws_sdk_ecs::Client::new(&config));
+    let current = ecs.current("web", "web").await.expect("live");
+    let Revision::Register(request) = current.next_revision(&["web".into()], &v2_image).expect("next") else {
+        panic!("v2 is not live yet")
+    };
+    let arn = ecs.register(&request).await.expect("register").arn;
+    let spec = AppSpec::render(&AppSpecInput {
+        task_definition_arn: arn,
+        container_name: "web".into(),
+        container_port: 8080,
+        platform_version: None,
+        network_configuration: None,
+        capacity_provider_strategy: Vec::new(),
+        hooks: Vec::new(),
+    });
+    let deployments = CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(&config));
+    let id = deployments.create("web", "web", &spec, "v2").await.expect("create");
+    let cd = aws_sdk_codedeploy::Client::new(&config);
+    // Two days of termination wait (CodeDeploy's maximum) are about half an hour at the tests'
+    // time scale: only ContinueDeployment ends it within the test.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info = cd.get_deployment().deployment_id(&id).send().await.expect("get").deployment_info.expect("info");
+        if info.instance_termination_wait_time_started() {
+            assert_eq!(info.status().map(|s| s.as_str()), Some("InProgress"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "termination wait never started: {info:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(emulator.serving(Port::Production).await.as_deref(), v2_image.split_once('@').map(|(_, d)| d));
+    cd.continue_deployment()
+        .deployment_id(&id)
+        .deployment_wait_type(DeploymentWaitType::TerminationWait)
+        .send()
+        .await
+        .expect("continue");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while deployments.state(&id).await.expect("state").status != "Succeeded" {
+        assert!(Instant::now() < deadline, "not Succeeded after ContinueDeployment(TERMINATION_WAIT)");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn each_digest_behaves_as_the_scenario_says() {
+    let stage = Stage::new(Options::default(), true, None, &[]).await;
+    let id = stage.deploy(&[]).await;
+    stage.wait_for(&id, &["Ready"], &mut Vec::new()).await;
+    let test = format!("{}/health", stage.emulator.test_url);
+    let version = format!("{}/version", stage.emulator.test_url);
+
+    let (status, body) = stage.emulator.get(&version).await;
+    assert_eq!((status, body["digest"].as_str()), (200, Some(stage.v2.as_str())), "green runs v2 and says so");
+
+    stage.emulator.set_behaviour(&stage.v2, json!({"mode": "error"})).await;
+    assert_eq!(stage.emulator.get(&test).await.0, 500);
+
+    stage.emulator.set_behaviour(&stage.v2, json!({"mode": "wrong_version", "image": "web@sha256:old"})).await;
+    let (status, body) = stage.emulator.get(&version).await;
+    assert_eq!((status, body["digest"].as_str()), (200, Some("sha256:old")));
+
+    stage.emulator.set_behaviour(&stage.v2, json!({"mode": "flapping"})).await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(stage.emulator.get(&test).await.0);
+    }
+    assert!(statuses.contains(&200) && statuses.contains(&500), "{statuses:?}");
+
+    stage.emulator.set_behaviour(&stage.v2, json!({"mode": "slow", "delay_ms": 300})).await;
+    let started = Instant::now();
+    assert_eq!(stage.emulator.get(&test).await.0, 200);
+    assert!(started.elapsed() >= Duration::from_millis(300), "a slow app answers no sooner than its delay");
+
+    stage.emulator.set_behaviour(&stage.v2, json!({"mode": "hang", "hang_s": 30})).await;
+    let client = reqwest::Client::new();
+    let hung = client.get(&test).timeout(Duration::from_millis(500)).send().await;
+    assert!(hung.is_err_and(|e| e.is_timeout()), "a hanging app does not answer");
+
+    // Production stays on blue, whose digest has its own (healthy) behaviour.
+    assert_eq!(stage.emulator.serving(Port::Production).await.as_deref(), Some(stage.v1.as_str()));
+    let bad = stage.emulator.control_raw("behaviours", &json!({ stage.v2.clone(): {"mode": "sideways"} })).await;
+    assert_eq!(bad.0, 400, "{}", bad.1);
+    assert!(bad.1["error"].as_str().unwrap_or_default().contains("unknown behaviour 'sideways'"), "{}", bad.1);
+}

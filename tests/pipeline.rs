@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use greenlight_core::ports::ExecutionStart;
 use greenlight_tests::emulator::Port;
-use greenlight_tests::pipeline::{Pipeline, Setup};
+use greenlight_tests::pipeline::{Hook, Pipeline, Setup};
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -139,7 +139,7 @@ async fn image_already_live_is_skipped() {
 
 #[tokio::test]
 async fn hook_failure_rolls_back_and_says_why() {
-    let p = Pipeline::start(Setup { hook: Some("fail"), ..Setup::default() }).await;
+    let p = Pipeline::start(Setup { hook: Hook::Stub("fail"), ..Setup::default() }).await;
     let v1 = p.digest("v1");
     let execution = started(&p.push("v3").await);
     let (samples, each) = sampler(&p);
@@ -164,11 +164,16 @@ async fn hook_failure_rolls_back_and_says_why() {
 #[tokio::test]
 async fn active_deployment_is_retried_until_the_group_is_free() {
     let p = Pipeline::start(Setup::default()).await;
-    // Someone else's deployment holds the group, waiting in Ready for a while.
+    // Someone else's deployment holds the group: its hook never reports, so it stays active
+    // until it is stopped (or the scaled hour of hook timeout runs out).
+    let blocker = greenlight_tests::pipeline::binary("test-hook");
+    p.emulator
+        .register_function("greenlight-blocker", &[blocker.to_str().expect("path")], &[("HOOK_BEHAVIOUR", "silent")])
+        .await;
     let cd = aws_sdk_codedeploy::Client::new(&p.config);
     let other = p.seeded["task_definition_arn"].as_str().expect("arn").to_string();
     let spec = format!(
-        r#"{{"version":0.0,"Resources":[{{"TargetService":{{"Type":"AWS::ECS::Service","Properties":{{"TaskDefinition":"{other}","LoadBalancerInfo":{{"ContainerName":"web","ContainerPort":8080}}}}}}}}],"Hooks":[{{"AfterAllowTestTraffic":"greenlight-validate"}}]}}"#
+        r#"{{"version":0.0,"Resources":[{{"TargetService":{{"Type":"AWS::ECS::Service","Properties":{{"TaskDefinition":"{other}","LoadBalancerInfo":{{"ContainerName":"web","ContainerPort":8080}}}}}}}}],"Hooks":[{{"AfterAllowTestTraffic":"greenlight-blocker"}}]}}"#
     );
     let blocking = cd
         .create_deployment()

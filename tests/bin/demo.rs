@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use greenlight_core::ports::ExecutionStart;
+use greenlight_core::ports::{ExecutionStart, Ledger};
 use greenlight_tests::emulator::{Options, Port};
-use greenlight_tests::pipeline::{FUNCTIONS, Pipeline, Setup};
+use greenlight_tests::pipeline::{FUNCTIONS, Hook, Pipeline, Setup};
 use serde_json::json;
 
 struct Run {
@@ -89,13 +89,38 @@ async fn push(p: &Pipeline, tag: &'static str, digests: &BTreeMap<String, String
     Run { tag, status: end.status, cause: end.cause, seconds, production }
 }
 
+/// The deployment that deployed `tag` (from its description).
+async fn v_deployment(p: &Pipeline, tag: &str) -> Option<String> {
+    let cd = aws_sdk_codedeploy::Client::new(&p.config);
+    for id in p.deployments().await {
+        let info = cd.get_deployment().deployment_id(&id).send().await.ok()?.deployment_info?;
+        if info.description().is_some_and(|d| d.contains(&format!(" {tag} "))) {
+            return Some(id);
+        }
+    }
+    None
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     println!("greenlight demo: the deploy pipeline on the local AWS emulation (no AWS account, no internet)\n");
     let started = Instant::now();
     // Waits a little longer than the tests' so each step can be watched.
     let options = Options { time_scale: 0.05, ..Options::default() };
-    let p = Pipeline::start(Setup { hook: Some("check"), options }).await;
+    let hook = Hook::Validate {
+        checks: json!([
+            {"name": "health", "path": "/health", "expect": {"status": "200", "max_latency_ms": 1000}},
+            {"name": "version", "path": "/version", "consecutive_successes": 3, "interval_ms": 200,
+             "expect": {"json": [{"pointer": "/digest", "equals": "${image_digest}"}]}}
+        ]),
+        deadline_seconds: 30,
+        fault_injection: None,
+    };
+    let p = Pipeline::start(Setup { hook, options }).await;
     let digests: BTreeMap<String, String> =
         ["v1", "v2", "v3"].iter().map(|t| (p.digest(t), (*t).to_string())).collect();
     println!(
@@ -105,7 +130,7 @@ async fn main() -> std::process::ExitCode {
     println!("service web: blue serves v1 ({})", p.digest("v1"));
     println!("functions running as processes behind the Lambda Runtime API: {}", FUNCTIONS.join(", "));
     println!(
-        "validation hook: GET /version on the test listener must answer 2xx (a one-request stand-in for the validate function)"
+        "validation hook (validate): GET /health answers 200 within 1 s; /version reports green's digest 3 times in a row"
     );
 
     let v2 = push(&p, "v2", &digests).await;
@@ -113,6 +138,16 @@ async fn main() -> std::process::ExitCode {
     println!("\n(v3 is broken: its containers answer HTTP 500)");
     let v3 = push(&p, "v3", &digests).await;
 
+    let ledger = greenlight_aws::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&p.config), "greenlight-ledger");
+    for tag in ["v2", "v3"] {
+        if let Some(id) = v_deployment(&p, tag).await {
+            for record in ledger.validations(&id).await.unwrap_or_default() {
+                let report: greenlight_core::checks::Report = serde_json::from_value(record["report"].clone())
+                    .unwrap_or_else(|_| greenlight_core::checks::Report::failed("unreadable report", Duration::ZERO));
+                println!("\nvalidation report of {tag} ({id}), from the ledger:\n{}", indent(&report.summary()));
+            }
+        }
+    }
     let notes = p.emulator.notifications().await;
     println!("\nnotifications on the SNS topic:");
     for n in &notes {

@@ -12,7 +12,7 @@ use crate::emulator::{Emulator, Options, Port, root};
 
 /// greenlight's function crates, in the order a deploy uses them.
 pub const FUNCTIONS: &[&str] =
-    &["on-image-push", "prepare", "start-deployment", "deployment-status", "finish", "rollback"];
+    &["on-image-push", "prepare", "start-deployment", "deployment-status", "finish", "rollback", "validate"];
 pub const STATE_MACHINE: &str = "greenlight-deploy";
 pub const VALIDATE_FUNCTION: &str = "greenlight-validate";
 pub const MANIFEST_PARAMETER: &str = "/greenlight/manifest";
@@ -50,19 +50,39 @@ pub fn definition() -> String {
     asl
 }
 
+/// Which function CodeDeploy's validation hook runs.
+#[derive(Debug, Clone)]
+pub enum Hook {
+    /// Validation off in the manifest: no hook.
+    Off,
+    /// greenlight's validate function with these manifest checks.
+    Validate { checks: Value, deadline_seconds: u32, fault_injection: Option<&'static str> },
+    /// The test hook in the validate function's place, behaving as `succeed`, `fail` or
+    /// `silent`.
+    Stub(&'static str),
+}
+
+impl Hook {
+    /// The validate function with one check: `/version` reports green's digest.
+    pub fn version_check() -> Self {
+        Self::Validate {
+            checks: json!([{"name": "version", "path": "/version", "expect": {"json": [{"pointer": "/digest", "equals": "${image_digest}"}]}}]),
+            deadline_seconds: 30,
+            fault_injection: None,
+        }
+    }
+}
+
 /// How the pipeline's service is set up.
 #[derive(Debug, Clone)]
 pub struct Setup {
     pub options: Options,
-    /// `None`: validation off in the manifest. `Some(b)`: on, with the test hook behaving as `b`
-    /// (`succeed`, `fail`, `silent`, or `check`: GET /version on the test listener must answer
-    /// 2xx) in the validate function's place.
-    pub hook: Option<&'static str>,
+    pub hook: Hook,
 }
 
 impl Default for Setup {
     fn default() -> Self {
-        Self { options: Options::default(), hook: Some("succeed") }
+        Self { options: Options::default(), hook: Hook::version_check() }
     }
 }
 
@@ -88,10 +108,12 @@ impl Pipeline {
                 "tags": {"include": ["v*"]},
                 "codedeploy": {"application": "web", "deployment_group": "web"},
                 "load_balancer": {"container": "web", "port": 8080},
-                "validation": {
-                    "enabled": setup.hook.is_some(),
-                    "test_listener_url": emulator.test_url,
-                    "checks": [{"name": "version", "path": "/version"}]
+                "validation": match &setup.hook {
+                    Hook::Off => json!({"enabled": false}),
+                    Hook::Validate { checks, deadline_seconds, .. } => json!({
+                        "test_listener_url": emulator.test_url, "checks": checks, "deadline_seconds": deadline_seconds
+                    }),
+                    Hook::Stub(_) => json!({"test_listener_url": emulator.test_url, "checks": [{"name": "version", "path": "/version"}]}),
                 },
                 "approval": {"required": false}
             }]
@@ -101,6 +123,11 @@ impl Pipeline {
             .await;
         let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}");
         let topic = seeded["topic_arn"].as_str().unwrap_or_default().to_string();
+        let table = seeded["table"].as_str().unwrap_or_default().to_string();
+        let fault = match &setup.hook {
+            Hook::Validate { fault_injection: Some(f), .. } => *f,
+            _ => "",
+        };
         for krate in FUNCTIONS {
             let bin = binary(krate);
             emulator
@@ -113,19 +140,20 @@ impl Pipeline {
                         ("GREENLIGHT_TOPIC_ARN", &topic),
                         ("GREENLIGHT_VALIDATE_FUNCTION", VALIDATE_FUNCTION),
                         ("GREENLIGHT_WAIT_SECONDS", "1"),
+                        ("GREENLIGHT_LEDGER_TABLE", &table),
+                        ("GREENLIGHT_FAULT_INJECTION", fault),
                         ("RUST_LOG", "info"),
                     ],
                 )
                 .await;
         }
-        if let Some(behaviour) = setup.hook {
+        if let Hook::Stub(behaviour) = setup.hook {
             let hook = binary("test-hook");
-            let check_url = format!("{}/version", emulator.test_url);
             emulator
                 .register_function(
                     VALIDATE_FUNCTION,
                     &[hook.to_str().unwrap_or_default()],
-                    &[("HOOK_BEHAVIOUR", behaviour), ("CHECK_URL", &check_url)],
+                    &[("HOOK_BEHAVIOUR", behaviour)],
                 )
                 .await;
         }

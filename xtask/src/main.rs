@@ -20,6 +20,7 @@ usage: cargo xtask <task>
 tasks:
   test       everything CI runs: rustfmt check, clippy -D warnings, asl-validator, all tests
   demo       the pipeline on the local emulation: v2 deploys, v3 fails and rolls back
+  bench validate   verdict time of 20 concurrent validation checks vs the sum of their latencies
   package    release build of every function: target/lambda/<name>/bootstrap.zip, sizes printed
   schema     regenerate schema/manifest.schema.json from the manifest types
   emulator setup   create .venv/emulator with the pinned moto (test runs it first)
@@ -32,6 +33,10 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("demo") => demo(),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            None | Some("validate") => bench_validate(),
+            Some(other) => Err(anyhow::anyhow!("unknown benchmark `{other}`; there is `validate`")),
+        },
         Some("package") => package(),
         Some("schema") => schema(),
         Some("emulator") => match args.get(1).map(String::as_str) {
@@ -227,6 +232,16 @@ fn demo() -> Result<()> {
     let status = c.status().context("running the demo")?;
     if !status.success() {
         bail!("the demo failed ({status})");
+    }
+    Ok(())
+}
+
+fn bench_validate() -> Result<()> {
+    let mut c = cargo();
+    c.args(["run", "--quiet", "--release", "--package", "greenlight-tests", "--bin", "bench-validate"]);
+    let status = c.status().context("running the validation benchmark")?;
+    if !status.success() {
+        bail!("the validation benchmark failed ({status})");
     }
     Ok(())
 }

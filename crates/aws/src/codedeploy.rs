@@ -4,13 +4,14 @@
 use aws_sdk_codedeploy::operation::create_deployment::CreateDeploymentError;
 use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentError;
 use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupError;
+use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::PutLifecycleEventHookExecutionStatusError;
 use aws_sdk_codedeploy::operation::stop_deployment::StopDeploymentError;
 use aws_sdk_codedeploy::types::DeploymentWaitType;
-use aws_sdk_codedeploy::types::{AppSpecContent, RevisionLocation, RevisionLocationType};
+use aws_sdk_codedeploy::types::{AppSpecContent, LifecycleEventStatus, RevisionLocation, RevisionLocationType};
 use greenlight_core::Error;
 use greenlight_core::appspec::AppSpec;
 use greenlight_core::error::ResourceKind;
-use greenlight_core::ports::{DeploymentGroupSettings, DeploymentState, Deployments};
+use greenlight_core::ports::{DeploymentGroupSettings, DeploymentInfo, DeploymentState, Deployments};
 
 use crate::error::{Specific, classify};
 
@@ -82,6 +83,55 @@ impl Deployments for CodeDeployDeployments {
             status: info.and_then(|i| i.status()).map(|s| s.as_str().to_string()).unwrap_or_default(),
             error_message: info.and_then(|i| i.error_information()).and_then(|e| e.message()).map(str::to_string),
         })
+    }
+
+    async fn info(&self, deployment_id: &str) -> Result<DeploymentInfo, Error> {
+        let out = self.client.get_deployment().deployment_id(deployment_id).send().await.map_err(|e| {
+            classify("codedeploy:GetDeployment", e, |e| match e {
+                GetDeploymentError::DeploymentDoesNotExistException(_) => {
+                    Specific::not_found(ResourceKind::Deployment, deployment_id, "")
+                }
+                _ => None,
+            })
+        })?;
+        let info = out.deployment_info();
+        let appspec = info
+            .and_then(|i| i.revision())
+            .and_then(|r| r.app_spec_content())
+            .and_then(|c| c.content())
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok());
+        let task_definition_arn = appspec
+            .as_ref()
+            .and_then(|a| a.pointer("/Resources/0/TargetService/Properties/TaskDefinition"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        Ok(DeploymentInfo {
+            id: deployment_id.to_string(),
+            application: info.and_then(|i| i.application_name()).unwrap_or_default().to_string(),
+            deployment_group: info.and_then(|i| i.deployment_group_name()).unwrap_or_default().to_string(),
+            status: info.and_then(|i| i.status()).map(|s| s.as_str().to_string()).unwrap_or_default(),
+            task_definition_arn,
+        })
+    }
+
+    async fn report_hook(&self, deployment_id: &str, hook_execution_id: &str, succeeded: bool) -> Result<(), Error> {
+        let status = if succeeded { LifecycleEventStatus::Succeeded } else { LifecycleEventStatus::Failed };
+        self.client
+            .put_lifecycle_event_hook_execution_status()
+            .deployment_id(deployment_id)
+            .lifecycle_event_hook_execution_id(hook_execution_id)
+            .status(status)
+            .send()
+            .await
+            .map_err(|e| {
+                classify("codedeploy:PutLifecycleEventHookExecutionStatus", e, |e| match e {
+                    PutLifecycleEventHookExecutionStatusError::DeploymentDoesNotExistException(_) => {
+                        Specific::not_found(ResourceKind::Deployment, deployment_id, "")
+                    }
+                    _ => None,
+                })
+            })?;
+        Ok(())
     }
 
     async fn continue_deployment(&self, deployment_id: &str) -> Result<(), Error> {

@@ -47,11 +47,15 @@ impl EcsTaskDefinitions {
 impl TaskDefinitions for EcsTaskDefinitions {
     async fn current(&self, cluster: &str, service: &str) -> Result<TaskDefinition, Error> {
         let arn = self.service_task_definition(cluster, service).await?;
+        self.describe(&arn).await
+    }
+
+    async fn describe(&self, arn: &str) -> Result<TaskDefinition, Error> {
         // The typed output would drop fields this SDK does not model: keep the raw JSON.
         let raw = KeepJsonBody::default();
         self.client
             .describe_task_definition()
-            .task_definition(&arn)
+            .task_definition(arn)
             .include(TaskDefinitionField::Tags)
             .customize()
             .interceptor(raw.clone())
@@ -60,7 +64,7 @@ impl TaskDefinitions for EcsTaskDefinitions {
             .map_err(|e| {
                 classify("ecs:DescribeTaskDefinition", e, |e| match e {
                     DescribeTaskDefinitionError::ClientException(_) => {
-                        Specific::not_found(ResourceKind::TaskDefinition, &arn, "")
+                        Specific::not_found(ResourceKind::TaskDefinition, arn, "")
                     }
                     _ => None,
                 })

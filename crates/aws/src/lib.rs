@@ -5,6 +5,7 @@
 //! `AWS_ENDPOINT_URL_CODEDEPLOY`) point any client at an emulator.
 
 pub mod codedeploy;
+pub mod dynamodb;
 pub mod ecr;
 pub mod ecs;
 mod error;
@@ -14,6 +15,7 @@ pub mod sns;
 pub mod ssm;
 
 pub use codedeploy::CodeDeployDeployments;
+pub use dynamodb::DynamoLedger;
 pub use ecr::EcrImages;
 pub use ecs::EcsTaskDefinitions;
 pub use sfn::SfnExecutions;

@@ -7,8 +7,8 @@ use crate::appspec::AppSpec;
 use crate::error::{Error, ResourceKind};
 use crate::manifest::Manifest;
 use crate::ports::{
-    DeploymentGroupSettings, DeploymentState, Deployments, ExecutionStart, Executions, ManifestSource, Notifier,
-    Registered, TaskDefinitions,
+    DeploymentGroupSettings, DeploymentInfo, DeploymentState, Deployments, ExecutionStart, Executions, Image, Images,
+    Ledger, ManifestSource, Notifier, Registered, TaskDefinitions,
 };
 use crate::taskdef::{RegisterRequest, TaskDefinition};
 
@@ -64,6 +64,10 @@ impl TaskDefinitions for FakeTaskDefinitions {
         Ok(self.live.clone())
     }
 
+    async fn describe(&self, _arn: &str) -> Result<TaskDefinition, Error> {
+        Ok(self.live.clone())
+    }
+
     async fn register(&self, request: &RegisterRequest) -> Result<Registered, Error> {
         let revision = self.live.revision().unwrap_or(0) + 1;
         self.registered.lock().map_err(|_| poisoned())?.push(request.clone());
@@ -81,6 +85,8 @@ pub struct FakeDeployments {
     pub created: Mutex<Vec<AppSpec>>,
     pub continued: Mutex<Vec<String>>,
     pub stopped: Mutex<Vec<String>>,
+    /// (deployment id, hook execution id, succeeded) per PutLifecycleEventHookExecutionStatus.
+    pub reported: Mutex<Vec<(String, String, bool)>>,
     /// StopDeployment answers "already completed".
     pub completed: bool,
 }
@@ -100,6 +106,23 @@ impl Deployments for FakeDeployments {
 
     async fn state(&self, deployment_id: &str) -> Result<DeploymentState, Error> {
         Ok(DeploymentState { id: deployment_id.into(), status: "InProgress".into(), error_message: None })
+    }
+
+    async fn info(&self, deployment_id: &str) -> Result<DeploymentInfo, Error> {
+        Ok(DeploymentInfo {
+            id: deployment_id.into(),
+            application: "api-server".into(),
+            deployment_group: "api-server-production".into(),
+            status: "InProgress".into(),
+            task_definition_arn: Some(
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/api-server-production:42".into(),
+            ),
+        })
+    }
+
+    async fn report_hook(&self, deployment_id: &str, hook_execution_id: &str, succeeded: bool) -> Result<(), Error> {
+        self.reported.lock().map_err(|_| poisoned())?.push((deployment_id.into(), hook_execution_id.into(), succeeded));
+        Ok(())
     }
 
     async fn continue_deployment(&self, deployment_id: &str) -> Result<(), Error> {
@@ -124,4 +147,33 @@ impl Deployments for FakeDeployments {
 
 fn poisoned() -> Error {
     Error::Aws { operation: "fake", retryable: false, source: "a fake's lock was poisoned".into() }
+}
+
+#[derive(Debug, Default)]
+pub struct FakeLedger {
+    pub validations: Mutex<Vec<(String, serde_json::Value)>>,
+}
+
+impl Ledger for FakeLedger {
+    async fn save_validation(&self, deployment_id: &str, report: &serde_json::Value) -> Result<(), Error> {
+        self.validations.lock().map_err(|_| poisoned())?.push((deployment_id.into(), report.clone()));
+        Ok(())
+    }
+
+    async fn validations(&self, deployment_id: &str) -> Result<Vec<serde_json::Value>, Error> {
+        let all = self.validations.lock().map_err(|_| poisoned())?;
+        Ok(all.iter().filter(|(d, _)| d == deployment_id).map(|(_, r)| r.clone()).collect())
+    }
+}
+
+/// Every image exists with these tags.
+#[derive(Debug, Default)]
+pub struct FakeImages {
+    pub tags: Vec<String>,
+}
+
+impl Images for FakeImages {
+    async fn image(&self, _repository: &str, digest: &str) -> Result<Image, Error> {
+        Ok(Image { digest: digest.into(), tags: self.tags.clone(), pushed_at: None })
+    }
 }

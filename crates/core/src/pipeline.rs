@@ -5,12 +5,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::appspec::AppSpec;
+use crate::checks::Report;
 use crate::error::Error;
 use crate::event::{Push, PushEvent, Skipped, match_push};
 use crate::manifest::{Manifest, Service};
 use crate::plan::{HookFunctions, appspec_input, container_port};
 use crate::ports::{
-    DeploymentState, Deployments, ExecutionStart, Executions, ManifestSource, Notifier, TaskDefinitions,
+    DeploymentState, Deployments, ExecutionStart, Executions, Ledger, ManifestSource, Notifier, TaskDefinitions,
 };
 use crate::taskdef::Revision;
 
@@ -239,11 +240,24 @@ pub struct FinishInput {
     pub step: StepInput,
 }
 
+/// The validation reports the ledger holds for a deployment, as readable text, and the reason
+/// of the last failed one; empty when there are none or the ledger cannot be read (a
+/// notification goes out regardless).
+pub async fn validation_summary(ledger: &impl Ledger, deployment_id: &str) -> (String, Option<String>) {
+    let records = ledger.validations(deployment_id).await.unwrap_or_default();
+    let reports: Vec<Report> =
+        records.iter().filter_map(|r| serde_json::from_value(r["report"].clone()).ok()).collect();
+    let failure = reports.iter().rev().find_map(|r| r.reason.clone());
+    let text = reports.iter().map(|r| format!("\nValidation:\n{}\n", r.summary())).collect::<String>();
+    (text, failure)
+}
+
 /// finish: ContinueDeployment, or the success notification.
 pub async fn finish(
     input: &FinishInput,
     deployments: &impl Deployments,
     notifier: &impl Notifier,
+    ledger: &impl Ledger,
 ) -> Result<Value, Error> {
     let deployment = input.step.deployment.as_ref().ok_or_else(|| missing_input("deployment"))?;
     match input.action {
@@ -255,8 +269,9 @@ pub async fn finish(
             let push = &input.step.push;
             let subject = format!("greenlight: {} {} is live", input.step.service, push.tag);
             let revision = input.step.prepared.as_ref().and_then(|p| p.task_definition_arn.as_deref()).unwrap_or("?");
+            let (validation, _) = validation_summary(ledger, &deployment.deployment_id).await;
             let message = format!(
-                "{service}: {tag} is in production.\n\nImage: {image}\nTask definition: {revision}\nDeployment: {id}\n",
+                "{service}: {tag} is in production.\n\nImage: {image}\nTask definition: {revision}\nDeployment: {id}\n{validation}",
                 service = input.step.service,
                 tag = push.tag,
                 image = push.image_uri(),
@@ -325,10 +340,19 @@ pub async fn rollback(
     request: &RollbackRequest,
     deployments: &impl Deployments,
     notifier: &impl Notifier,
+    ledger: &impl Ledger,
 ) -> Result<RolledBack, Error> {
     let input = &request.state;
     let error = input.error.as_ref().map_or_else(|| "DeploymentFailed".to_string(), |e| e.error.clone());
     let reason = match (&input.error, &input.status) {
+        (Some(e), Some(s)) if e.cause.as_deref().is_none_or(str::is_empty) => {
+            format!(
+                "deployment {} ended {}: {}",
+                s.id,
+                s.status,
+                s.error_message.as_deref().unwrap_or("no reason given")
+            )
+        }
         (Some(e), _) => e.reason(),
         (None, Some(s)) => {
             format!(
@@ -344,6 +368,15 @@ pub async fn rollback(
         Some(d) => deployments.stop(&d.deployment_id).await?,
         None => false,
     };
+    // A failed validation says more than "the hook reported Failed": add its reason.
+    let (validation, failure) = match &input.deployment {
+        Some(d) => validation_summary(ledger, &d.deployment_id).await,
+        None => (String::new(), None),
+    };
+    let reason = match failure {
+        Some(f) if !reason.contains(&f) => format!("{reason} Validation: {f}."),
+        _ => reason,
+    };
     let push = &input.push;
     let subject = format!("greenlight: {} {} rolled back", input.service, push.tag);
     let deployment = match &input.deployment {
@@ -352,7 +385,7 @@ pub async fn rollback(
         None => "none started".into(),
     };
     let message = format!(
-        "{service}: {tag} was not deployed; production stays on the previous version.\n\nReason: {reason}\nError: {error}\nImage: {image}\nDeployment: {deployment}\nExecution: {execution}\n",
+        "{service}: {tag} was not deployed; production stays on the previous version.\n\nReason: {reason}\nError: {error}\nImage: {image}\nDeployment: {deployment}\nExecution: {execution}\n{validation}",
         service = input.service,
         tag = push.tag,
         image = push.image_uri(),

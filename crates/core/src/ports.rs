@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::appspec::AppSpec;
 use crate::error::Error;
@@ -21,6 +22,9 @@ pub struct Registered {
 pub trait TaskDefinitions {
     /// The task definition the service runs now, with its tags.
     fn current(&self, cluster: &str, service: &str) -> impl Future<Output = Result<TaskDefinition, Error>> + Send;
+
+    /// A task definition by ARN, with its tags.
+    fn describe(&self, arn: &str) -> impl Future<Output = Result<TaskDefinition, Error>> + Send;
 
     /// Registers a new revision exactly as the request says, every field included.
     fn register(&self, request: &RegisterRequest) -> impl Future<Output = Result<Registered, Error>> + Send;
@@ -50,6 +54,17 @@ pub struct DeploymentState {
     pub error_message: Option<String>,
 }
 
+/// What the validation hook needs to know about the deployment that invoked it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentInfo {
+    pub id: String,
+    pub application: String,
+    pub deployment_group: String,
+    pub status: String,
+    /// The AppSpec's `TaskDefinition` (green's task definition).
+    pub task_definition_arn: Option<String>,
+}
+
 /// How a deployment group moves on once green is ready.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentGroupSettings {
@@ -72,6 +87,17 @@ pub trait Deployments {
     ) -> impl Future<Output = Result<String, Error>> + Send;
 
     fn state(&self, deployment_id: &str) -> impl Future<Output = Result<DeploymentState, Error>> + Send;
+
+    /// GetDeployment, with the AppSpec's task definition.
+    fn info(&self, deployment_id: &str) -> impl Future<Output = Result<DeploymentInfo, Error>> + Send;
+
+    /// PutLifecycleEventHookExecutionStatus: Succeeded or Failed.
+    fn report_hook(
+        &self,
+        deployment_id: &str,
+        hook_execution_id: &str,
+        succeeded: bool,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// ContinueDeployment: shift production traffic (`READY_WAIT`).
     fn continue_deployment(&self, deployment_id: &str) -> impl Future<Output = Result<(), Error>> + Send;
@@ -112,4 +138,13 @@ pub trait Executions {
 /// The notification topic.
 pub trait Notifier {
     fn notify(&self, subject: &str, message: &str) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// The DynamoDB ledger.
+pub trait Ledger {
+    /// Stores a validation report under the deployment id.
+    fn save_validation(&self, deployment_id: &str, report: &Value) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The validation reports stored for a deployment, oldest first.
+    fn validations(&self, deployment_id: &str) -> impl Future<Output = Result<Vec<Value>, Error>> + Send;
 }

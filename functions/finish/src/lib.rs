@@ -1,32 +1,35 @@
 //! finish: ContinueDeployment once green is Ready, or the success notification once the
 //! deployment Succeeded.
 
-use greenlight_aws::{CodeDeployDeployments, SnsNotifier};
+use greenlight_aws::{CodeDeployDeployments, DynamoLedger, SnsNotifier};
 use greenlight_core::pipeline::{FinishInput, finish};
-use greenlight_core::ports::{Deployments, Notifier};
+use greenlight_core::ports::{Deployments, Ledger, Notifier};
 use greenlight_runtime::{FunctionError, env, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct Handler<D, N> {
+pub struct Handler<D, N, L> {
     pub deployments: D,
     pub notifier: N,
+    pub ledger: L,
 }
 
-impl Handler<CodeDeployDeployments, SnsNotifier> {
-    /// `GREENLIGHT_TOPIC_ARN`: the notification topic.
+impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger> {
+    /// `GREENLIGHT_TOPIC_ARN`: the notification topic; `GREENLIGHT_LEDGER_TABLE`: where the
+    /// validation reports are.
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
         Ok(Self {
             deployments: CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(config)),
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
+            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
         })
     }
 }
 
-impl<D: Deployments, N: Notifier> Handler<D, N> {
+impl<D: Deployments, N: Notifier, L: Ledger> Handler<D, N, L> {
     pub async fn handle(&self, payload: Value) -> Result<Value, FunctionError> {
         let input: FinishInput = parse_input(payload)?;
-        let out = finish(&input, &self.deployments, &self.notifier).await?;
+        let out = finish(&input, &self.deployments, &self.notifier, &self.ledger).await?;
         tracing::info!(
             service = input.step.service,
             image_digest = input.step.push.digest,
@@ -42,7 +45,7 @@ impl<D: Deployments, N: Notifier> Handler<D, N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use greenlight_core::fakes::{FakeDeployments, FakeNotifier};
+    use greenlight_core::fakes::{FakeDeployments, FakeLedger, FakeNotifier};
     use serde_json::json;
 
     fn input(action: &str) -> Value {
@@ -56,7 +59,11 @@ mod tests {
 
     #[tokio::test]
     async fn continue_then_notify() {
-        let h = Handler { deployments: FakeDeployments::default(), notifier: FakeNotifier::default() };
+        let h = Handler {
+            deployments: FakeDeployments::default(),
+            notifier: FakeNotifier::default(),
+            ledger: FakeLedger::default(),
+        };
         h.handle(input("continue")).await.expect("continue");
         assert_eq!(*h.deployments.continued.lock().expect("lock"), ["d-1"]);
         h.handle(input("succeeded")).await.expect("notify");

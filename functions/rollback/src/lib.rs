@@ -2,32 +2,35 @@
 //! deployment is still active, and a notification saying why. Its result is what the state
 //! machine's Fail state reports.
 
-use greenlight_aws::{CodeDeployDeployments, SnsNotifier};
+use greenlight_aws::{CodeDeployDeployments, DynamoLedger, SnsNotifier};
 use greenlight_core::pipeline::{RollbackRequest, RolledBack, rollback};
-use greenlight_core::ports::{Deployments, Notifier};
+use greenlight_core::ports::{Deployments, Ledger, Notifier};
 use greenlight_runtime::{FunctionError, env, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct Handler<D, N> {
+pub struct Handler<D, N, L> {
     pub deployments: D,
     pub notifier: N,
+    pub ledger: L,
 }
 
-impl Handler<CodeDeployDeployments, SnsNotifier> {
-    /// `GREENLIGHT_TOPIC_ARN`: the notification topic.
+impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger> {
+    /// `GREENLIGHT_TOPIC_ARN`: the notification topic; `GREENLIGHT_LEDGER_TABLE`: where the
+    /// validation reports are.
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
         Ok(Self {
             deployments: CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(config)),
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
+            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
         })
     }
 }
 
-impl<D: Deployments, N: Notifier> Handler<D, N> {
+impl<D: Deployments, N: Notifier, L: Ledger> Handler<D, N, L> {
     pub async fn handle(&self, payload: Value) -> Result<RolledBack, FunctionError> {
         let request: RollbackRequest = parse_input(payload)?;
-        let out = rollback(&request, &self.deployments, &self.notifier).await?;
+        let out = rollback(&request, &self.deployments, &self.notifier, &self.ledger).await?;
         tracing::warn!(
             service = request.state.service,
             image_digest = request.state.push.digest,
@@ -44,7 +47,7 @@ impl<D: Deployments, N: Notifier> Handler<D, N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use greenlight_core::fakes::{FakeDeployments, FakeNotifier};
+    use greenlight_core::fakes::{FakeDeployments, FakeLedger, FakeNotifier};
     use serde_json::json;
 
     fn state(extra: Value) -> Value {
@@ -61,7 +64,11 @@ mod tests {
 
     #[tokio::test]
     async fn failure_in_prepare_notifies_the_lambda_error_message() {
-        let h = Handler { deployments: FakeDeployments::default(), notifier: FakeNotifier::default() };
+        let h = Handler {
+            deployments: FakeDeployments::default(),
+            notifier: FakeNotifier::default(),
+            ledger: FakeLedger::default(),
+        };
         let cause = json!({"errorType": "ContainerNotFound", "errorMessage": "container `app` is not in task definition `web`"});
         let out = h
             .handle(state(json!({"error": {"Error": "ContainerNotFound", "Cause": cause.to_string()}})))
@@ -78,7 +85,11 @@ mod tests {
 
     #[tokio::test]
     async fn active_deployment_is_stopped_with_rollback() {
-        let h = Handler { deployments: FakeDeployments::default(), notifier: FakeNotifier::default() };
+        let h = Handler {
+            deployments: FakeDeployments::default(),
+            notifier: FakeNotifier::default(),
+            ledger: FakeLedger::default(),
+        };
         let out = h
             .handle(state(json!({
                 "deployment": {"deployment_id": "d-9", "appspec_sha256": "00"},
@@ -96,6 +107,7 @@ mod tests {
         let h = Handler {
             deployments: FakeDeployments { completed: true, ..Default::default() },
             notifier: FakeNotifier::default(),
+            ledger: FakeLedger::default(),
         };
         let out = h
             .handle(state(json!({
@@ -107,5 +119,32 @@ mod tests {
             .expect("ok");
         assert!(!out.stopped_deployment);
         assert!(h.notifier.sent.lock().expect("lock")[0].1.contains("already ended; CodeDeploy rolled it back"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_validation_is_the_reason() {
+        let ledger = FakeLedger::default();
+        ledger.validations.lock().expect("lock").push((
+            "d-9".into(),
+            json!({"report": {"passed": false, "reason": "check `health` failed: HTTP 500 (expected 200)", "checks": [], "elapsed_ms": 3}}),
+        ));
+        let h = Handler {
+            deployments: FakeDeployments { completed: true, ..Default::default() },
+            notifier: FakeNotifier::default(),
+            ledger,
+        };
+        let out = h
+            .handle(state(json!({
+                "deployment": {"deployment_id": "d-9", "appspec_sha256": "00"},
+                "error": {"Error": "DeploymentFailed", "Cause": "The AfterAllowTestTraffic hook reported Failed."}
+            })))
+            .await
+            .expect("ok");
+        assert_eq!(
+            out.reason,
+            "The AfterAllowTestTraffic hook reported Failed. Validation: check `health` failed: HTTP 500 (expected 200)."
+        );
+        let sent = h.notifier.sent.lock().expect("lock").clone();
+        assert!(sent[0].1.contains("validation failed after 3 ms"), "{}", sent[0].1);
     }
 }

@@ -1,0 +1,44 @@
+//! Every payload between the state machine and the functions has a JSON fixture, and the type
+//! reads and writes exactly that JSON.
+
+use greenlight_core::pipeline::{
+    ExecutionInput, FinishInput, Prepared, PushOutcome, RollbackRequest, RolledBack, Started, StepInput,
+};
+use greenlight_core::ports::DeploymentState;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+fn check<T: Serialize + DeserializeOwned>(name: &str) {
+    let path = format!("{}/tests/fixtures/payloads/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let fixture: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let typed: T = serde_json::from_value(fixture.clone()).unwrap_or_else(|e| panic!("{name} does not parse: {e}"));
+    let again = serde_json::to_value(&typed).expect("serializes");
+    assert_eq!(again, fixture, "{name} does not round-trip");
+}
+
+#[test]
+fn payloads_round_trip() {
+    check::<ExecutionInput>("execution-input.json");
+    check::<StepInput>("prepare-input.json");
+    check::<Prepared>("prepared.json");
+    check::<Prepared>("prepared-already-live.json");
+    check::<Started>("started.json");
+    check::<FinishInput>("finish-input.json");
+    check::<DeploymentState>("deployment-state.json");
+    check::<RollbackRequest>("rollback-request.json");
+    check::<RolledBack>("rolled-back.json");
+    check::<PushOutcome>("push-outcome.json");
+}
+
+#[test]
+fn execution_names_fit_step_functions() {
+    let name = greenlight_core::pipeline::execution_name(
+        "a-service-name-of-exactly-forty-chars-xx",
+        "sha256:cd460f89e8208028ae3a0cf63cb46157c689b5a5d566f2d96f2baadc84ce0b7d",
+    );
+    assert!(name.len() <= 80, "{name}");
+    assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{name}");
+    assert_eq!(name, "a-service-name-of-exactly-forty-chars-xx-cd460f89e8208028ae3a0cf63cb46157");
+}
