@@ -91,8 +91,8 @@ fn functions_are_thin_mains_over_a_tested_handler() {
             "functions/{f}/src/main.rs defines {fns} functions: keep only `main` there and put logic in src/lib.rs"
         );
         assert!(
-            main.contains("lambda_runtime::run"),
-            "functions/{f}/src/main.rs must hand the handler to lambda_runtime::run"
+            main.contains("lambda_runtime::run") || main.contains("lambda_http::run"),
+            "functions/{f}/src/main.rs must hand the handler to lambda_runtime::run (or lambda_http::run)"
         );
         let lib = read(&format!("functions/{f}/src/lib.rs"));
         assert!(lib.contains("#[cfg(test)]"), "functions/{f}/src/lib.rs has no tests for its handler");
@@ -167,8 +167,8 @@ fn every_asl_placeholder_names_a_function_crate() {
         let krate = krate.replace('_', "-");
         assert!(functions.contains(&krate), "placeholder `{p}` has no crate functions/{krate}");
     }
-    // And every function is a state, but those EventBridge and CodeDeploy invoke.
-    for f in functions.iter().filter(|f| !["on-image-push", "validate"].contains(&f.as_str())) {
+    // And every function is a state, but those EventBridge, CodeDeploy and a function URL invoke.
+    for f in functions.iter().filter(|f| !["on-image-push", "validate", "approval-callback"].contains(&f.as_str())) {
         let p = format!("{}_function_arn", f.replace('-', "_"));
         assert!(placeholders.contains(&p), "functions/{f} is not used by the state machine (`${{{p}}}`)");
     }
@@ -200,7 +200,7 @@ fn state_machine_readme_names_every_state_and_function() {
     for state in definition["States"].as_object().expect("States").keys() {
         assert!(readme.contains(&format!("`{state}`")), "state-machine/README.md does not describe state `{state}`");
     }
-    for f in functions().iter().filter(|f| !["on-image-push", "validate"].contains(&f.as_str())) {
+    for f in functions().iter().filter(|f| !["on-image-push", "validate", "approval-callback"].contains(&f.as_str())) {
         assert!(readme.contains(&format!("`{f}`")), "state-machine/README.md does not name function `{f}`");
     }
 }

@@ -11,8 +11,20 @@ use serde_json::{Value, json};
 use crate::emulator::{Emulator, Options, Port, root};
 
 /// greenlight's function crates, in the order a deploy uses them.
-pub const FUNCTIONS: &[&str] =
-    &["on-image-push", "prepare", "start-deployment", "deployment-status", "finish", "rollback", "validate"];
+pub const FUNCTIONS: &[&str] = &[
+    "on-image-push",
+    "prepare",
+    "start-deployment",
+    "deployment-status",
+    "finish",
+    "rollback",
+    "validate",
+    "request-approval",
+    "approval-callback",
+];
+/// The Slack app's signing secret and the link key the emulated secrets hold.
+pub const SLACK_SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+pub const LINK_KEY: &str = "greenlight-test-link-key";
 pub const STATE_MACHINE: &str = "greenlight-deploy";
 pub const VALIDATE_FUNCTION: &str = "greenlight-validate";
 pub const MANIFEST_PARAMETER: &str = "/greenlight/manifest";
@@ -78,11 +90,13 @@ impl Hook {
 pub struct Setup {
     pub options: Options,
     pub hook: Hook,
+    /// `Some(seconds)`: the service requires approval, in Slack and by email, within that time.
+    pub approval_timeout: Option<u32>,
 }
 
 impl Default for Setup {
     fn default() -> Self {
-        Self { options: Options::default(), hook: Hook::version_check() }
+        Self { options: Options::default(), hook: Hook::version_check(), approval_timeout: None }
     }
 }
 
@@ -115,12 +129,28 @@ impl Pipeline {
                     }),
                     Hook::Stub(_) => json!({"test_listener_url": emulator.test_url, "checks": [{"name": "version", "path": "/version"}]}),
                 },
-                "approval": {"required": false}
+                "approval": match setup.approval_timeout {
+                    Some(t) => json!({"required": true, "timeout_seconds": t, "channels": ["slack", "sns"]}),
+                    None => json!({"required": false}),
+                }
             }]
         });
         let seeded = emulator
-            .seed(json!({"service": "web", "tags": ["v1", "v2", "v3"], "live": "v1", "approval": false, "manifest": manifest}))
+            .seed(json!({
+                "service": "web", "tags": ["v1", "v2", "v3"], "live": "v1",
+                "approval": setup.approval_timeout.is_some(), "ready_wait_minutes": 2880,
+                "manifest": manifest,
+                "greenlight_secrets": {
+                    "slack-webhook": format!("{}/greenlight-emulator/slack/incoming-webhook", emulator.endpoint),
+                    "slack-signing-secret": SLACK_SIGNING_SECRET,
+                    "link-key": LINK_KEY
+                }
+            }))
             .await;
+        let secret = |k: &str| seeded["greenlight_secrets"][k].as_str().unwrap_or_default().to_string();
+        let (slack_webhook, slack_signing, link_key) =
+            (secret("slack-webhook"), secret("slack-signing-secret"), secret("link-key"));
+        let callback_url = format!("{}/lambda-url/{}", emulator.endpoint, function_name("approval-callback"));
         let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}");
         let topic = seeded["topic_arn"].as_str().unwrap_or_default().to_string();
         let table = seeded["table"].as_str().unwrap_or_default().to_string();
@@ -142,6 +172,10 @@ impl Pipeline {
                         ("GREENLIGHT_WAIT_SECONDS", "1"),
                         ("GREENLIGHT_LEDGER_TABLE", &table),
                         ("GREENLIGHT_FAULT_INJECTION", fault),
+                        ("GREENLIGHT_CALLBACK_URL", &callback_url),
+                        ("GREENLIGHT_SLACK_WEBHOOK_SECRET", &slack_webhook),
+                        ("GREENLIGHT_SLACK_SIGNING_SECRET", &slack_signing),
+                        ("GREENLIGHT_LINK_KEY_SECRET", &link_key),
                         ("RUST_LOG", "info"),
                     ],
                 )
@@ -169,6 +203,17 @@ impl Pipeline {
             .expect("CreateStateMachine");
         assert_eq!(created.state_machine_arn(), state_machine_arn);
         Self { emulator, seeded, config, state_machine_arn }
+    }
+
+    /// The approval-callback function URL.
+    pub fn callback_url(&self) -> String {
+        format!("{}/lambda-url/{}", self.emulator.endpoint, function_name("approval-callback"))
+    }
+
+    /// Messages the fake Slack received: `{hook, payload}`.
+    pub async fn slack_messages(&self) -> Vec<Value> {
+        let url = format!("{}/greenlight-emulator/slack", self.emulator.endpoint);
+        self.emulator.get(&url).await.1.as_array().cloned().unwrap_or_default()
     }
 
     pub fn digest(&self, tag: &str) -> String {

@@ -38,3 +38,16 @@ impl Executions for SfnExecutions {
         }
     }
 }
+
+impl greenlight_core::ports::TaskTokens for SfnExecutions {
+    async fn succeed(&self, task_token: &str, output: &serde_json::Value) -> Result<(), Error> {
+        self.client
+            .send_task_success()
+            .task_token(task_token)
+            .output(output.to_string())
+            .send()
+            .await
+            .map_err(|e| classify("states:SendTaskSuccess", e, |_| None))?;
+        Ok(())
+    }
+}

@@ -34,6 +34,7 @@ pub enum ResourceKind {
     DeploymentGroup,
     Deployment,
     ManifestParameter,
+    Secret,
 }
 
 impl ResourceKind {
@@ -48,6 +49,7 @@ impl ResourceKind {
             Self::DeploymentGroup => "deployment group",
             Self::Deployment => "deployment",
             Self::ManifestParameter => "manifest parameter",
+            Self::Secret => "secret",
         }
     }
 }
@@ -84,14 +86,9 @@ pub enum Error {
     UnknownService { service: String, known: Vec<String> },
 
     #[error(
-        "deployment group `{group}` {problem}. Set its deployment_ready_option to {expected} (the ecs-service module does it from the same `approval` variable)"
+        "deployment group `{group}` {problem}. Set its deployment_ready_option to {expected}, with a wait at least as long as the approval timeout (the ecs-service module sets both from the same `approval` variable)"
     )]
     DeploymentGroupMismatch { group: String, problem: String, expected: &'static str },
-
-    #[error(
-        "service `{service}` requires approval, which this greenlight cannot ask for yet; set approval.required to false in the manifest"
-    )]
-    ApprovalUnavailable { service: String },
 
     #[error("{} `{name}` not found{}", kind.as_str(), hint.as_deref().map(|h| format!(": {h}")).unwrap_or_default())]
     NotFound { kind: ResourceKind, name: String, hint: Option<String>, source: Option<BoxError> },
@@ -104,6 +101,9 @@ pub enum Error {
 
     #[error("AWS `{operation}` was denied: {source}. Grant the function's role this action")]
     AccessDenied { operation: &'static str, source: BoxError },
+
+    #[error("posting to the chat webhook failed: {reason}")]
+    Chat { reason: String },
 
     #[error("AWS `{operation}` failed: {source}")]
     Aws { operation: &'static str, retryable: bool, source: BoxError },
@@ -126,7 +126,6 @@ impl Error {
             Self::Configuration { .. } => "InvalidConfiguration",
             Self::UnknownService { .. } => "UnknownService",
             Self::DeploymentGroupMismatch { .. } => "DeploymentGroupMismatch",
-            Self::ApprovalUnavailable { .. } => "ApprovalUnavailable",
             Self::NotFound { kind, .. } => match kind {
                 ResourceKind::Cluster => "ClusterNotFound",
                 ResourceKind::Service => "ServiceNotFound",
@@ -137,10 +136,12 @@ impl Error {
                 ResourceKind::DeploymentGroup => "DeploymentGroupNotFound",
                 ResourceKind::Deployment => "DeploymentNotFound",
                 ResourceKind::ManifestParameter => "ManifestNotFound",
+                ResourceKind::Secret => "SecretNotFound",
             },
             Self::DeploymentInProgress { .. } => "DeploymentInProgress",
             Self::Throttled { .. } => "Throttled",
             Self::AccessDenied { .. } => "AccessDenied",
+            Self::Chat { .. } => "ChatFailed",
             Self::Aws { retryable: true, .. } => "AwsTransient",
             Self::Aws { retryable: false, .. } => "AwsError",
         }
@@ -162,7 +163,6 @@ impl Error {
         "InvalidConfiguration",
         "UnknownService",
         "DeploymentGroupMismatch",
-        "ApprovalUnavailable",
         "ClusterNotFound",
         "ServiceNotFound",
         "TaskDefinitionNotFound",
@@ -172,9 +172,11 @@ impl Error {
         "DeploymentGroupNotFound",
         "DeploymentNotFound",
         "ManifestNotFound",
+        "SecretNotFound",
         "DeploymentInProgress",
         "Throttled",
         "AccessDenied",
+        "ChatFailed",
         "AwsTransient",
         "AwsError",
     ];
@@ -201,6 +203,7 @@ mod tests {
             ResourceKind::DeploymentGroup,
             ResourceKind::Deployment,
             ResourceKind::ManifestParameter,
+            ResourceKind::Secret,
         ];
         let mut all: Vec<Error> = vec![
             Error::InvalidManifest(Vec::new()),
@@ -212,10 +215,10 @@ mod tests {
             Error::InvalidInput { field: "f".into(), problem: "p".into() },
             Error::UnknownService { service: "s".into(), known: Vec::new() },
             Error::DeploymentGroupMismatch { group: "g".into(), problem: "p".into(), expected: "e" },
-            Error::ApprovalUnavailable { service: "s".into() },
             Error::DeploymentInProgress { group: "g".into(), source: boxed() },
             Error::Throttled { operation: "op", source: boxed() },
             Error::AccessDenied { operation: "op", source: boxed() },
+            Error::Chat { reason: "r".into() },
             Error::Aws { operation: "op", retryable: true, source: boxed() },
             Error::Aws { operation: "op", retryable: false, source: boxed() },
         ];

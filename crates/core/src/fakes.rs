@@ -177,3 +177,71 @@ impl Images for FakeImages {
         Ok(Image { digest: digest.into(), tags: self.tags.clone(), pushed_at: None })
     }
 }
+
+/// Approvals in memory, with the ledger's single-use and expiry rules.
+#[derive(Debug, Default)]
+pub struct FakeApprovals {
+    pub records: Mutex<Vec<crate::approval::ApprovalRecord>>,
+}
+
+impl crate::ports::Approvals for FakeApprovals {
+    async fn put_approval(&self, record: &crate::approval::ApprovalRecord) -> Result<(), Error> {
+        self.records.lock().map_err(|_| poisoned())?.push(record.clone());
+        Ok(())
+    }
+
+    async fn approval(&self, id: &str) -> Result<Option<crate::approval::ApprovalRecord>, Error> {
+        Ok(self.records.lock().map_err(|_| poisoned())?.iter().find(|r| r.id == id).cloned())
+    }
+
+    async fn decide(&self, id: &str, decided: &crate::approval::Decided, now: i64) -> Result<bool, Error> {
+        let mut records = self.records.lock().map_err(|_| poisoned())?;
+        match records.iter_mut().find(|r| r.id == id) {
+            Some(r) if r.decided.is_none() && now <= r.expires_at => {
+                r.decided = Some(decided.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FakeTaskTokens {
+    pub succeeded: Mutex<Vec<(String, serde_json::Value)>>,
+}
+
+impl crate::ports::TaskTokens for FakeTaskTokens {
+    async fn succeed(&self, task_token: &str, output: &serde_json::Value) -> Result<(), Error> {
+        self.succeeded.lock().map_err(|_| poisoned())?.push((task_token.into(), output.clone()));
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FakeSecrets {
+    pub values: std::collections::HashMap<String, String>,
+}
+
+impl crate::ports::Secrets for FakeSecrets {
+    async fn secret(&self, id: &str) -> Result<String, Error> {
+        self.values.get(id).cloned().ok_or_else(|| Error::NotFound {
+            kind: ResourceKind::Secret,
+            name: id.into(),
+            hint: None,
+            source: None,
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FakeChat {
+    pub posted: Mutex<Vec<(String, serde_json::Value)>>,
+}
+
+impl crate::ports::Chat for FakeChat {
+    async fn post(&self, url: &str, payload: &serde_json::Value) -> Result<(), Error> {
+        self.posted.lock().map_err(|_| poisoned())?.push((url.into(), payload.clone()));
+        Ok(())
+    }
+}

@@ -4,6 +4,7 @@
 //! Invariant: nothing here talks to AWS or knows the Lambda runtime (no `aws-sdk-*`, no
 //! `lambda_runtime`); adapters live in `greenlight-aws`, wiring in `functions/`.
 
+pub mod approval;
 pub mod appspec;
 pub mod checks;
 pub mod diff;

@@ -4,14 +4,16 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::approval::{ApprovalRecord, Decision, Evidence, email_message, link, new_id, slack_message};
 use crate::appspec::AppSpec;
 use crate::checks::Report;
 use crate::error::Error;
 use crate::event::{Push, PushEvent, Skipped, match_push};
-use crate::manifest::{Manifest, Service};
+use crate::manifest::{Channel, Manifest, OnTimeout, Service};
 use crate::plan::{HookFunctions, appspec_input, container_port};
 use crate::ports::{
-    DeploymentState, Deployments, ExecutionStart, Executions, Ledger, ManifestSource, Notifier, TaskDefinitions,
+    Approvals, Chat, DeploymentState, Deployments, ExecutionStart, Executions, Ledger, ManifestSource, Notifier,
+    Secrets, TaskDefinitions,
 };
 use crate::taskdef::Revision;
 
@@ -90,6 +92,26 @@ pub struct Prepared {
     pub task_definition_arn: Option<String>,
     pub revision: Option<u64>,
     pub container_port: Option<u16>,
+    /// What the state machine does at Ready.
+    pub approval: ApprovalStep,
+}
+
+/// The approval policy the state machine follows for this execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalStep {
+    pub required: bool,
+    pub timeout_seconds: u32,
+    pub on_timeout: OnTimeout,
+}
+
+impl ApprovalStep {
+    fn of(service: &Service) -> Self {
+        Self {
+            required: service.approval.required,
+            timeout_seconds: service.approval.timeout_seconds,
+            on_timeout: service.approval.on_timeout,
+        }
+    }
 }
 
 /// The parts of the state that later steps read.
@@ -117,9 +139,6 @@ pub async fn prepare(
 ) -> Result<Prepared, Error> {
     let manifest = manifests.manifest().await?;
     let service = find(&manifest, &input.service)?;
-    if service.approval.required {
-        return Err(Error::ApprovalUnavailable { service: service.name.clone() });
-    }
     check_group(service, deployments).await?;
     let current = task_definitions.current(&service.cluster, &service.service).await?;
     let port = container_port(service, &current)?;
@@ -137,6 +156,7 @@ pub async fn prepare(
             task_definition_arn: None,
             revision: None,
             container_port: Some(port),
+            approval: ApprovalStep::of(service),
         }),
         Revision::Register(request) => {
             let registered = task_definitions.register(&request).await?;
@@ -147,6 +167,7 @@ pub async fn prepare(
                 task_definition_arn: Some(registered.arn),
                 revision: Some(registered.revision),
                 container_port: Some(port),
+                approval: ApprovalStep::of(service),
             })
         }
     }
@@ -168,6 +189,18 @@ async fn check_group(service: &Service, deployments: &impl Deployments) -> Resul
         return Err(Error::DeploymentGroupMismatch {
             group: group.clone(),
             problem: format!("uses {actual}, which {why}"),
+            expected,
+        });
+    }
+    let wait_seconds = i64::from(settings.ready_wait_minutes.unwrap_or(0)) * 60;
+    if service.approval.required && wait_seconds < i64::from(service.approval.timeout_seconds) {
+        return Err(Error::DeploymentGroupMismatch {
+            group: group.clone(),
+            problem: format!(
+                "waits {} minutes in Ready, less than the approval timeout ({} s), so CodeDeploy would stop the deployment before anyone decides",
+                wait_seconds / 60,
+                service.approval.timeout_seconds
+            ),
             expected,
         });
     }
@@ -324,6 +357,9 @@ pub struct RollbackInput {
     pub status: Option<DeploymentState>,
     #[serde(default)]
     pub error: Option<CaughtError>,
+    /// The approver's decision, when there was one.
+    #[serde(default)]
+    pub approval: Option<crate::approval::Decided>,
 }
 
 /// rollback's result: what the state machine's Fail state reports.
@@ -345,6 +381,11 @@ pub async fn rollback(
     let input = &request.state;
     let error = input.error.as_ref().map_or_else(|| "DeploymentFailed".to_string(), |e| e.error.clone());
     let reason = match (&input.error, &input.status) {
+        (Some(e), _) if e.error == "Rejected" && input.approval.is_some() => {
+            let a =
+                input.approval.as_ref().map(|a| (a.by.as_str(), a.channel.as_str(), a.at.as_str())).unwrap_or_default();
+            format!("rejected by {} via {} at {}", a.0, a.1, a.2)
+        }
         (Some(e), Some(s)) if e.cause.as_deref().is_none_or(str::is_empty) => {
             format!(
                 "deployment {} ended {}: {}",
@@ -393,4 +434,132 @@ pub async fn rollback(
     );
     notifier.notify(&subject, &message).await?;
     Ok(RolledBack { error, reason, stopped_deployment: stopped })
+}
+
+/// request-approval's payload: the step input and the task token to resume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    pub task_token: String,
+    #[serde(flatten)]
+    pub step: StepInput,
+}
+
+/// Where request-approval sends the request, and with which secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalChannels {
+    /// The approval-callback function URL (signed links point there).
+    pub callback_url: String,
+    /// Secrets Manager id of the Slack incoming webhook URL.
+    pub slack_webhook_secret: Option<String>,
+    /// Secrets Manager id of the key that signs links.
+    pub link_key_secret: Option<String>,
+}
+
+/// What request-approval did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRequested {
+    pub approval_id: String,
+    pub expires_at: i64,
+    pub channels: Vec<String>,
+}
+
+/// Ports request-approval uses.
+#[derive(Debug)]
+pub struct ApprovalPorts<'a, M, T, A, L, S, C, N> {
+    pub manifests: &'a M,
+    pub task_definitions: &'a T,
+    pub approvals: &'a A,
+    pub ledger: &'a L,
+    pub secrets: &'a S,
+    pub chat: &'a C,
+    pub notifier: &'a N,
+}
+
+/// request-approval: stores a single-use, expiring approval, then asks on every channel of the
+/// service with the evidence (image, task definition diff, validation report).
+pub async fn request_approval<M, T, A, L, S, C, N>(
+    request: &ApprovalRequest,
+    ports: ApprovalPorts<'_, M, T, A, L, S, C, N>,
+    channels: &ApprovalChannels,
+    now: i64,
+) -> Result<ApprovalRequested, Error>
+where
+    M: ManifestSource,
+    T: TaskDefinitions,
+    A: Approvals,
+    L: Ledger,
+    S: Secrets,
+    C: Chat,
+    N: Notifier,
+{
+    let manifest = ports.manifests.manifest().await?;
+    let service = find(&manifest, &request.step.service)?;
+    let deployment = request.step.deployment.as_ref().ok_or_else(|| missing_input("deployment"))?;
+    let push = &request.step.push;
+    let record = ApprovalRecord {
+        id: new_id(),
+        task_token: request.task_token.clone(),
+        service: service.name.clone(),
+        tag: push.tag.clone(),
+        digest: push.digest.clone(),
+        deployment_id: deployment.deployment_id.clone(),
+        execution_id: request.step.execution_id.clone(),
+        expires_at: now + i64::from(service.approval.timeout_seconds),
+        decided: None,
+    };
+    ports.approvals.put_approval(&record).await?;
+
+    let mut diff = Vec::new();
+    if let Some(prepared) = &request.step.prepared
+        && let (Some(old), Some(new)) = (&prepared.previous_task_definition_arn, &prepared.task_definition_arn)
+    {
+        let (old, new) = (ports.task_definitions.describe(old).await?, ports.task_definitions.describe(new).await?);
+        diff = crate::diff::diff(&old.as_register_request().to_value(), &new.as_register_request().to_value())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    }
+    let (validation, _) = validation_summary(ports.ledger, &deployment.deployment_id).await;
+    let evidence = Evidence {
+        image_uri: push.image_uri(),
+        diff,
+        validation: validation.trim().trim_start_matches("Validation:").trim().to_string(),
+        links: vec![(
+            "deployment".into(),
+            format!(
+                "https://console.aws.amazon.com/codesuite/codedeploy/deployments/{}?region={}",
+                deployment.deployment_id, push.region
+            ),
+        )],
+    };
+    let mut sent = Vec::new();
+    for channel in &service.approval.channels {
+        match channel {
+            Channel::Slack => {
+                let secret = channels.slack_webhook_secret.as_deref().ok_or(Error::Configuration {
+                    variable: "GREENLIGHT_SLACK_WEBHOOK_SECRET",
+                    problem: format!("is not set, and service `{}` asks for approval in Slack", service.name),
+                })?;
+                let webhook = ports.secrets.secret(secret).await?;
+                let message = slack_message(&record, &evidence, service.approval.timeout_seconds);
+                ports.chat.post(&webhook, &message).await?;
+                sent.push("slack".to_string());
+            }
+            Channel::Sns => {
+                let secret = channels.link_key_secret.as_deref().ok_or(Error::Configuration {
+                    variable: "GREENLIGHT_LINK_KEY_SECRET",
+                    problem: format!("is not set, and service `{}` asks for approval by email links", service.name),
+                })?;
+                let key = ports.secrets.secret(secret).await?;
+                let approve =
+                    link(&channels.callback_url, key.as_bytes(), &record.id, Decision::Approve, record.expires_at);
+                let reject =
+                    link(&channels.callback_url, key.as_bytes(), &record.id, Decision::Reject, record.expires_at);
+                let subject = format!("greenlight: approve {} {} for production?", record.service, record.tag);
+                ports.notifier.notify(&subject, &email_message(&record, &evidence, &approve, &reject)).await?;
+                sent.push("sns".to_string());
+            }
+        }
+    }
+    Ok(ApprovalRequested { approval_id: record.id, expires_at: record.expires_at, channels: sent })
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::approval::{ApprovalRecord, Decided};
 use crate::appspec::AppSpec;
 use crate::error::Error;
 use crate::manifest::Manifest;
@@ -147,4 +148,30 @@ pub trait Ledger {
 
     /// The validation reports stored for a deployment, oldest first.
     fn validations(&self, deployment_id: &str) -> impl Future<Output = Result<Vec<Value>, Error>> + Send;
+}
+
+/// Pending approvals in the ledger: single use, expiring.
+pub trait Approvals {
+    fn put_approval(&self, record: &ApprovalRecord) -> impl Future<Output = Result<(), Error>> + Send;
+
+    fn approval(&self, id: &str) -> impl Future<Output = Result<Option<ApprovalRecord>, Error>> + Send;
+
+    /// Records the decision unless one is already recorded or the approval has expired
+    /// (a conditional write); `Ok(false)` when refused.
+    fn decide(&self, id: &str, decided: &Decided, now: i64) -> impl Future<Output = Result<bool, Error>> + Send;
+}
+
+/// Resuming a `.waitForTaskToken` state.
+pub trait TaskTokens {
+    fn succeed(&self, task_token: &str, output: &Value) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// Secret values (Secrets Manager): webhook URLs and signing keys. Never logged.
+pub trait Secrets {
+    fn secret(&self, id: &str) -> impl Future<Output = Result<String, Error>> + Send;
+}
+
+/// Posting a JSON message to a chat webhook (Slack's incoming webhook, a response_url).
+pub trait Chat {
+    fn post(&self, url: &str, payload: &Value) -> impl Future<Output = Result<(), Error>> + Send;
 }

@@ -39,6 +39,33 @@ pub fn parse_input<T: serde::de::DeserializeOwned>(payload: serde_json::Value) -
     })
 }
 
+/// Posts JSON to chat webhooks (Slack's incoming webhook and `response_url`) over one client.
+#[derive(Debug, Clone, Default)]
+pub struct HttpChat {
+    client: reqwest::Client,
+}
+
+impl greenlight_core::ports::Chat for HttpChat {
+    async fn post(&self, url: &str, payload: &serde_json::Value) -> Result<(), greenlight_core::Error> {
+        let chat = |reason: String| greenlight_core::Error::Chat { reason };
+        let response = self
+            .client
+            .post(url)
+            .json(payload)
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            // The URL is a secret: report the failure without it.
+            .map_err(|e| {
+                chat(if e.is_timeout() { "no answer within 10 s".into() } else { "the request failed".into() })
+            })?;
+        if !response.status().is_success() {
+            return Err(chat(format!("HTTP {}", response.status())));
+        }
+        Ok(())
+    }
+}
+
 /// A required environment variable; its absence is an `InvalidConfiguration` error naming it.
 pub fn env(variable: &'static str) -> Result<String, FunctionError> {
     std::env::var(variable)

@@ -10,6 +10,9 @@ Control routes, beside the AWS API on the same port:
   POST /greenlight-emulator/seed        a short environment description (see seed.py)
   GET  /greenlight-emulator/state       functions, deployments and what each port serves
   GET  /greenlight-emulator/notifications   every message published to an SNS topic
+  POST /greenlight-emulator/slack/<hook>    a fake Slack webhook (incoming webhook, response_url)
+  GET  /greenlight-emulator/slack           what was posted to it
+  ANY  /lambda-url/<function>/<path>        a function URL (payload format 2.0)
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ import time
 from typing import Any, Callable
 
 CONTROL = "/greenlight-emulator/"
+# A Lambda function URL: `<endpoint>/lambda-url/<function>/<path>` reaches <function> with the
+# function URL event (payload format 2.0), as https://<id>.lambda-url.<region>.on.aws/<path> does.
+FUNCTION_URL = "/lambda-url/"
 
 
 def main() -> int:
@@ -60,6 +66,8 @@ def main() -> int:
     def control(app: Callable[..., Any]) -> Callable[..., Any]:
         def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             path = environ.get("PATH_INFO", "")
+            if path.startswith(FUNCTION_URL):
+                return function_url(environ, start_response)
             if not path.startswith(CONTROL):
                 return app(environ, start_response)
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -76,7 +84,70 @@ def main() -> int:
 
         return wsgi
 
+    slack_messages: list[dict[str, Any]] = []
+
+    def function_url(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        import base64
+        import urllib.parse
+        import uuid as _uuid
+
+        rest = environ["PATH_INFO"][len(FUNCTION_URL) :]
+        name, _, sub = rest.partition("/")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        query = environ.get("QUERY_STRING", "")
+        try:
+            body_text, b64 = raw.decode(), False
+        except UnicodeDecodeError:
+            body_text, b64 = base64.b64encode(raw).decode(), True
+        event = {
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/" + sub,
+            "rawQueryString": query,
+            "headers": headers,
+            "queryStringParameters": {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()} or None,
+            "requestContext": {
+                "accountId": "anonymous",
+                "apiId": name,
+                "domainName": f"{name}.lambda-url.us-east-1.on.aws",
+                "domainPrefix": name,
+                "http": {"method": environ["REQUEST_METHOD"], "path": "/" + sub, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent", "")},
+                "requestId": str(_uuid.uuid4()),
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+                "timeEpoch": int(time.time() * 1000),
+            },
+            "body": body_text,
+            "isBase64Encoded": b64,
+        }
+        error, result = functions.invoke(name, json.dumps(event).encode())
+        if error:
+            out = result or b'{"message":"Internal Server Error"}'
+            start_response("502 Bad Gateway", [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+            return [out]
+        resp = json.loads(result or b"{}")
+        body = resp.get("body") or ""
+        data = base64.b64decode(body) if resp.get("isBase64Encoded") else body.encode()
+        status = int(resp.get("statusCode", 200))
+        from http import HTTPStatus
+
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Status"
+        hdrs = [(k, str(v)) for k, v in (resp.get("headers") or {}).items() if k.lower() != "content-length"]
+        start_response(f"{status} {phrase}", hdrs + [("Content-Length", str(len(data)))])
+        return [data]
+
     def route(name: str, method: str, body: dict[str, Any]) -> tuple[str, Any]:
+        if name.startswith("slack/") and method == "POST":
+            # A fake Slack: the incoming webhook and response_url both land here.
+            slack_messages.append({"hook": name[len("slack/") :], "payload": body})
+            return "200 OK", "ok"
+        if name == "slack" and method == "GET":
+            return "200 OK", slack_messages
         if name == "functions" and method == "POST":
             fn = functions.register(
                 body["name"], list(body["command"]), dict(body.get("env", {})), body.get("region", "us-east-1"), float(body.get("timeout_s", 60))

@@ -59,7 +59,12 @@ def seed(endpoint: str, d: dict[str, Any]) -> dict[str, Any]:
         digests[tag] = image["imageId"]["imageDigest"]
     images = {t: f"{repo_uri}@{dg}" for t, dg in digests.items()}
 
-    secret_arn = c("secretsmanager").create_secret(Name=f"{name}/database-url", SecretString="postgres://db")["ARN"]
+    sm = c("secretsmanager")
+    secret_arn = sm.create_secret(Name=f"{name}/database-url", SecretString="postgres://db")["ARN"]
+    # greenlight's own secrets: where Slack messages go, and the keys requests are signed with.
+    greenlight_secrets = {}
+    for key, value in (d.get("greenlight_secrets") or {}).items():
+        greenlight_secrets[key] = sm.create_secret(Name=f"greenlight/{key}", SecretString=value)["ARN"]
     iam = c("iam")
     roles = {}
     for role in ("task", "execution", "codedeploy"):
@@ -229,6 +234,7 @@ def seed(endpoint: str, d: dict[str, Any]) -> dict[str, Any]:
         "deployment_group": group,
         "alarms": alarms,
         "secret_arn": secret_arn,
+        "greenlight_secrets": greenlight_secrets,
         "manifest_parameter": parameter,
         "table": table,
         "topic_arn": topic_arn,

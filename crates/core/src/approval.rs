@@ -1,0 +1,592 @@
+//! Human approval: the single-use approval record, signed links for email, Slack's request
+//! signatures, and the Block Kit message with the evidence.
+//!
+//! Signatures are HMAC-SHA256 and always compared in constant time. A signed link carries
+//! `id`, `decision` and `expires`; Slack signs `v0:<timestamp>:<body>` and requests older than
+//! five minutes are refused (Slack's rule against replays).
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Slack's replay window.
+pub const SLACK_MAX_AGE_SECONDS: i64 = 300;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Reject => "reject",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "approve" => Some(Self::Approve),
+            "reject" => Some(Self::Reject),
+            _ => None,
+        }
+    }
+}
+
+/// Who decided, how and when: what the state machine receives (`SendTaskSuccess`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decided {
+    pub approved: bool,
+    pub by: String,
+    /// RFC 3339.
+    pub at: String,
+    /// `slack` or `link`.
+    pub channel: String,
+}
+
+/// One pending approval, stored in the ledger before anyone is asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    /// 128 random bits, hex.
+    pub id: String,
+    pub task_token: String,
+    pub service: String,
+    pub tag: String,
+    pub digest: String,
+    pub deployment_id: String,
+    pub execution_id: Option<String>,
+    /// Seconds since the epoch after which no decision is taken.
+    pub expires_at: i64,
+    pub decided: Option<Decided>,
+}
+
+/// A new random approval id.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    // The OS random source does not fail on the platforms Lambda runs.
+    let _ = getrandom::getrandom(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn mac(key: &[u8]) -> HmacSha256 {
+    // HMAC takes keys of any length.
+    HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+}
+
+/// The signature of a link: HMAC-SHA256 over `id|decision|expires`, hex.
+pub fn sign_link(key: &[u8], id: &str, decision: Decision, expires: i64) -> String {
+    let mut m = mac(key);
+    m.update(format!("{id}|{}|{expires}", decision.as_str()).as_bytes());
+    hex::encode(m.finalize().into_bytes())
+}
+
+/// Why a signed link or a Slack request is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The signature does not match (tampered, forged, wrong key).
+    BadSignature,
+    /// Outside its time window (an expired link, a replayed Slack request).
+    Expired,
+    /// A required part is missing or malformed.
+    Malformed(&'static str),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BadSignature => write!(f, "the signature does not match"),
+            Self::Expired => write!(f, "the request is too old"),
+            Self::Malformed(what) => write!(f, "{what} is missing or malformed"),
+        }
+    }
+}
+
+/// Checks a link's signature (constant time) and expiry.
+pub fn verify_link(
+    key: &[u8],
+    id: &str,
+    decision: Decision,
+    expires: i64,
+    signature: &str,
+    now: i64,
+) -> Result<(), Refusal> {
+    let given = hex::decode(signature).map_err(|_| Refusal::Malformed("sig"))?;
+    let mut m = mac(key);
+    m.update(format!("{id}|{}|{expires}", decision.as_str()).as_bytes());
+    m.verify_slice(&given).map_err(|_| Refusal::BadSignature)?;
+    if now > expires {
+        return Err(Refusal::Expired);
+    }
+    Ok(())
+}
+
+/// `<base>/links/<id>/<decision>?expires=<unix>&sig=<hex>`.
+pub fn link(base: &str, key: &[u8], id: &str, decision: Decision, expires: i64) -> String {
+    format!(
+        "{}/links/{id}/{}?expires={expires}&sig={}",
+        base.trim_end_matches('/'),
+        decision.as_str(),
+        sign_link(key, id, decision, expires)
+    )
+}
+
+/// Signs a request as Slack does (`v0=` + hex HMAC-SHA256 of `v0:<timestamp>:<body>`).
+pub fn sign_slack(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    let mut m = mac(secret);
+    m.update(format!("v0:{timestamp}:").as_bytes());
+    m.update(body);
+    format!("v0={}", hex::encode(m.finalize().into_bytes()))
+}
+
+/// Slack's request signature (v0): `v0=` + hex HMAC-SHA256 of `v0:<timestamp>:<body>` with
+/// the signing secret, over the raw body; requests older than five minutes are refused.
+pub fn verify_slack(secret: &[u8], timestamp: &str, body: &[u8], signature: &str, now: i64) -> Result<(), Refusal> {
+    let ts: i64 = timestamp.trim().parse().map_err(|_| Refusal::Malformed("X-Slack-Request-Timestamp"))?;
+    let hex_sig = signature.strip_prefix("v0=").ok_or(Refusal::Malformed("X-Slack-Signature"))?;
+    let given = hex::decode(hex_sig).map_err(|_| Refusal::Malformed("X-Slack-Signature"))?;
+    let mut m = mac(secret);
+    m.update(format!("v0:{ts}:").as_bytes());
+    m.update(body);
+    m.verify_slice(&given).map_err(|_| Refusal::BadSignature)?;
+    if (now - ts).abs() > SLACK_MAX_AGE_SECONDS {
+        return Err(Refusal::Expired);
+    }
+    Ok(())
+}
+
+/// The evidence shown with an approval request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    pub image_uri: String,
+    pub diff: Vec<String>,
+    pub validation: String,
+    pub links: Vec<(String, String)>,
+}
+
+/// The Block Kit message: what is asked, the evidence, and the two buttons.
+pub fn slack_message(record: &ApprovalRecord, evidence: &Evidence, timeout_seconds: u32) -> Value {
+    let diff =
+        if evidence.diff.is_empty() { "(no change besides the image)".to_string() } else { evidence.diff.join("\n") };
+    let links: Vec<String> = evidence.links.iter().map(|(label, url)| format!("<{url}|{label}>")).collect();
+    json!({
+        "text": format!("greenlight: approve {} {} for production?", record.service, record.tag),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": format!("Deploy {} {} to production?", record.service, record.tag)}},
+            {"type": "section", "fields": [
+                {"type": "mrkdwn", "text": format!("*Service*\n{}", record.service)},
+                {"type": "mrkdwn", "text": format!("*Tag*\n{}", record.tag)},
+                {"type": "mrkdwn", "text": format!("*Digest*\n`{}`", record.digest)},
+                {"type": "mrkdwn", "text": format!("*Deployment*\n{}", record.deployment_id)}
+            ]},
+            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Task definition changes*\n```{diff}```")}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*Validation on the test listener*\n```{}```", if evidence.validation.is_empty() { "no report" } else { evidence.validation.trim() })}},
+            {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": format!("Image `{}` · decide within {} min, or it rolls back{}", evidence.image_uri, timeout_seconds / 60, if links.is_empty() { String::new() } else { format!(" · {}", links.join(" · ")) })}
+            ]},
+            {"type": "actions", "block_id": format!("greenlight-{}", record.id), "elements": [
+                {"type": "button", "action_id": "greenlight_approve", "style": "primary", "text": {"type": "plain_text", "text": "Approve"}, "value": format!("approve:{}", record.id)},
+                {"type": "button", "action_id": "greenlight_reject", "style": "danger", "text": {"type": "plain_text", "text": "Reject"}, "value": format!("reject:{}", record.id)}
+            ]}
+        ]
+    })
+}
+
+/// The message as it reads once decided (replaces the original in Slack).
+pub fn slack_decided_message(record: &ApprovalRecord, decided: &Decided) -> Value {
+    let verb = if decided.approved { "approved" } else { "rejected" };
+    json!({
+        "replace_original": true,
+        "text": format!("{} {} {verb} by {} at {}", record.service, record.tag, decided.by, decided.at),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*{} {}* was *{verb}* by {} at {} (via {}).", record.service, record.tag, decided.by, decided.at, decided.channel)}}
+        ]
+    })
+}
+
+/// The plain-text message for email subscribers, with the two signed links.
+pub fn email_message(record: &ApprovalRecord, evidence: &Evidence, approve: &str, reject: &str) -> String {
+    format!(
+        "{service} {tag} is ready on the test listener and waits for a decision before production traffic moves.\n\nImage: {image}\nDeployment: {deployment}\n\nTask definition changes:\n{diff}\n\nValidation:\n{validation}\n\nApprove: {approve}\nReject:  {reject}\n\nEach link opens a confirmation page; nothing is decided until you confirm there.\n",
+        service = record.service,
+        tag = record.tag,
+        image = evidence.image_uri,
+        deployment = record.deployment_id,
+        diff = if evidence.diff.is_empty() {
+            "  (no change besides the image)".into()
+        } else {
+            evidence.diff.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+        },
+        validation = if evidence.validation.is_empty() { "  no report".into() } else { evidence.validation.clone() },
+    )
+}
+
+/// An HTTP request to the approval-callback function URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// Lowercase names.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl CallbackRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackResponse {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// The keys approval-callback verifies with (from Secrets Manager).
+#[derive(Debug, Clone)]
+pub struct CallbackKeys {
+    pub slack_signing_secret: Option<Vec<u8>>,
+    pub link_key: Option<Vec<u8>>,
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+fn page(status: u16, title: &str, body_html: &str) -> CallbackResponse {
+    CallbackResponse {
+        status,
+        content_type: "text/html; charset=utf-8",
+        body: format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\"><title>{t}</title></head><body><h1>{t}</h1>{body_html}</body></html>",
+            t = escape(title)
+        ),
+    }
+}
+
+fn text(status: u16, body: impl Into<String>) -> CallbackResponse {
+    CallbackResponse { status, content_type: "text/plain; charset=utf-8", body: body.into() }
+}
+
+fn rfc3339(now: i64) -> String {
+    chrono::DateTime::from_timestamp(now, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// What applying a decision came to.
+enum Applied {
+    Done(ApprovalRecord, Decided),
+    AlreadyDecided(ApprovalRecord, Decided),
+    Expired(ApprovalRecord),
+    Unknown,
+}
+
+async fn apply(
+    id: &str,
+    decision: Decision,
+    by: &str,
+    channel: &str,
+    now: i64,
+    approvals: &impl crate::ports::Approvals,
+    tokens: &impl crate::ports::TaskTokens,
+) -> Result<Applied, crate::Error> {
+    let Some(record) = approvals.approval(id).await? else { return Ok(Applied::Unknown) };
+    if let Some(d) = &record.decided {
+        return Ok(Applied::AlreadyDecided(record.clone(), d.clone()));
+    }
+    if now > record.expires_at {
+        return Ok(Applied::Expired(record));
+    }
+    let decided =
+        Decided { approved: decision == Decision::Approve, by: by.into(), at: rfc3339(now), channel: channel.into() };
+    if !approvals.decide(id, &decided, now).await? {
+        // Someone else was faster, or it expired in between: say what the ledger says.
+        return Ok(match approvals.approval(id).await? {
+            Some(r) if r.decided.is_some() => {
+                let d = r.decided.clone().unwrap_or_else(|| decided.clone());
+                Applied::AlreadyDecided(r, d)
+            }
+            Some(r) => Applied::Expired(r),
+            None => Applied::Unknown,
+        });
+    }
+    let output = serde_json::to_value(&decided).unwrap_or_default();
+    tokens.succeed(&record.task_token, &output).await?;
+    Ok(Applied::Done(record, decided))
+}
+
+fn applied_page(applied: Applied) -> CallbackResponse {
+    match applied {
+        Applied::Done(r, d) => page(
+            200,
+            if d.approved { "Approved" } else { "Rejected" },
+            &format!(
+                "<p>{} {} {}. Thank you, {}.</p>",
+                escape(&r.service),
+                escape(&r.tag),
+                if d.approved { "goes to production now" } else { "is being rolled back" },
+                escape(&d.by)
+            ),
+        ),
+        Applied::AlreadyDecided(r, d) => page(
+            409,
+            "Already decided",
+            &format!(
+                "<p>{} {} was already {} by {} at {} (via {}). Nothing changed.</p>",
+                escape(&r.service),
+                escape(&r.tag),
+                if d.approved { "approved" } else { "rejected" },
+                escape(&d.by),
+                escape(&d.at),
+                escape(&d.channel)
+            ),
+        ),
+        Applied::Expired(r) => page(
+            410,
+            "Approval expired",
+            &format!(
+                "<p>The approval for {} {} expired at {}; the deployment followed its timeout policy. Nothing changed.</p>",
+                escape(&r.service),
+                escape(&r.tag),
+                rfc3339(r.expires_at)
+            ),
+        ),
+        Applied::Unknown => page(404, "Unknown approval", "<p>There is no such approval request. Nothing changed.</p>"),
+    }
+}
+
+/// The approval-callback function URL: Slack interactivity (`POST /slack`) and signed links
+/// (`GET` shows a confirmation page and changes nothing; `POST` decides).
+pub async fn callback(
+    req: &CallbackRequest,
+    now: i64,
+    keys: &CallbackKeys,
+    approvals: &impl crate::ports::Approvals,
+    tokens: &impl crate::ports::TaskTokens,
+    chat: &impl crate::ports::Chat,
+) -> Result<CallbackResponse, crate::Error> {
+    let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["slack"] if req.method == "POST" => slack(req, now, keys, approvals, tokens, chat).await,
+        ["slack"] => Ok(text(405, "use POST")),
+        ["links", id, decision] => {
+            let Some(decision) = Decision::parse(decision) else {
+                return Ok(page(404, "Unknown link", "<p>Nothing changed.</p>"));
+            };
+            let Some(key) = &keys.link_key else { return Ok(text(403, "signed links are not configured")) };
+            let expires: i64 = req.query("expires").and_then(|e| e.parse().ok()).unwrap_or(0);
+            let sig = req.query("sig").unwrap_or_default();
+            match verify_link(key, id, decision, expires, sig, now) {
+                Err(Refusal::Expired) => {
+                    return Ok(page(410, "Link expired", "<p>This link has expired. Nothing changed.</p>"));
+                }
+                Err(r) => {
+                    return Ok(page(
+                        403,
+                        "Invalid link",
+                        &format!("<p>This link is not valid: {}. Nothing changed.</p>", escape(&r.to_string())),
+                    ));
+                }
+                Ok(()) => {}
+            }
+            match req.method.as_str() {
+                // Link scanners and chat unfurlers follow links: a GET only asks.
+                "GET" | "HEAD" => Ok(page(
+                    200,
+                    if decision == Decision::Approve { "Approve this deployment?" } else { "Reject this deployment?" },
+                    &format!(
+                        "<form method=\"post\"><button type=\"submit\">{}</button></form>",
+                        if decision == Decision::Approve {
+                            "Approve: shift production traffic"
+                        } else {
+                            "Reject: roll back"
+                        }
+                    ),
+                )),
+                "POST" => Ok(applied_page(apply(id, decision, "signed link", "link", now, approvals, tokens).await?)),
+                _ => Ok(text(405, "use GET to see the page, POST to decide")),
+            }
+        }
+        _ => Ok(page(404, "Not found", "<p>Nothing here.</p>")),
+    }
+}
+
+async fn slack(
+    req: &CallbackRequest,
+    now: i64,
+    keys: &CallbackKeys,
+    approvals: &impl crate::ports::Approvals,
+    tokens: &impl crate::ports::TaskTokens,
+    chat: &impl crate::ports::Chat,
+) -> Result<CallbackResponse, crate::Error> {
+    let Some(secret) = &keys.slack_signing_secret else { return Ok(text(401, "Slack is not configured")) };
+    let timestamp = req.header("x-slack-request-timestamp").unwrap_or_default();
+    let signature = req.header("x-slack-signature").unwrap_or_default();
+    if let Err(r) = verify_slack(secret, timestamp, &req.body, signature, now) {
+        return Ok(text(401, format!("refused: {r}")));
+    }
+    let payload = url::form_urlencoded::parse(&req.body).find(|(k, _)| k == "payload").map(|(_, v)| v.into_owned());
+    let Some(payload) = payload.and_then(|p| serde_json::from_str::<Value>(&p).ok()) else {
+        return Ok(text(400, "no interaction payload"));
+    };
+    let value = payload.pointer("/actions/0/value").and_then(Value::as_str).unwrap_or_default();
+    let Some((decision, id)) =
+        value.split_once(':').and_then(|(d, id)| Decision::parse(d).map(|d| (d, id.to_string())))
+    else {
+        return Ok(text(400, "not a greenlight action"));
+    };
+    let user = payload
+        .pointer("/user/username")
+        .or_else(|| payload.pointer("/user/name"))
+        .or_else(|| payload.pointer("/user/id"));
+    let by = format!("@{}", user.and_then(Value::as_str).unwrap_or("someone"));
+    let applied = apply(&id, decision, &by, "slack", now, approvals, tokens).await?;
+    let (reply, update) = match &applied {
+        Applied::Done(r, d) => {
+            (format!("{} by {by}", if d.approved { "approved" } else { "rejected" }), Some(slack_decided_message(r, d)))
+        }
+        Applied::AlreadyDecided(r, d) => (
+            format!("already {} by {} at {}", if d.approved { "approved" } else { "rejected" }, d.by, d.at),
+            Some(slack_decided_message(r, d)),
+        ),
+        Applied::Expired(_) => ("this approval has expired; nothing changed".into(), None),
+        Applied::Unknown => ("unknown approval; nothing changed".into(), None),
+    };
+    if let (Some(update), Some(url)) = (update, payload.get("response_url").and_then(Value::as_str)) {
+        chat.post(url, &update).await?;
+    }
+    Ok(text(200, reply))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Slack's documented example (Verifying requests from Slack), with its clock.
+    fn slack_example() -> Value {
+        serde_json::from_str(include_str!("../tests/fixtures/aws/slack-request-signing-example.json")).expect("fixture")
+    }
+
+    fn check_slack(edit: impl FnOnce(&mut Value), now_offset: i64) -> Result<(), Refusal> {
+        let mut e = slack_example();
+        edit(&mut e);
+        let ts = e["headers"]["X-Slack-Request-Timestamp"].as_str().unwrap_or_default().to_string();
+        let now = ts.parse::<i64>().unwrap_or(0) + now_offset;
+        verify_slack(
+            e["signing_secret"].as_str().unwrap_or_default().as_bytes(),
+            &ts,
+            e["body"].as_str().unwrap_or_default().as_bytes(),
+            e["headers"]["X-Slack-Signature"].as_str().unwrap_or_default(),
+            now,
+        )
+    }
+
+    #[test]
+    fn slack_documented_example_verifies() {
+        assert_eq!(check_slack(|_| {}, 0), Ok(()));
+        assert_eq!(check_slack(|_| {}, 299), Ok(()));
+    }
+
+    #[test]
+    fn slack_tampering_and_replays_are_refused() {
+        assert_eq!(
+            check_slack(
+                |e| e["body"] = e["body"].as_str().unwrap_or_default().replace("roadrunner", "coyote").into(),
+                0
+            ),
+            Err(Refusal::BadSignature)
+        );
+        assert_eq!(check_slack(|e| e["signing_secret"] = "not-the-secret".into(), 0), Err(Refusal::BadSignature));
+        assert_eq!(
+            check_slack(|e| e["headers"]["X-Slack-Request-Timestamp"] = "1531420619".into(), 1),
+            Err(Refusal::BadSignature)
+        );
+        assert_eq!(check_slack(|_| {}, 301), Err(Refusal::Expired), "older than five minutes");
+        assert_eq!(
+            check_slack(|e| e["headers"]["X-Slack-Signature"] = "a2114d57".into(), 0),
+            Err(Refusal::Malformed("X-Slack-Signature"))
+        );
+        assert_eq!(
+            check_slack(|e| e["headers"]["X-Slack-Signature"] = "v0=zz".into(), 0),
+            Err(Refusal::Malformed("X-Slack-Signature"))
+        );
+        assert_eq!(
+            check_slack(|e| e["headers"]["X-Slack-Request-Timestamp"] = "yesterday".into(), 0),
+            Err(Refusal::Malformed("X-Slack-Request-Timestamp"))
+        );
+    }
+
+    #[test]
+    fn links_are_signed_single_purpose_and_expire() {
+        let key = b"link-key";
+        let sig = sign_link(key, "abc", Decision::Approve, 1000);
+        assert_eq!(verify_link(key, "abc", Decision::Approve, 1000, &sig, 999), Ok(()));
+        assert_eq!(
+            verify_link(key, "abc", Decision::Reject, 1000, &sig, 999),
+            Err(Refusal::BadSignature),
+            "an approve link does not reject"
+        );
+        assert_eq!(verify_link(key, "abd", Decision::Approve, 1000, &sig, 999), Err(Refusal::BadSignature));
+        assert_eq!(
+            verify_link(key, "abc", Decision::Approve, 2000, &sig, 999),
+            Err(Refusal::BadSignature),
+            "expiry cannot be extended"
+        );
+        assert_eq!(verify_link(b"other", "abc", Decision::Approve, 1000, &sig, 999), Err(Refusal::BadSignature));
+        assert_eq!(verify_link(key, "abc", Decision::Approve, 1000, &sig, 1001), Err(Refusal::Expired));
+        let url = link("https://x.lambda-url.us-east-1.on.aws/", key, "abc", Decision::Reject, 1000);
+        assert!(url.starts_with("https://x.lambda-url.us-east-1.on.aws/links/abc/reject?expires=1000&sig="), "{url}");
+    }
+
+    #[test]
+    fn ids_are_random_128_bits() {
+        let (a, b) = (new_id(), new_id());
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_message_carries_the_evidence_and_both_buttons() {
+        let record = ApprovalRecord {
+            id: "0123".into(),
+            task_token: "token".into(),
+            service: "web".into(),
+            tag: "v2".into(),
+            digest: "sha256:abc".into(),
+            deployment_id: "d-1".into(),
+            execution_id: None,
+            expires_at: 0,
+            decided: None,
+        };
+        let evidence = Evidence {
+            image_uri: "1.dkr.ecr.r.amazonaws.com/web@sha256:abc".into(),
+            diff: vec!["~ containerDefinitions[web].image: \"a\" -> \"b\"".into()],
+            validation: "validation passed in 10 ms".into(),
+            links: vec![("deployment".into(), "https://console/d-1".into())],
+        };
+        let m = slack_message(&record, &evidence, 3600);
+        let text = m.to_string();
+        for needle in
+            ["web", "v2", "sha256:abc", "containerDefinitions[web].image", "validation passed", "decide within 60 min"]
+        {
+            assert!(text.contains(needle), "{needle} missing");
+        }
+        let actions = &m["blocks"][5]["elements"];
+        assert_eq!(actions[0]["value"], "approve:0123");
+        assert_eq!(actions[1]["value"], "reject:0123");
+        assert!(!text.contains("token"), "the task token never appears in a message");
+    }
+}

@@ -1,0 +1,150 @@
+//! approval-callback (a Lambda function URL): Slack's Approve / Reject buttons (`POST /slack`,
+//! signature verified) and the signed links of the email (`GET` shows a confirmation page and
+//! changes nothing, `POST` decides). A decision is recorded once, by a conditional write, and
+//! resumes the execution with SendTaskSuccess; a second click says who already decided.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use greenlight_aws::{DynamoLedger, SecretsManagerSecrets, SfnExecutions};
+use greenlight_core::approval::{CallbackKeys, CallbackRequest, callback};
+use greenlight_core::ports::{Approvals, Chat, Secrets, TaskTokens};
+use greenlight_runtime::{FunctionError, HttpChat, env};
+use lambda_http::{Body, Request, RequestExt, Response};
+
+#[derive(Debug)]
+pub struct Handler<A, T, C> {
+    pub approvals: A,
+    pub tokens: T,
+    pub chat: C,
+    pub keys: CallbackKeys,
+}
+
+impl Handler<DynamoLedger, SfnExecutions, HttpChat> {
+    /// `GREENLIGHT_LEDGER_TABLE`, and the secrets `GREENLIGHT_SLACK_SIGNING_SECRET` and
+    /// `GREENLIGHT_LINK_KEY_SECRET` (read once at start; a channel without its secret refuses).
+    pub async fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
+        let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config));
+        let mut keys = CallbackKeys { slack_signing_secret: None, link_key: None };
+        if let Ok(id) = env("GREENLIGHT_SLACK_SIGNING_SECRET") {
+            keys.slack_signing_secret = Some(secrets.secret(&id).await?.into_bytes());
+        }
+        if let Ok(id) = env("GREENLIGHT_LINK_KEY_SECRET") {
+            keys.link_key = Some(secrets.secret(&id).await?.into_bytes());
+        }
+        Ok(Self {
+            approvals: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
+            // Only SendTaskSuccess is used: no state machine ARN needed.
+            tokens: SfnExecutions::new(aws_sdk_sfn::Client::new(config), String::new()),
+            chat: HttpChat::default(),
+            keys,
+        })
+    }
+}
+
+impl<A: Approvals, T: TaskTokens, C: Chat> Handler<A, T, C> {
+    pub async fn handle(&self, request: Request) -> Result<Response<Body>, FunctionError> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+        let req = CallbackRequest {
+            method: request.method().as_str().to_string(),
+            path: request.uri().path().to_string(),
+            query: request.query_string_parameters().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: request
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_string()))
+                .collect(),
+            body: request.body().to_vec(),
+        };
+        let response = callback(
+            &req,
+            i64::try_from(now).unwrap_or_default(),
+            &self.keys,
+            &self.approvals,
+            &self.tokens,
+            &self.chat,
+        )
+        .await?;
+        tracing::info!(method = req.method, path = req.path, status = response.status, "approval callback");
+        Ok(Response::builder()
+            .status(response.status)
+            .header("content-type", response.content_type)
+            .header("cache-control", "no-store")
+            .body(Body::Text(response.body))
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use greenlight_core::approval::{ApprovalRecord, Decision, link};
+    use greenlight_core::fakes::{FakeApprovals, FakeChat, FakeTaskTokens};
+
+    fn now() -> i64 {
+        i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    fn handler() -> Handler<FakeApprovals, FakeTaskTokens, FakeChat> {
+        let approvals = FakeApprovals::default();
+        approvals.records.lock().expect("lock").push(ApprovalRecord {
+            id: "a1".into(),
+            task_token: "TOKEN".into(),
+            service: "web".into(),
+            tag: "v2".into(),
+            digest: "sha256:ab".into(),
+            deployment_id: "d-1".into(),
+            execution_id: None,
+            expires_at: now() + 600,
+            decided: None,
+        });
+        Handler {
+            approvals,
+            tokens: FakeTaskTokens::default(),
+            chat: FakeChat::default(),
+            keys: CallbackKeys { slack_signing_secret: Some(b"slack".to_vec()), link_key: Some(b"key".to_vec()) },
+        }
+    }
+
+    fn request(method: &str, url: &str) -> Request {
+        let mut r = lambda_http::http::Request::builder().method(method).uri(url).body(Body::Empty).expect("request");
+        let query: std::collections::HashMap<String, String> = url
+            .split_once('?')
+            .map(|(_, q)| {
+                q.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            })
+            .unwrap_or_default();
+        r = r.with_query_string_parameters(query);
+        r
+    }
+
+    #[tokio::test]
+    async fn a_get_only_asks_a_post_decides_once() {
+        let h = handler();
+        let url = link("https://cb.example", b"key", "a1", Decision::Approve, now() + 600);
+        let page = h.handle(request("GET", &url)).await.expect("page");
+        assert_eq!(page.status(), 200);
+        assert!(h.tokens.succeeded.lock().expect("lock").is_empty(), "a GET decides nothing");
+        let done = h.handle(request("POST", &url)).await.expect("decided");
+        assert_eq!(done.status(), 200);
+        let resumed = h.tokens.succeeded.lock().expect("lock").clone();
+        assert_eq!(resumed[0].0, "TOKEN");
+        assert_eq!(resumed[0].1["approved"], true);
+        let again = h.handle(request("POST", &url)).await.expect("page");
+        assert_eq!(again.status(), 409);
+        assert_eq!(h.tokens.succeeded.lock().expect("lock").len(), 1, "single use");
+    }
+
+    #[tokio::test]
+    async fn tampered_links_and_wrong_methods_are_refused() {
+        let h = handler();
+        let url = link("https://cb.example", b"key", "a1", Decision::Approve, now() + 600);
+        let tampered = url.replace("/approve?", "/reject?");
+        assert_eq!(h.handle(request("POST", &tampered)).await.expect("page").status(), 403);
+        assert_eq!(h.handle(request("DELETE", &url)).await.expect("page").status(), 405);
+        assert_eq!(h.handle(request("GET", "https://cb.example/slack")).await.expect("page").status(), 405);
+        let forged = request("POST", "https://cb.example/slack");
+        assert_eq!(h.handle(forged).await.expect("page").status(), 401);
+        assert!(h.tokens.succeeded.lock().expect("lock").is_empty(), "nothing decided");
+    }
+}

@@ -1,0 +1,185 @@
+//! request-approval: invoked by the state machine with `.waitForTaskToken` once green is Ready.
+//! Stores a single-use, expiring approval in the ledger, then asks in Slack (Block Kit, with
+//! Approve and Reject buttons) and by email (SNS, two signed links), with the evidence: image,
+//! task definition diff, validation report. The execution waits for approval-callback.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use greenlight_aws::{DynamoLedger, EcsTaskDefinitions, SecretsManagerSecrets, SnsNotifier, SsmManifest};
+use greenlight_core::pipeline::{
+    ApprovalChannels, ApprovalPorts, ApprovalRequest, ApprovalRequested, request_approval,
+};
+use greenlight_core::ports::{Approvals, Chat, Ledger, ManifestSource, Notifier, Secrets, TaskDefinitions};
+use greenlight_runtime::{FunctionError, HttpChat, env, env_number, parse_input};
+use serde_json::Value;
+
+#[derive(Debug)]
+pub struct Handler<M, T, L, S, C, N> {
+    pub manifests: M,
+    pub task_definitions: T,
+    /// The ledger: approvals and validation reports.
+    pub ledger: L,
+    pub secrets: S,
+    pub chat: C,
+    pub notifier: N,
+    pub channels: ApprovalChannels,
+}
+
+impl Handler<SsmManifest, EcsTaskDefinitions, DynamoLedger, SecretsManagerSecrets, HttpChat, SnsNotifier> {
+    /// `GREENLIGHT_MANIFEST_PARAMETER`, `GREENLIGHT_LEDGER_TABLE`, `GREENLIGHT_TOPIC_ARN`,
+    /// `GREENLIGHT_CALLBACK_URL`, and the secrets `GREENLIGHT_SLACK_WEBHOOK_SECRET`,
+    /// `GREENLIGHT_LINK_KEY_SECRET` (each needed by services using that channel).
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
+        let ttl = Duration::from_secs(env_number("GREENLIGHT_MANIFEST_TTL_SECONDS", 60)?);
+        Ok(Self {
+            manifests: SsmManifest::new(aws_sdk_ssm::Client::new(config), env("GREENLIGHT_MANIFEST_PARAMETER")?, ttl),
+            task_definitions: EcsTaskDefinitions::new(aws_sdk_ecs::Client::new(config)),
+            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
+            secrets: SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)),
+            chat: HttpChat::default(),
+            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
+            channels: ApprovalChannels {
+                callback_url: env("GREENLIGHT_CALLBACK_URL")?,
+                slack_webhook_secret: env("GREENLIGHT_SLACK_WEBHOOK_SECRET").ok(),
+                link_key_secret: env("GREENLIGHT_LINK_KEY_SECRET").ok(),
+            },
+        })
+    }
+}
+
+impl<M, T, L, S, C, N> Handler<M, T, L, S, C, N>
+where
+    M: ManifestSource,
+    T: TaskDefinitions,
+    L: Approvals + Ledger,
+    S: Secrets,
+    C: Chat,
+    N: Notifier,
+{
+    pub async fn handle(&self, payload: Value) -> Result<ApprovalRequested, FunctionError> {
+        let request: ApprovalRequest = parse_input(payload)?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+        let ports = ApprovalPorts {
+            manifests: &self.manifests,
+            task_definitions: &self.task_definitions,
+            approvals: &self.ledger,
+            ledger: &self.ledger,
+            secrets: &self.secrets,
+            chat: &self.chat,
+            notifier: &self.notifier,
+        };
+        let requested =
+            request_approval(&request, ports, &self.channels, i64::try_from(now).unwrap_or_default()).await?;
+        tracing::info!(
+            service = request.step.service,
+            image_digest = request.step.push.digest,
+            execution_id = request.step.execution_id,
+            deployment_id = request.step.deployment.as_ref().map(|d| d.deployment_id.as_str()),
+            approval_id = requested.approval_id,
+            channels = ?requested.channels,
+            "approval requested"
+        );
+        Ok(requested)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use greenlight_core::fakes::{FakeChat, FakeLedger, FakeManifest, FakeNotifier, FakeSecrets, FakeTaskDefinitions};
+    use greenlight_core::manifest::Manifest;
+    use greenlight_core::taskdef::TaskDefinition;
+    use serde_json::json;
+
+    /// The ledger's two faces in one fake.
+    #[derive(Debug, Default)]
+    struct Both {
+        approvals: greenlight_core::fakes::FakeApprovals,
+        ledger: FakeLedger,
+    }
+
+    impl Approvals for Both {
+        async fn put_approval(
+            &self,
+            r: &greenlight_core::approval::ApprovalRecord,
+        ) -> Result<(), greenlight_core::Error> {
+            self.approvals.put_approval(r).await
+        }
+        async fn approval(
+            &self,
+            id: &str,
+        ) -> Result<Option<greenlight_core::approval::ApprovalRecord>, greenlight_core::Error> {
+            self.approvals.approval(id).await
+        }
+        async fn decide(
+            &self,
+            id: &str,
+            d: &greenlight_core::approval::Decided,
+            now: i64,
+        ) -> Result<bool, greenlight_core::Error> {
+            self.approvals.decide(id, d, now).await
+        }
+    }
+
+    impl Ledger for Both {
+        async fn save_validation(&self, id: &str, report: &Value) -> Result<(), greenlight_core::Error> {
+            self.ledger.save_validation(id, report).await
+        }
+        async fn validations(&self, id: &str) -> Result<Vec<Value>, greenlight_core::Error> {
+            self.ledger.validations(id).await
+        }
+    }
+
+    #[tokio::test]
+    async fn asks_in_slack_and_by_email_without_leaking_secrets() {
+        let manifest = Manifest::parse(include_str!("../../../crates/core/tests/fixtures/manifest-api-server.json"))
+            .expect("manifest");
+        let td: Value =
+            serde_json::from_str(include_str!("../../../crates/core/tests/fixtures/aws/describe-task-definition.json"))
+                .expect("json");
+        let h = Handler {
+            manifests: FakeManifest(manifest),
+            task_definitions: FakeTaskDefinitions {
+                live: TaskDefinition::from_json(td).expect("td"),
+                registered: Default::default(),
+            },
+            ledger: Both::default(),
+            secrets: FakeSecrets {
+                values: [
+                    ("slack".to_string(), "https://hooks.example/secret-path".to_string()),
+                    ("links".to_string(), "link-key".to_string()),
+                ]
+                .into_iter()
+                .collect(),
+            },
+            chat: FakeChat::default(),
+            notifier: FakeNotifier::default(),
+            channels: ApprovalChannels {
+                callback_url: "https://callback.example".into(),
+                slack_webhook_secret: Some("slack".into()),
+                link_key_secret: Some("links".into()),
+            },
+        };
+        let payload = json!({
+            "task_token": "TOKEN-123",
+            "service": "api-server",
+            "push": {"account": "123456789012", "region": "us-east-1", "repository": "api-server", "digest": "sha256:abc", "tag": "v1.42.0"},
+            "deployment": {"deployment_id": "d-1", "appspec_sha256": "00"}
+        });
+        let out = h.handle(payload).await.expect("requested");
+        assert_eq!(out.channels, ["slack", "sns"]);
+        let stored = h.ledger.approvals.records.lock().expect("lock").clone();
+        assert_eq!(stored[0].task_token, "TOKEN-123");
+        assert_eq!(stored[0].id, out.approval_id);
+        let posted = h.chat.posted.lock().expect("lock").clone();
+        assert_eq!(posted[0].0, "https://hooks.example/secret-path");
+        let email = h.notifier.sent.lock().expect("lock").clone();
+        assert!(email[0].1.contains(&format!("https://callback.example/links/{}/approve?expires=", out.approval_id)));
+        for text in [posted[0].1.to_string(), email[0].1.clone()] {
+            assert!(
+                !text.contains("TOKEN-123") && !text.contains("secret-path") && !text.contains("link-key"),
+                "{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Human approval end to end: request-approval posts to a fake Slack and to the SNS topic,
+//! approval-callback (a function URL) takes the decision, and the state machine continues or
+//! rolls back.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use greenlight_core::approval::sign_slack;
+use greenlight_core::ports::ExecutionStart;
+use greenlight_tests::emulator::Port;
+use greenlight_tests::pipeline::{Hook, Pipeline, SLACK_SIGNING_SECRET, Setup};
+use serde_json::{Value, json};
+
+const LIMIT: Duration = Duration::from_secs(150);
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+}
+
+async fn start(timeout: u32) -> (Pipeline, String) {
+    let p = Pipeline::start(Setup { hook: Hook::version_check(), approval_timeout: Some(timeout), ..Setup::default() })
+        .await;
+    let outcome = p.push("v2").await;
+    let ExecutionStart::Started { execution_arn } = outcome.executions[0].start.clone() else { panic!("{outcome:?}") };
+    (p, execution_arn)
+}
+
+/// Waits for the approval request in Slack; returns its payload.
+async fn slack_request(p: &Pipeline) -> Value {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        if let Some(m) = p.slack_messages().await.into_iter().find(|m| m["hook"] == "incoming-webhook") {
+            return m["payload"].clone();
+        }
+        assert!(Instant::now() < deadline, "no approval request reached Slack");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The approve or reject link of the approval email.
+async fn email_link(p: &Pipeline, decision: &str) -> String {
+    let notes = p.emulator.notifications().await;
+    let email =
+        notes.iter().find(|n| n["subject"] == "greenlight: approve web v2 for production?").expect("approval email");
+    let message = email["message"].as_str().unwrap_or_default();
+    message
+        .split_whitespace()
+        .find(|w| w.contains("/links/") && w.contains(&format!("/{decision}?")))
+        .unwrap_or_else(|| panic!("no {decision} link in {message}"))
+        .to_string()
+}
+
+/// POSTs a Slack interaction (a button click), signed with `secret`.
+async fn click(p: &Pipeline, value: &str, user: &str, secret: &str, timestamp: i64) -> (u16, String) {
+    let payload = json!({
+        "type": "block_actions",
+        "user": {"id": "U1", "username": user},
+        "actions": [{"action_id": "greenlight", "value": value}],
+        "response_url": format!("{}/greenlight-emulator/slack/response", p.emulator.endpoint)
+    });
+    let body = format!("payload={}", url_encode(&payload.to_string()));
+    let signature = sign_slack(secret.as_bytes(), timestamp, body.as_bytes());
+    let resp = reqwest::Client::new()
+        .post(format!("{}/slack", p.callback_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", timestamp.to_string())
+        .header("x-slack-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("POST /slack");
+    (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn running(p: &Pipeline, execution: &str) -> bool {
+    p.ended(execution).await.is_none()
+}
+
+#[tokio::test]
+async fn approve_in_slack_moves_production_once() {
+    let (p, execution) = start(600).await;
+    let message = slack_request(&p).await;
+    let text = message.to_string();
+    // The evidence: tag, digest, the task definition diff, the validation report, two buttons.
+    assert!(text.contains("Deploy web v2 to production?"), "{text}");
+    assert!(text.contains(&p.digest("v2")), "digest missing: {text}");
+    assert!(text.contains("containerDefinitions[web].image"), "diff missing: {text}");
+    assert!(text.contains("validation passed"), "validation report missing: {text}");
+    let buttons =
+        message["blocks"].as_array().and_then(|b| b.iter().find(|b| b["type"] == "actions")).expect("actions");
+    let value = buttons["elements"][0]["value"].as_str().expect("approve").to_string();
+    assert!(value.starts_with("approve:"));
+    assert!(buttons["elements"][1]["value"].as_str().is_some_and(|v| v.starts_with("reject:")));
+    // Green waits on the test listener; production has not moved.
+    assert_eq!(p.serving(Port::Test).await, Some(p.digest("v2")));
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
+
+    // A forged signature and a replayed (stale) request change nothing.
+    assert_eq!(click(&p, &value, "mallory", "not-the-secret", now()).await.0, 401);
+    let (status, body) = click(&p, &value, "mallory", SLACK_SIGNING_SECRET, now() - 600).await;
+    assert_eq!(status, 401, "{body}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(running(&p, &execution).await, "still waiting for a decision");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
+
+    let (status, body) = click(&p, &value, "alice", SLACK_SIGNING_SECRET, now()).await;
+    assert_eq!((status, body.as_str()), (200, "approved by @alice"));
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.status, "SUCCEEDED", "{end:?}");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v2")));
+    let updated = p.slack_messages().await.into_iter().find(|m| m["hook"] == "response").expect("message updated");
+    assert!(updated["payload"].to_string().contains("approved* by @alice"), "{updated}");
+
+    // A second click, by link this time, says who already decided.
+    let link = email_link(&p, "approve").await;
+    let resp = reqwest::Client::new().post(&link).send().await.expect("POST link");
+    assert_eq!(resp.status().as_u16(), 409);
+    let page = resp.text().await.unwrap_or_default();
+    assert!(page.contains("already approved by @alice"), "{page}");
+}
+
+#[tokio::test]
+async fn reject_by_signed_link_rolls_back() {
+    let (p, execution) = start(600).await;
+    slack_request(&p).await;
+    let link = email_link(&p, "reject").await;
+    let client = reqwest::Client::new();
+    // A GET (a link scanner, an unfurler) only shows the confirmation page.
+    let page = client.get(&link).send().await.expect("GET link");
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap_or_default().contains("<form method=\"post\">"));
+    // A tampered link is refused.
+    let tampered = link.replace("sig=", "sig=00");
+    assert_eq!(client.post(&tampered).send().await.expect("POST").status().as_u16(), 403);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(running(&p, &execution).await, "nothing decided yet");
+
+    let decided = client.post(&link).send().await.expect("POST link");
+    assert_eq!(decided.status().as_u16(), 200);
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.status, "FAILED", "{end:?}");
+    assert_eq!(end.error.as_deref(), Some("Rejected"));
+    assert!(end.cause.as_deref().unwrap_or_default().starts_with("rejected by signed link via link at "), "{end:?}");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
+    assert_eq!(p.serving(Port::Test).await, Some(p.digest("v1")), "green removed");
+}
+
+#[tokio::test]
+async fn no_decision_in_time_rolls_back() {
+    // The manifest's shortest approval timeout is a minute.
+    let (p, execution) = start(60).await;
+    slack_request(&p).await;
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.status, "FAILED", "{end:?}");
+    assert_eq!(end.error.as_deref(), Some("ApprovalTimedOut"));
+    assert!(end.cause.as_deref().unwrap_or_default().contains("Nobody decided before the approval timeout"), "{end:?}");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
+    let notes = p.emulator.notifications().await;
+    assert!(notes.iter().any(|n| n["subject"] == "greenlight: web v2 rolled back"), "{notes:?}");
+}
