@@ -24,6 +24,20 @@ impl CodeDeployDeployments {
     pub fn new(client: aws_sdk_codedeploy::Client) -> Self {
         Self { client }
     }
+
+    async fn get_deployment(
+        &self,
+        deployment_id: &str,
+    ) -> Result<aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput, Error> {
+        self.client.get_deployment().deployment_id(deployment_id).send().await.map_err(|e| {
+            classify("codedeploy:GetDeployment", e, |e| match e {
+                GetDeploymentError::DeploymentDoesNotExistException(_) => {
+                    Specific::not_found(ResourceKind::Deployment, deployment_id, "")
+                }
+                _ => None,
+            })
+        })
+    }
 }
 
 fn missing_application(application: &str) -> Option<Specific> {
@@ -69,14 +83,7 @@ impl Deployments for CodeDeployDeployments {
     }
 
     async fn state(&self, deployment_id: &str) -> Result<DeploymentState, Error> {
-        let out = self.client.get_deployment().deployment_id(deployment_id).send().await.map_err(|e| {
-            classify("codedeploy:GetDeployment", e, |e| match e {
-                GetDeploymentError::DeploymentDoesNotExistException(_) => {
-                    Specific::not_found(ResourceKind::Deployment, deployment_id, "")
-                }
-                _ => None,
-            })
-        })?;
+        let out = self.get_deployment(deployment_id).await?;
         let info = out.deployment_info();
         Ok(DeploymentState {
             id: deployment_id.to_string(),
@@ -86,14 +93,7 @@ impl Deployments for CodeDeployDeployments {
     }
 
     async fn info(&self, deployment_id: &str) -> Result<DeploymentInfo, Error> {
-        let out = self.client.get_deployment().deployment_id(deployment_id).send().await.map_err(|e| {
-            classify("codedeploy:GetDeployment", e, |e| match e {
-                GetDeploymentError::DeploymentDoesNotExistException(_) => {
-                    Specific::not_found(ResourceKind::Deployment, deployment_id, "")
-                }
-                _ => None,
-            })
-        })?;
+        let out = self.get_deployment(deployment_id).await?;
         let info = out.deployment_info();
         let appspec = info
             .and_then(|i| i.revision())

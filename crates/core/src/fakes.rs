@@ -89,6 +89,8 @@ pub struct FakeDeployments {
     pub reported: Mutex<Vec<(String, String, bool)>>,
     /// StopDeployment answers "already completed".
     pub completed: bool,
+    /// The next this-many PutLifecycleEventHookExecutionStatus calls are throttled.
+    pub throttle_reports: Mutex<u32>,
 }
 
 impl Deployments for FakeDeployments {
@@ -121,6 +123,16 @@ impl Deployments for FakeDeployments {
     }
 
     async fn report_hook(&self, deployment_id: &str, hook_execution_id: &str, succeeded: bool) -> Result<(), Error> {
+        {
+            let mut throttled = self.throttle_reports.lock().map_err(|_| poisoned())?;
+            if *throttled > 0 {
+                *throttled -= 1;
+                return Err(Error::Throttled {
+                    operation: "codedeploy:PutLifecycleEventHookExecutionStatus",
+                    source: "Rate exceeded".into(),
+                });
+            }
+        }
         self.reported.lock().map_err(|_| poisoned())?.push((deployment_id.into(), hook_execution_id.into(), succeeded));
         Ok(())
     }

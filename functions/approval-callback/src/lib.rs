@@ -147,4 +147,19 @@ mod tests {
         assert_eq!(h.handle(forged).await.expect("page").status(), 401);
         assert!(h.tokens.succeeded.lock().expect("lock").is_empty(), "nothing decided");
     }
+
+    #[tokio::test]
+    async fn expired_and_unknown_approvals_get_a_clear_page() {
+        let h = handler();
+        h.approvals.records.lock().expect("lock")[0].expires_at = now() - 1;
+        let url = link("https://cb.example", b"key", "a1", Decision::Approve, now() + 600);
+        let expired = h.handle(request("POST", &url)).await.expect("page");
+        assert_eq!(expired.status(), 410);
+        let unknown = link("https://cb.example", b"key", "nope", Decision::Approve, now() + 600);
+        let page = h.handle(request("POST", &unknown)).await.expect("page");
+        assert_eq!(page.status(), 404);
+        let stale_link = link("https://cb.example", b"key", "a1", Decision::Approve, now() - 5);
+        assert_eq!(h.handle(request("GET", &stale_link)).await.expect("page").status(), 410);
+        assert!(h.tokens.succeeded.lock().expect("lock").is_empty(), "nothing decided");
+    }
 }

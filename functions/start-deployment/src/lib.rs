@@ -75,7 +75,8 @@ mod tests {
                      "digest": "sha256:abc123", "tag": "v1.42.0"},
             "prepared": {"already_live": false, "reason": null, "previous_task_definition_arn": null,
                          "task_definition_arn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:42",
-                         "revision": 42, "container_port": 3000}
+                         "revision": 42, "container_port": 3000,
+                         "approval": {"required": false, "timeout_seconds": 3600, "on_timeout": "rollback"}}
         })
     }
 

@@ -300,3 +300,14 @@ async fn the_lambda_deadline_bounds_the_verdict() {
     assert!(reason.contains("deadline"), "{reason}");
     assert!(!h.deployments.reported.lock().expect("lock")[0].2);
 }
+
+#[tokio::test]
+async fn the_report_is_retried_when_throttled() {
+    let s = server().await;
+    let h = handler(&s.base, "api-server", false);
+    *h.deployments.throttle_reports.lock().expect("lock") = 2;
+    h.handle(event(), deadline()).await.expect("reported after two throttled attempts");
+    let reported = h.deployments.reported.lock().expect("lock").clone();
+    assert_eq!(reported.len(), 1);
+    assert!(reported[0].2, "Succeeded");
+}
