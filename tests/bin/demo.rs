@@ -120,7 +120,7 @@ async fn main() -> std::process::ExitCode {
         deadline_seconds: 30,
         fault_injection: None,
     };
-    let p = Pipeline::start(Setup { hook, options, approval_timeout: None }).await;
+    let p = Pipeline::start(Setup { hook, options, ..Setup::default() }).await;
     let digests: BTreeMap<String, String> =
         ["v1", "v2", "v3"].iter().map(|t| (p.digest(t), (*t).to_string())).collect();
     println!(

@@ -85,6 +85,9 @@ impl Hook {
     }
 }
 
+/// The image tags seeded for each service; `v1` runs at the start.
+pub const TAGS: &[&str] = &["v1", "v2", "v3", "v4", "v5", "v6", "v7"];
+
 /// How the pipeline's service is set up.
 #[derive(Debug, Clone)]
 pub struct Setup {
@@ -92,11 +95,27 @@ pub struct Setup {
     pub hook: Hook,
     /// `Some(seconds)`: the service requires approval, in Slack and by email, within that time.
     pub approval_timeout: Option<u32>,
+    /// The manifest's `concurrency.policy`: `supersede` or `queue`.
+    pub concurrency: &'static str,
+    /// `GREENLIGHT_LEASE_SECONDS` of every function.
+    pub lease_seconds: u32,
+    /// `GREENLIGHT_FAULT_INJECTION=fail:<function>` for every function.
+    pub fail: Option<&'static str>,
+    /// A second service, `api` (validation off, no data plane), in the same manifest.
+    pub second_service: bool,
 }
 
 impl Default for Setup {
     fn default() -> Self {
-        Self { options: Options::default(), hook: Hook::version_check(), approval_timeout: None }
+        Self {
+            options: Options::default(),
+            hook: Hook::version_check(),
+            approval_timeout: None,
+            concurrency: "supersede",
+            lease_seconds: 900,
+            fail: None,
+            second_service: false,
+        }
     }
 }
 
@@ -104,6 +123,8 @@ impl Default for Setup {
 pub struct Pipeline {
     pub emulator: Emulator,
     pub seeded: Value,
+    /// The second service's digests by tag (empty without one).
+    pub other_digests: std::collections::HashMap<String, String>,
     pub config: aws_config::SdkConfig,
     pub state_machine_arn: String,
 }
@@ -111,7 +132,7 @@ pub struct Pipeline {
 impl Pipeline {
     pub async fn start(setup: Setup) -> Self {
         let emulator = Emulator::start_with(setup.options.clone()).unwrap_or_else(|e| panic!("{e}"));
-        let manifest = json!({
+        let mut manifest = json!({
             "version": 1,
             "services": [{
                 "name": "web",
@@ -132,12 +153,31 @@ impl Pipeline {
                 "approval": match setup.approval_timeout {
                     Some(t) => json!({"required": true, "timeout_seconds": t, "channels": ["slack", "sns"]}),
                     None => json!({"required": false}),
-                }
+                },
+                "concurrency": {"policy": setup.concurrency}
             }]
         });
+        let mut other_digests = std::collections::HashMap::new();
+        if setup.second_service {
+            manifest["services"].as_array_mut().expect("services").push(json!({
+                "name": "api", "cluster": "api", "service": "api", "repository": "api", "containers": ["api"],
+                "tags": {"include": ["v*"]},
+                "codedeploy": {"application": "api", "deployment_group": "api"},
+                "load_balancer": {"container": "api", "port": 8080},
+                "validation": {"enabled": false},
+                "approval": {"required": false},
+                "concurrency": {"policy": setup.concurrency}
+            }));
+            let api =
+                emulator.seed(json!({"service": "api", "tags": TAGS, "live": "v1", "bind_load_balancer": false})).await;
+            other_digests = api["digests"]
+                .as_object()
+                .map(|d| d.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+                .unwrap_or_default();
+        }
         let seeded = emulator
             .seed(json!({
-                "service": "web", "tags": ["v1", "v2", "v3"], "live": "v1",
+                "service": "web", "tags": TAGS, "live": "v1",
                 "approval": setup.approval_timeout.is_some(), "ready_wait_minutes": 2880,
                 "manifest": manifest,
                 "greenlight_secrets": {
@@ -154,10 +194,13 @@ impl Pipeline {
         let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}");
         let topic = seeded["topic_arn"].as_str().unwrap_or_default().to_string();
         let table = seeded["table"].as_str().unwrap_or_default().to_string();
-        let fault = match &setup.hook {
-            Hook::Validate { fault_injection: Some(f), .. } => *f,
+        let fail = setup.fail.map(|f| format!("fail:{f}"));
+        let fault = match (&setup.hook, &fail) {
+            (_, Some(f)) => f.as_str(),
+            (Hook::Validate { fault_injection: Some(f), .. }, None) => *f,
             _ => "",
         };
+        let lease = setup.lease_seconds.to_string();
         for krate in FUNCTIONS {
             let bin = binary(krate);
             emulator
@@ -176,6 +219,7 @@ impl Pipeline {
                         ("GREENLIGHT_SLACK_WEBHOOK_SECRET", &slack_webhook),
                         ("GREENLIGHT_SLACK_SIGNING_SECRET", &slack_signing),
                         ("GREENLIGHT_LINK_KEY_SECRET", &link_key),
+                        ("GREENLIGHT_LEASE_SECONDS", &lease),
                         ("RUST_LOG", "info"),
                     ],
                 )
@@ -202,7 +246,7 @@ impl Pipeline {
             .await
             .expect("CreateStateMachine");
         assert_eq!(created.state_machine_arn(), state_machine_arn);
-        Self { emulator, seeded, config, state_machine_arn }
+        Self { emulator, seeded, other_digests, config, state_machine_arn }
     }
 
     /// The approval-callback function URL.
@@ -220,25 +264,68 @@ impl Pipeline {
         self.seeded["digests"][tag].as_str().unwrap_or_default().to_string()
     }
 
-    /// The EventBridge event ECR sends when `web:<tag>` is pushed.
+    /// The EventBridge event ECR sends when `web:<tag>` is pushed, stamped now.
     pub fn push_event(&self, tag: &str) -> Value {
+        self.push_event_of("web", tag, chrono::Utc::now())
+    }
+
+    /// The push event of `<repository>:<tag>` at `time`. The seeded images share one digest
+    /// per repository and tag (`<repository>:<tag>` layers), so the digest is derived the
+    /// same way for every service.
+    pub fn push_event_of(&self, repository: &str, tag: &str, time: chrono::DateTime<chrono::Utc>) -> Value {
+        let digest = if repository == "web" { self.digest(tag) } else { self.other_digests[tag].clone() };
         json!({
             "version": "0",
-            "id": format!("event-{tag}"),
+            "id": format!("event-{repository}-{tag}"),
             "detail-type": "ECR Image Action",
             "source": "aws.ecr",
             "account": ACCOUNT,
-            "time": "2026-11-26T10:00:00Z",
+            "time": time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "region": REGION,
             "resources": [],
             "detail": {
                 "result": "SUCCESS",
-                "repository-name": "web",
-                "image-digest": self.digest(tag),
+                "repository-name": repository,
+                "image-digest": digest,
                 "action-type": "PUSH",
                 "image-tag": tag
             }
         })
+    }
+
+    /// Who holds the service's lock in the ledger, if anyone.
+    pub async fn lock_holder(&self, service: &str) -> Option<Value> {
+        let ddb = aws_sdk_dynamodb::Client::new(&self.config);
+        let table = self.seeded["table"].as_str().unwrap_or_default();
+        let out = ddb
+            .get_item()
+            .table_name(table)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("service#{service}")))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("lock".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem lock");
+        out.item().map(|item| {
+            let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            json!({"execution": text("execution"), "tag": text("tag"), "digest": text("digest")})
+        })
+    }
+
+    /// The ledger of deployments of a service, newest push first.
+    pub async fn history(&self, service: &str) -> Vec<greenlight_core::lock::DeploymentRecord> {
+        use greenlight_core::ports::History;
+        let table = self.seeded["table"].as_str().unwrap_or_default();
+        let ledger = greenlight_aws::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&self.config), table);
+        ledger.deployments(service, 50).await.expect("ledger query")
+    }
+
+    /// The image a service's ECS service runs now (its current task definition's first container).
+    pub async fn running_image(&self, service: &str) -> String {
+        use greenlight_core::ports::TaskDefinitions;
+        let ecs = greenlight_aws::EcsTaskDefinitions::new(aws_sdk_ecs::Client::new(&self.config));
+        let td = ecs.current(service, service).await.expect("current task definition");
+        td.image_of(service).unwrap_or_default().to_string()
     }
 
     /// Delivers an event to on-image-push (as the EventBridge rule would) through Lambda Invoke.

@@ -50,4 +50,19 @@ impl greenlight_core::ports::TaskTokens for SfnExecutions {
             .map_err(|e| classify("states:SendTaskSuccess", e, |_| None))?;
         Ok(())
     }
+
+    async fn fail(&self, task_token: &str, error: &str, cause: &str) -> Result<(), Error> {
+        let result = self.client.send_task_failure().task_token(task_token).error(error).cause(cause).send().await;
+        match result {
+            Ok(_) => Ok(()),
+            // The task no longer waits (it timed out, or its execution ended): nothing to end.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_task_timed_out() || s.is_task_does_not_exist() || s.is_invalid_token()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify("states:SendTaskFailure", e, |_| None)),
+        }
+    }
 }

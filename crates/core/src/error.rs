@@ -96,6 +96,22 @@ pub enum Error {
     #[error("deployment group `{group}` already has an active deployment; greenlight retries once it finishes")]
     DeploymentInProgress { group: String, source: BoxError },
 
+    #[error(
+        "{service} {tag} is superseded: {by}. It will not be deployed; the newest push of the service deploys instead"
+    )]
+    Superseded { service: String, tag: String, by: String },
+
+    #[error(
+        "{service} {tag} waits for the service's lock, held by {holder}{}; greenlight tries again with backoff",
+        if *.shifting { " whose production traffic is already moving (it is never stopped halfway)" } else { "" }
+    )]
+    Queued { service: String, tag: String, holder: String, shifting: bool },
+
+    #[error(
+        "{service} {tag} waited {waited_seconds} s for the service's lock (held by {holder}), longer than concurrency.queue_timeout_seconds ({limit} s). Push again once {holder} has finished, or raise the timeout in the manifest"
+    )]
+    QueueTimedOut { service: String, tag: String, holder: String, waited_seconds: i64, limit: u32 },
+
     #[error("AWS throttled `{operation}`; retry with backoff")]
     Throttled { operation: &'static str, source: BoxError },
 
@@ -139,6 +155,9 @@ impl Error {
                 ResourceKind::Secret => "SecretNotFound",
             },
             Self::DeploymentInProgress { .. } => "DeploymentInProgress",
+            Self::Superseded { .. } => "Superseded",
+            Self::Queued { .. } => "Queued",
+            Self::QueueTimedOut { .. } => "QueueTimedOut",
             Self::Throttled { .. } => "Throttled",
             Self::AccessDenied { .. } => "AccessDenied",
             Self::Chat { .. } => "ChatFailed",
@@ -149,7 +168,13 @@ impl Error {
 
     /// Whether trying the same call again later can succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::DeploymentInProgress { .. } | Self::Throttled { .. } | Self::Aws { retryable: true, .. })
+        matches!(
+            self,
+            Self::DeploymentInProgress { .. }
+                | Self::Queued { .. }
+                | Self::Throttled { .. }
+                | Self::Aws { retryable: true, .. }
+        )
     }
 
     /// Every `errorType` this crate can produce, for the tidy tests that tie them to the ASL.
@@ -174,6 +199,9 @@ impl Error {
         "ManifestNotFound",
         "SecretNotFound",
         "DeploymentInProgress",
+        "Superseded",
+        "Queued",
+        "QueueTimedOut",
         "Throttled",
         "AccessDenied",
         "ChatFailed",
@@ -216,6 +244,15 @@ mod tests {
             Error::UnknownService { service: "s".into(), known: Vec::new() },
             Error::DeploymentGroupMismatch { group: "g".into(), problem: "p".into(), expected: "e" },
             Error::DeploymentInProgress { group: "g".into(), source: boxed() },
+            Error::Superseded { service: "s".into(), tag: "t".into(), by: "b".into() },
+            Error::Queued { service: "s".into(), tag: "t".into(), holder: "h".into(), shifting: false },
+            Error::QueueTimedOut {
+                service: "s".into(),
+                tag: "t".into(),
+                holder: "h".into(),
+                waited_seconds: 1,
+                limit: 1,
+            },
             Error::Throttled { operation: "op", source: boxed() },
             Error::AccessDenied { operation: "op", source: boxed() },
             Error::Chat { reason: "r".into() },

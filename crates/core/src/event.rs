@@ -45,6 +45,10 @@ pub struct Push {
     /// EventBridge event id; duplicates of one event share it.
     pub event_id: Option<String>,
     pub event_time: Option<DateTime<Utc>>,
+    /// When ECR received the push, in milliseconds since the epoch (on-image-push reads it
+    /// from ECR); orders the service's pushes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_at: Option<i64>,
 }
 
 impl Push {
@@ -130,6 +134,7 @@ impl PushEvent {
             tag,
             event_id: event.id,
             event_time: event.time,
+            pushed_at: None,
         }))
     }
 }

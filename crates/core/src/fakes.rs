@@ -5,6 +5,8 @@ use std::sync::Mutex;
 
 use crate::appspec::AppSpec;
 use crate::error::{Error, ResourceKind};
+use crate::event::Push;
+use crate::lock::{Acquire, DeploymentRecord, HistoryUpdate, LockHolder, NewestPush, Renew, Renewal, TimelineEntry};
 use crate::manifest::Manifest;
 use crate::ports::{
     DeploymentGroupSettings, DeploymentInfo, DeploymentState, Deployments, ExecutionStart, Executions, Image, Images,
@@ -161,9 +163,170 @@ fn poisoned() -> Error {
     Error::Aws { operation: "fake", retryable: false, source: "a fake's lock was poisoned".into() }
 }
 
+/// The ledger in memory: validation reports, the per-service lock (with the DynamoDB
+/// adapter's conditions) and the deployment history.
 #[derive(Debug, Default)]
 pub struct FakeLedger {
     pub validations: Mutex<Vec<(String, serde_json::Value)>>,
+    pub newest: Mutex<std::collections::HashMap<String, NewestPush>>,
+    pub locks: Mutex<std::collections::HashMap<String, LockHolder>>,
+    /// `(service, push order, update)` in the order recorded.
+    pub history: Mutex<Vec<(String, String, HistoryUpdate)>>,
+    pub approvals: FakeApprovals,
+}
+
+impl FakeLedger {
+    /// A ledger in which the execution of this push of `service` holds the lock.
+    pub fn held_by(service: &str, digest: &str) -> Self {
+        let ledger = Self::default();
+        let holder = LockHolder {
+            execution: crate::pipeline::execution_name(service, digest),
+            order: "0".into(),
+            tag: "v0".into(),
+            digest: digest.into(),
+            lease_until: i64::MAX,
+            deployment_id: None,
+            approval_id: None,
+            shifting: false,
+        };
+        if let Ok(mut locks) = ledger.locks.lock() {
+            locks.insert(service.into(), holder);
+        }
+        ledger
+    }
+}
+
+impl crate::ports::Approvals for FakeLedger {
+    async fn put_approval(&self, record: &crate::approval::ApprovalRecord) -> Result<(), Error> {
+        self.approvals.put_approval(record).await
+    }
+
+    async fn approval(&self, id: &str) -> Result<Option<crate::approval::ApprovalRecord>, Error> {
+        self.approvals.approval(id).await
+    }
+
+    async fn decide(&self, id: &str, decided: &crate::approval::Decided, now: i64) -> Result<bool, Error> {
+        self.approvals.decide(id, decided, now).await
+    }
+}
+
+impl crate::ports::Locks for FakeLedger {
+    async fn record_push(&self, service: &str, push: &NewestPush) -> Result<bool, Error> {
+        let mut newest = self.newest.lock().map_err(|_| poisoned())?;
+        match newest.get(service) {
+            Some(n) if n.order > push.order => Ok(false),
+            _ => {
+                newest.insert(service.into(), push.clone());
+                Ok(true)
+            }
+        }
+    }
+
+    async fn newest_push(&self, service: &str) -> Result<Option<NewestPush>, Error> {
+        Ok(self.newest.lock().map_err(|_| poisoned())?.get(service).cloned())
+    }
+
+    async fn acquire(&self, service: &str, claim: &LockHolder, now: i64, take_older: bool) -> Result<Acquire, Error> {
+        let mut locks = self.locks.lock().map_err(|_| poisoned())?;
+        let free = match locks.get(service) {
+            None => true,
+            Some(h) => {
+                h.execution == claim.execution
+                    || h.lease_until < now
+                    || (take_older && h.order < claim.order && !h.shifting)
+            }
+        };
+        if !free {
+            return Ok(Acquire::Held(locks.get(service).cloned().ok_or_else(poisoned)?));
+        }
+        let previous = locks.insert(service.into(), claim.clone());
+        Ok(Acquire::Acquired { previous })
+    }
+
+    async fn renew(
+        &self,
+        service: &str,
+        execution: &str,
+        lease_until: i64,
+        renew: &Renew<'_>,
+    ) -> Result<Renewal, Error> {
+        let mut locks = self.locks.lock().map_err(|_| poisoned())?;
+        match locks.get_mut(service) {
+            Some(h) if h.execution == execution => {
+                h.lease_until = lease_until;
+                if let Some(d) = renew.deployment_id {
+                    h.deployment_id = Some(d.into());
+                }
+                if let Some(a) = renew.approval_id {
+                    h.approval_id = Some(a.into());
+                }
+                h.shifting |= renew.shifting;
+                Ok(Renewal::Held)
+            }
+            other => Ok(Renewal::Lost(other.cloned())),
+        }
+    }
+
+    async fn release(&self, service: &str, execution: &str) -> Result<bool, Error> {
+        let mut locks = self.locks.lock().map_err(|_| poisoned())?;
+        if locks.get(service).is_some_and(|h| h.execution == execution) {
+            locks.remove(service);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+impl crate::ports::History for FakeLedger {
+    async fn record(&self, service: &str, push: &Push, update: &HistoryUpdate) -> Result<(), Error> {
+        let order = crate::lock::order_key(push);
+        self.history.lock().map_err(|_| poisoned())?.push((service.into(), order, update.clone()));
+        Ok(())
+    }
+
+    async fn deployments(&self, service: &str, limit: u32) -> Result<Vec<DeploymentRecord>, Error> {
+        let history = self.history.lock().map_err(|_| poisoned())?;
+        let mut orders: Vec<&String> = history.iter().filter(|(s, _, _)| s == service).map(|(_, o, _)| o).collect();
+        orders.sort_unstable();
+        orders.dedup();
+        orders.reverse();
+        Ok(orders
+            .into_iter()
+            .take(limit as usize)
+            .map(|order| {
+                let mut r = DeploymentRecord {
+                    service: service.into(),
+                    order: order.clone(),
+                    execution: String::new(),
+                    digest: String::new(),
+                    tag: String::new(),
+                    execution_id: None,
+                    task_definition: None,
+                    deployment_id: None,
+                    timeline: Vec::new(),
+                    validation: None,
+                    approver: None,
+                    outcome: None,
+                    reason: None,
+                };
+                for (_, _, u) in history.iter().filter(|(s, o, _)| s == service && o == order) {
+                    r.timeline.push(TimelineEntry {
+                        state: u.state.clone(),
+                        at: String::new(),
+                        detail: u.detail.clone(),
+                    });
+                    r.execution_id = u.execution_id.clone().or(r.execution_id);
+                    r.task_definition = u.task_definition.clone().or(r.task_definition);
+                    r.deployment_id = u.deployment_id.clone().or(r.deployment_id);
+                    r.approver = u.approver.clone().or(r.approver);
+                    r.validation = u.validation.clone().or(r.validation);
+                    r.outcome = u.outcome.or(r.outcome);
+                    r.reason = u.reason.clone().or(r.reason);
+                }
+                r
+            })
+            .collect())
+    }
 }
 
 impl Ledger for FakeLedger {
@@ -221,11 +384,18 @@ impl crate::ports::Approvals for FakeApprovals {
 #[derive(Debug, Default)]
 pub struct FakeTaskTokens {
     pub succeeded: Mutex<Vec<(String, serde_json::Value)>>,
+    /// `(token, error, cause)`.
+    pub failed: Mutex<Vec<(String, String, String)>>,
 }
 
 impl crate::ports::TaskTokens for FakeTaskTokens {
     async fn succeed(&self, task_token: &str, output: &serde_json::Value) -> Result<(), Error> {
         self.succeeded.lock().map_err(|_| poisoned())?.push((task_token.into(), output.clone()));
+        Ok(())
+    }
+
+    async fn fail(&self, task_token: &str, error: &str, cause: &str) -> Result<(), Error> {
+        self.failed.lock().map_err(|_| poisoned())?.push((task_token.into(), error.into(), cause.into()));
         Ok(())
     }
 }

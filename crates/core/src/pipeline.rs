@@ -9,11 +9,15 @@ use crate::appspec::AppSpec;
 use crate::checks::Report;
 use crate::error::Error;
 use crate::event::{Push, PushEvent, Skipped, match_push};
+use crate::lock::{
+    Acquire, HistoryUpdate, LockHolder, NewestPush, Outcome, Renew, Renewal, lost_to, order_key, rfc3339,
+};
+use crate::manifest::ConcurrencyPolicy;
 use crate::manifest::{Channel, Manifest, OnTimeout, Service};
 use crate::plan::{HookFunctions, appspec_input, container_port};
 use crate::ports::{
-    Approvals, Chat, DeploymentState, Deployments, ExecutionStart, Executions, Ledger, ManifestSource, Notifier,
-    Secrets, TaskDefinitions,
+    Approvals, Chat, DeploymentState, Deployments, ExecutionStart, Executions, History, Images, Ledger, Locks,
+    ManifestSource, Notifier, Secrets, TaskDefinitions, TaskTokens,
 };
 use crate::taskdef::Revision;
 
@@ -50,30 +54,88 @@ pub struct StartedExecution {
     pub start: ExecutionStart,
 }
 
-/// on-image-push: one execution per target service of the push.
-pub async fn on_push(
+/// Ports on-image-push uses.
+#[derive(Debug)]
+pub struct PushPorts<'a, M, E, I, L> {
+    pub manifests: &'a M,
+    pub executions: &'a E,
+    pub images: &'a I,
+    pub ledger: &'a L,
+}
+
+/// on-image-push: records the push (with ECR's push time) as its services' newest, unless a
+/// newer one is recorded, then starts one execution per target service. An older push still
+/// starts its execution, which ends as `Superseded` and says so in the ledger.
+pub async fn on_push<M, E, I, L>(
     event: &Value,
-    manifests: &impl ManifestSource,
-    executions: &impl Executions,
+    ports: PushPorts<'_, M, E, I, L>,
     wait_seconds: u32,
-) -> Result<PushOutcome, Error> {
-    let push = match PushEvent::parse(&event.to_string())? {
+) -> Result<PushOutcome, Error>
+where
+    M: ManifestSource,
+    E: Executions,
+    I: Images,
+    L: Locks + History,
+{
+    let mut push = match PushEvent::parse(&event.to_string())? {
         PushEvent::Deployable(push) => push,
         PushEvent::Ignored { reason } => {
             return Ok(PushOutcome { ignored: Some(reason), executions: Vec::new(), skipped: Vec::new() });
         }
     };
-    let manifest = manifests.manifest().await?;
+    let manifest = ports.manifests.manifest().await?;
     let targets = match_push(&manifest, &push);
     let mut out = PushOutcome { ignored: None, executions: Vec::new(), skipped: targets.skipped };
+    if targets.targets.is_empty() {
+        return Ok(out);
+    }
+    push.pushed_at = ports.images.image(&push.repository, &push.digest).await?.pushed_at;
+    let newest = NewestPush { order: order_key(&push), tag: push.tag.clone(), digest: push.digest.clone() };
     for service in targets.targets {
+        let is_newest = ports.ledger.record_push(&service.name, &newest).await?;
         let name = execution_name(&service.name, &push.digest);
         let input = ExecutionInput { service: service.name.clone(), push: push.clone(), wait_seconds };
         let input = serde_json::to_string(&input).unwrap_or_default();
-        let start = executions.start(&name, &input).await?;
+        let start = ports.executions.start(&name, &input).await?;
+        if let ExecutionStart::Started { execution_arn } = &start {
+            let mut update = HistoryUpdate::state("accepted").detail(if is_newest {
+                "the service's newest push"
+            } else {
+                "older than a push already recorded for the service: it will be superseded"
+            });
+            update.execution_id = Some(execution_arn.clone());
+            ports.ledger.record(&service.name, &push, &update).await?;
+        }
         out.executions.push(StartedExecution { service: service.name.clone(), name, start });
     }
     Ok(out)
+}
+
+/// How long a lock taken now lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// Seconds since the epoch.
+    pub now: i64,
+    pub seconds: i64,
+}
+
+impl Lease {
+    pub fn until(self) -> i64 {
+        self.now + self.seconds
+    }
+}
+
+/// Extends this execution's lease; `Superseded` when another execution holds the lock.
+async fn keep_lock(ledger: &impl Locks, input: &StepInput, until: i64, renew: &Renew<'_>) -> Result<(), Error> {
+    let me = execution_name(&input.service, &input.push.digest);
+    match ledger.renew(&input.service, &me, until, renew).await? {
+        Renewal::Held => Ok(()),
+        Renewal::Lost(holder) => Err(superseded(input, lost_to(holder.as_ref()))),
+    }
+}
+
+fn superseded(input: &StepInput, by: String) -> Error {
+    Error::Superseded { service: input.service.clone(), tag: input.push.tag.clone(), by }
 }
 
 fn find<'a>(manifest: &'a Manifest, name: &str) -> Result<&'a Service, Error> {
@@ -126,40 +188,72 @@ pub struct StepInput {
     /// The state machine execution, for logs and notifications.
     #[serde(default)]
     pub execution_id: Option<String>,
+    /// When the execution started (RFC 3339), for the queue timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
 }
 
-/// prepare: checks the deployment group against the manifest, then registers the next
-/// revision of the live task definition (only the target images change), unless the digest
-/// already runs.
-pub async fn prepare(
+/// Ports prepare uses.
+#[derive(Debug)]
+pub struct PreparePorts<'a, M, T, D, L, A, K> {
+    pub manifests: &'a M,
+    pub task_definitions: &'a T,
+    pub deployments: &'a D,
+    pub ledger: &'a L,
+    pub approvals: &'a A,
+    pub tokens: &'a K,
+}
+
+/// prepare: takes the service's lock ("latest digest wins"), checks the deployment group
+/// against the manifest, then registers the next revision of the live task definition (only
+/// the target images change), unless the digest already runs.
+pub async fn prepare<M, T, D, L, A, K>(
     input: &StepInput,
-    manifests: &impl ManifestSource,
-    task_definitions: &impl TaskDefinitions,
-    deployments: &impl Deployments,
-) -> Result<Prepared, Error> {
-    let manifest = manifests.manifest().await?;
+    ports: PreparePorts<'_, M, T, D, L, A, K>,
+    lease: Lease,
+) -> Result<Prepared, Error>
+where
+    M: ManifestSource,
+    T: TaskDefinitions,
+    D: Deployments,
+    L: Locks + History,
+    A: Approvals,
+    K: TaskTokens,
+{
+    let manifest = ports.manifests.manifest().await?;
     let service = find(&manifest, &input.service)?;
+    take_lock(input, service, &ports, lease).await?;
+    let (task_definitions, deployments, ledger) = (ports.task_definitions, ports.deployments, ports.ledger);
     check_group(service, deployments).await?;
     let current = task_definitions.current(&service.cluster, &service.service).await?;
     let port = container_port(service, &current)?;
     let previous = current.arn().map(str::to_string);
     match current.next_revision(&service.containers, &input.push.image_uri())? {
-        Revision::AlreadyLive => Ok(Prepared {
-            already_live: true,
-            reason: Some(format!(
-                "{} already runs {} ({}); nothing to deploy",
-                service.name,
-                input.push.digest,
-                previous.as_deref().unwrap_or("current task definition")
-            )),
-            previous_task_definition_arn: previous,
-            task_definition_arn: None,
-            revision: None,
-            container_port: Some(port),
-            approval: ApprovalStep::of(service),
-        }),
+        Revision::AlreadyLive => {
+            ledger.release(&service.name, &execution_name(&service.name, &input.push.digest)).await?;
+            let mut update = HistoryUpdate::state("already_live");
+            update.outcome = Some(Outcome::AlreadyLive);
+            ledger.record(&service.name, &input.push, &update).await?;
+            Ok(Prepared {
+                already_live: true,
+                reason: Some(format!(
+                    "{} already runs {} ({}); nothing to deploy",
+                    service.name,
+                    input.push.digest,
+                    previous.as_deref().unwrap_or("current task definition")
+                )),
+                previous_task_definition_arn: previous,
+                task_definition_arn: None,
+                revision: None,
+                container_port: Some(port),
+                approval: ApprovalStep::of(service),
+            })
+        }
         Revision::Register(request) => {
             let registered = task_definitions.register(&request).await?;
+            let mut update = HistoryUpdate::state("registered");
+            update.task_definition = Some(registered.arn.clone());
+            ledger.record(&service.name, &input.push, &update).await?;
             Ok(Prepared {
                 already_live: false,
                 reason: None,
@@ -171,6 +265,118 @@ pub async fn prepare(
             })
         }
     }
+}
+
+/// Takes the service's lock for this push, or says why not: a newer push exists (`Superseded`),
+/// or an execution that must not be stopped holds it (`Queued`, retried by the state machine,
+/// until `QueueTimedOut`). Taking it over from an older execution stops that one's deployment
+/// and cancels its pending approval.
+async fn take_lock<M, T, D, L, A, K>(
+    input: &StepInput,
+    service: &Service,
+    ports: &PreparePorts<'_, M, T, D, L, A, K>,
+    lease: Lease,
+) -> Result<(), Error>
+where
+    D: Deployments,
+    L: Locks + History,
+    A: Approvals,
+    K: TaskTokens,
+{
+    let order = order_key(&input.push);
+    if let Some(newest) = ports.ledger.newest_push(&service.name).await?
+        && newest.order > order
+    {
+        return Err(superseded(
+            input,
+            format!("{} ({}) was pushed later", newest.tag, crate::lock::short_digest(&newest.digest)),
+        ));
+    }
+    let claim = LockHolder {
+        execution: execution_name(&service.name, &input.push.digest),
+        order,
+        tag: input.push.tag.clone(),
+        digest: input.push.digest.clone(),
+        lease_until: lease.until(),
+        deployment_id: None,
+        approval_id: None,
+        shifting: false,
+    };
+    let take_older = service.concurrency.policy == ConcurrencyPolicy::Supersede;
+    let previous = match ports.ledger.acquire(&service.name, &claim, lease.now, take_older).await? {
+        Acquire::Held(holder) if holder.order > claim.order => {
+            return Err(superseded(input, format!("{} was pushed later and holds the lock", holder.describe())));
+        }
+        Acquire::Held(holder) => {
+            let started = input
+                .started_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map_or(lease.now, |t| t.timestamp());
+            let waited = lease.now - started;
+            let limit = service.concurrency.queue_timeout_seconds;
+            if waited > i64::from(limit) {
+                return Err(Error::QueueTimedOut {
+                    service: service.name.clone(),
+                    tag: input.push.tag.clone(),
+                    holder: holder.describe(),
+                    waited_seconds: waited,
+                    limit,
+                });
+            }
+            return Err(Error::Queued {
+                service: service.name.clone(),
+                tag: input.push.tag.clone(),
+                holder: holder.describe(),
+                shifting: holder.shifting,
+            });
+        }
+        Acquire::Acquired { previous } => previous.filter(|p| p.execution != claim.execution),
+    };
+    let mut update = HistoryUpdate::state("locked");
+    if let Some(previous) = &previous {
+        let how = if previous.lease_until < lease.now { "whose lease had expired" } else { "an older push" };
+        update.detail = Some(format!("took the lock over from {} ({how})", previous.describe()));
+        stop_superseded(previous, &claim, ports.deployments, ports.approvals, ports.tokens, lease.now).await?;
+    }
+    ports.ledger.record(&service.name, &input.push, &update).await
+}
+
+/// Stops the deployment of the execution whose lock was taken over (auto-rollback: its
+/// production traffic had not moved) and cancels its pending approval, so that its execution
+/// ends as `Superseded` instead of waiting for a decision that no longer matters.
+async fn stop_superseded(
+    previous: &LockHolder,
+    by: &LockHolder,
+    deployments: &impl Deployments,
+    approvals: &impl Approvals,
+    tokens: &impl TaskTokens,
+    now: i64,
+) -> Result<(), Error> {
+    if let Some(id) = &previous.deployment_id {
+        deployments.stop(id).await?;
+    }
+    if let Some(id) = &previous.approval_id
+        && let Some(record) = approvals.approval(id).await?
+        && record.decided.is_none()
+    {
+        let decided = crate::approval::Decided {
+            approved: false,
+            by: format!("greenlight (superseded by {})", by.describe()),
+            at: rfc3339(now),
+            channel: "superseded".into(),
+        };
+        if approvals.decide(id, &decided, now).await? {
+            let cause = format!(
+                "{} {} is superseded: {} was pushed later. Its approval request is cancelled.",
+                record.service,
+                record.tag,
+                by.describe()
+            );
+            tokens.fail(&record.task_token, "Superseded", &cause).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Approval ↔ deployment group: a service with approval needs the group to stop in Ready
@@ -223,33 +429,94 @@ pub struct Started {
     pub appspec_sha256: String,
 }
 
-/// start-deployment: CreateDeployment with the AppSpec of the prepared revision.
+/// start-deployment: CreateDeployment with the AppSpec of the prepared revision, while this
+/// execution holds the service's lock (checked before, and recorded with the deployment id
+/// after: a deployment created after losing the lock is stopped at once).
 pub async fn start_deployment(
     input: &StepInput,
     manifests: &impl ManifestSource,
     deployments: &impl Deployments,
+    ledger: &(impl Locks + History),
     validate_function: Option<&str>,
+    lease: Lease,
 ) -> Result<Started, Error> {
     let manifest = manifests.manifest().await?;
     let service = find(&manifest, &input.service)?;
     let prepared = input.prepared.as_ref().ok_or_else(|| missing_input("prepared"))?;
     let arn = prepared.task_definition_arn.clone().ok_or_else(|| missing_input("prepared.task_definition_arn"))?;
     let port = prepared.container_port.ok_or_else(|| missing_input("prepared.container_port"))?;
-    let validate = match (service.validation.enabled, validate_function) {
-        (true, None) => {
-            return Err(Error::Configuration {
-                variable: "GREENLIGHT_VALIDATE_FUNCTION",
-                problem: format!("is not set, and service `{}` has validation enabled", service.name),
-            });
-        }
-        (_, f) => f.unwrap_or_default().to_string(),
-    };
+    let validate = validate_function.map(str::to_string).ok_or_else(|| Error::Configuration {
+        variable: "GREENLIGHT_VALIDATE_FUNCTION",
+        problem: "is not set: the validate function runs in the AfterAllowTestTraffic hook (the checks, and the lock's last word before production traffic moves)".into(),
+    })?;
+    keep_lock(ledger, input, lease.until(), &Renew::default()).await?;
     let spec = AppSpec::render(&appspec_input(service, arn, port, &HookFunctions { validate }));
     let description = format!("greenlight: {} {} ({})", service.name, input.push.tag, input.push.digest);
     let deployment_id = deployments
         .create(&service.codedeploy.application, &service.codedeploy.deployment_group, &spec, &description)
         .await?;
+    let recorded = Renew { deployment_id: Some(&deployment_id), ..Renew::default() };
+    if let Err(e) = keep_lock(ledger, input, lease.until(), &recorded).await {
+        deployments.stop(&deployment_id).await?;
+        return Err(e);
+    }
+    let mut update = HistoryUpdate::state("deployment_created");
+    update.deployment_id = Some(deployment_id.clone());
+    ledger.record(&service.name, &input.push, &update).await?;
     Ok(Started { deployment_id, appspec_sha256: spec.sha256 })
+}
+
+/// The validation hook's last word before production traffic moves: the deployment's
+/// execution must still hold the service's lock, and (when no approval follows) the lock
+/// records that traffic moves from now on, so no newer push stops it halfway. Conditional
+/// writes decide between this and a newer push taking the lock over: exactly one wins.
+pub async fn traffic_gate(
+    service: &Service,
+    tag: &str,
+    digest: &str,
+    ledger: &impl Locks,
+    lease: Lease,
+) -> Result<(), Error> {
+    let me = execution_name(&service.name, digest);
+    let renew = Renew { shifting: !service.approval.required, ..Renew::default() };
+    match ledger.renew(&service.name, &me, lease.until(), &renew).await? {
+        Renewal::Held => Ok(()),
+        Renewal::Lost(holder) => {
+            Err(Error::Superseded { service: service.name.clone(), tag: tag.into(), by: lost_to(holder.as_ref()) })
+        }
+    }
+}
+
+/// deployment-status's input: the deployment, and (to renew the lock) whose it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusInput {
+    pub deployment_id: String,
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub push: Option<Push>,
+}
+
+/// deployment-status: renews the lock's lease (`Superseded` when it was taken over), then
+/// reads where the deployment stands.
+pub async fn deployment_status(
+    input: &StatusInput,
+    deployments: &impl Deployments,
+    ledger: &impl Locks,
+    lease: Lease,
+) -> Result<DeploymentState, Error> {
+    if let (Some(service), Some(push)) = (&input.service, &input.push) {
+        let step = StepInput {
+            service: service.clone(),
+            push: push.clone(),
+            prepared: None,
+            deployment: None,
+            execution_id: None,
+            started_at: None,
+        };
+        keep_lock(ledger, &step, lease.until(), &Renew::default()).await?;
+    }
+    deployments.state(&input.deployment_id).await
 }
 
 fn missing_input(field: &str) -> Error {
@@ -269,6 +536,9 @@ pub enum FinishAction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinishInput {
     pub action: FinishAction,
+    /// The approver's decision, when production traffic moves after one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::approval::Decided>,
     #[serde(flatten)]
     pub step: StepInput,
 }
@@ -285,17 +555,24 @@ pub async fn validation_summary(ledger: &impl Ledger, deployment_id: &str) -> (S
     (text, failure)
 }
 
-/// finish: ContinueDeployment, or the success notification.
+/// finish: ContinueDeployment (once the lock records that production traffic moves, so no
+/// newer push stops it halfway), or the success: ledger, lock released, notification.
 pub async fn finish(
     input: &FinishInput,
     deployments: &impl Deployments,
     notifier: &impl Notifier,
-    ledger: &impl Ledger,
+    ledger: &(impl Ledger + Locks + History),
+    lease: Lease,
 ) -> Result<Value, Error> {
     let deployment = input.step.deployment.as_ref().ok_or_else(|| missing_input("deployment"))?;
+    let step = &input.step;
     match input.action {
         FinishAction::Continue => {
+            keep_lock(ledger, step, lease.until(), &Renew { shifting: true, ..Renew::default() }).await?;
             deployments.continue_deployment(&deployment.deployment_id).await?;
+            let mut update = HistoryUpdate::state("traffic_shifting");
+            update.approver = input.approval.as_ref().map(|a| format!("{} via {} at {}", a.by, a.channel, a.at));
+            ledger.record(&step.service, &step.push, &update).await?;
             Ok(serde_json::json!({"continued": deployment.deployment_id}))
         }
         FinishAction::Succeeded => {
@@ -303,6 +580,11 @@ pub async fn finish(
             let subject = format!("greenlight: {} {} is live", input.step.service, push.tag);
             let revision = input.step.prepared.as_ref().and_then(|p| p.task_definition_arn.as_deref()).unwrap_or("?");
             let (validation, _) = validation_summary(ledger, &deployment.deployment_id).await;
+            let mut update = HistoryUpdate::state("succeeded");
+            update.outcome = Some(Outcome::Deployed);
+            update.validation = Some(validation.trim().to_string()).filter(|v| !v.is_empty());
+            ledger.record(&step.service, push, &update).await?;
+            ledger.release(&step.service, &execution_name(&step.service, &push.digest)).await?;
             let message = format!(
                 "{service}: {tag} is in production.\n\nImage: {image}\nTask definition: {revision}\nDeployment: {id}\n{validation}",
                 service = input.step.service,
@@ -368,15 +650,19 @@ pub struct RolledBack {
     pub error: String,
     pub reason: String,
     pub stopped_deployment: bool,
+    /// What could not be done on the way (the ledger did not answer…), for the logs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// rollback: stop the deployment with auto-rollback (traffic back to blue) if it is still
-/// active, and tell the team why.
+/// active, record why in the ledger, release the service's lock, and tell the team. A push
+/// superseded before anything of it was deployed is recorded, not announced.
 pub async fn rollback(
     request: &RollbackRequest,
     deployments: &impl Deployments,
     notifier: &impl Notifier,
-    ledger: &impl Ledger,
+    ledger: &(impl Ledger + Locks + History),
 ) -> Result<RolledBack, Error> {
     let input = &request.state;
     let error = input.error.as_ref().map_or_else(|| "DeploymentFailed".to_string(), |e| e.error.clone());
@@ -419,21 +705,50 @@ pub async fn rollback(
         _ => reason,
     };
     let push = &input.push;
+    // A deployment that ended before the stop may have succeeded on its own (the failure was
+    // greenlight's, after CodeDeploy finished): say so instead of claiming a rollback.
+    let succeeded = match &input.deployment {
+        Some(d) if !stopped => deployments.state(&d.deployment_id).await.is_ok_and(|s| s.status == "Succeeded"),
+        _ => false,
+    };
     let subject = format!("greenlight: {} {} rolled back", input.service, push.tag);
     let deployment = match &input.deployment {
         Some(d) if stopped => format!("{} (stopped and rolled back)", d.deployment_id),
+        Some(d) if succeeded => format!("{} (had already succeeded before it could be stopped)", d.deployment_id),
         Some(d) => format!("{} (already ended; CodeDeploy rolled it back)", d.deployment_id),
         None => "none started".into(),
     };
+    let outcome = if succeeded {
+        "greenlight failed after CodeDeploy had finished: it is in production. Check it, and push a fix if it must not stay"
+    } else {
+        "was not deployed; production stays on the previous version"
+    };
     let message = format!(
-        "{service}: {tag} was not deployed; production stays on the previous version.\n\nReason: {reason}\nError: {error}\nImage: {image}\nDeployment: {deployment}\nExecution: {execution}\n{validation}",
+        "{service}: {tag} {outcome}.\n\nReason: {reason}\nError: {error}\nImage: {image}\nDeployment: {deployment}\nExecution: {execution}\n{validation}",
         service = input.service,
         tag = push.tag,
         image = push.image_uri(),
         execution = request.execution_id.as_deref().unwrap_or("?"),
     );
+    let is_superseded = error == "Superseded";
+    let mut notes = Vec::new();
+    let mut update = HistoryUpdate::state(if is_superseded { "superseded" } else { "rolled_back" });
+    update.outcome = Some(if is_superseded { Outcome::Superseded } else { Outcome::RolledBack });
+    update.reason = Some(reason.clone());
+    update.validation = Some(validation.trim().to_string()).filter(|v| !v.is_empty());
+    update.approver = input.approval.as_ref().map(|a| format!("{} via {} at {}", a.by, a.channel, a.at));
+    if let Err(e) = ledger.record(&input.service, push, &update).await {
+        notes.push(format!("the ledger did not record the outcome: {e}"));
+    }
+    if let Err(e) = ledger.release(&input.service, &execution_name(&input.service, &push.digest)).await {
+        notes.push(format!("the lock was not released (its lease ends it): {e}"));
+    }
+    if is_superseded && input.deployment.is_none() {
+        return Ok(RolledBack { error, reason, stopped_deployment: stopped, notes });
+    }
+    let subject = if is_superseded { subject.replace("rolled back", "superseded") } else { subject };
     notifier.notify(&subject, &message).await?;
-    Ok(RolledBack { error, reason, stopped_deployment: stopped })
+    Ok(RolledBack { error, reason, stopped_deployment: stopped, notes })
 }
 
 /// request-approval's payload: the step input and the task token to resume.
@@ -481,13 +796,13 @@ pub async fn request_approval<M, T, A, L, S, C, N>(
     request: &ApprovalRequest,
     ports: ApprovalPorts<'_, M, T, A, L, S, C, N>,
     channels: &ApprovalChannels,
-    now: i64,
+    lease: Lease,
 ) -> Result<ApprovalRequested, Error>
 where
     M: ManifestSource,
     T: TaskDefinitions,
     A: Approvals,
-    L: Ledger,
+    L: Ledger + Locks + History,
     S: Secrets,
     C: Chat,
     N: Notifier,
@@ -504,10 +819,14 @@ where
         digest: push.digest.clone(),
         deployment_id: deployment.deployment_id.clone(),
         execution_id: request.step.execution_id.clone(),
-        expires_at: now + i64::from(service.approval.timeout_seconds),
+        expires_at: lease.now + i64::from(service.approval.timeout_seconds),
         decided: None,
     };
     ports.approvals.put_approval(&record).await?;
+    // The lock outlives the wait for a decision, and names the approval so that a newer push
+    // can cancel it.
+    let renew = Renew { approval_id: Some(&record.id), ..Renew::default() };
+    keep_lock(ports.ledger, &request.step, record.expires_at + lease.seconds, &renew).await?;
 
     let mut diff = Vec::new();
     if let Some(prepared) = &request.step.prepared
@@ -561,5 +880,11 @@ where
             }
         }
     }
+    let update = HistoryUpdate::state("approval_requested").detail(format!(
+        "via {}, until {}",
+        sent.join(" and "),
+        rfc3339(record.expires_at)
+    ));
+    ports.ledger.record(&service.name, push, &update).await?;
     Ok(ApprovalRequested { approval_id: record.id, expires_at: record.expires_at, channels: sent })
 }

@@ -207,10 +207,12 @@ pub fn appspec_input(
     container_port: u16,
     hooks: &HookFunctions,
 ) -> AppSpecInput {
-    let hook_list = if s.validation.enabled {
+    // With validation off, the validate function still runs in AfterAllowTestTraffic: it is the
+    // service lock's last word before production traffic moves ("latest digest wins").
+    let hook_list = if s.validation.enabled && !s.validation.hooks.is_empty() {
         s.validation.hooks.iter().map(|h| (*h, hooks.validate.clone())).collect()
     } else {
-        Vec::new()
+        vec![(crate::manifest::Hook::AfterAllowTestTraffic, hooks.validate.clone())]
     };
     AppSpecInput {
         task_definition_arn,

@@ -9,6 +9,8 @@ use serde_json::Value;
 use crate::approval::{ApprovalRecord, Decided};
 use crate::appspec::AppSpec;
 use crate::error::Error;
+use crate::event::Push;
+use crate::lock::{Acquire, DeploymentRecord, HistoryUpdate, LockHolder, NewestPush, Renew, Renewal};
 use crate::manifest::Manifest;
 use crate::taskdef::{RegisterRequest, TaskDefinition};
 
@@ -36,7 +38,7 @@ pub trait TaskDefinitions {
 pub struct Image {
     pub digest: String,
     pub tags: Vec<String>,
-    /// When ECR received the push, in seconds since the epoch.
+    /// When ECR received the push, in milliseconds since the epoch.
     pub pushed_at: Option<i64>,
 }
 
@@ -164,6 +166,59 @@ pub trait Approvals {
 /// Resuming a `.waitForTaskToken` state.
 pub trait TaskTokens {
     fn succeed(&self, task_token: &str, output: &Value) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Ends the waiting task with this error; `Ok` also when it no longer waits.
+    fn fail(&self, task_token: &str, error: &str, cause: &str) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// The per-service lock and the order of pushes, in the ledger (conditional writes only).
+pub trait Locks {
+    /// Records an accepted push as the service's newest unless a newer one is recorded;
+    /// `Ok(false)` when a newer one is.
+    fn record_push(&self, service: &str, push: &NewestPush) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    fn newest_push(&self, service: &str) -> impl Future<Output = Result<Option<NewestPush>, Error>> + Send;
+
+    /// Takes the lock when nobody holds it, its lease ended at `now`, `claim.execution` holds
+    /// it already, or (with `take_older`) an older push holds it and its traffic is not moving.
+    fn acquire(
+        &self,
+        service: &str,
+        claim: &LockHolder,
+        now: i64,
+        take_older: bool,
+    ) -> impl Future<Output = Result<Acquire, Error>> + Send;
+
+    /// Extends the lease of `execution`, recording what `renew` says, while it holds the lock.
+    fn renew(
+        &self,
+        service: &str,
+        execution: &str,
+        lease_until: i64,
+        renew: &Renew<'_>,
+    ) -> impl Future<Output = Result<Renewal, Error>> + Send;
+
+    /// Releases the lock if `execution` holds it; `Ok(false)` when it did not.
+    fn release(&self, service: &str, execution: &str) -> impl Future<Output = Result<bool, Error>> + Send;
+}
+
+/// The ledger of deployments: one item per execution, queryable by service, newest first.
+pub trait History {
+    /// Adds a timeline entry (and the fields the update carries) to the push's item,
+    /// creating it on first use.
+    fn record(
+        &self,
+        service: &str,
+        push: &Push,
+        update: &HistoryUpdate,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The service's deployments, newest push first.
+    fn deployments(
+        &self,
+        service: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<DeploymentRecord>, Error>> + Send;
 }
 
 /// Secret values (Secrets Manager): webhook URLs and signing keys. Never logged.

@@ -46,8 +46,12 @@ fn plan_registers_revision_42_and_names_the_hook() {
         )]
     );
     assert!(api.dropped_read_only_fields.contains(&"registeredBy"));
-    // The worker has validation off: no hooks.
-    assert!(p.targets[1].appspec.as_ref().expect("appspec").get("Hooks").is_none());
+    // The worker has validation off: no checks, but the validate function still holds the
+    // gate before production traffic (the service lock's last word).
+    assert_eq!(
+        p.targets[1].appspec.as_ref().expect("appspec")["Hooks"],
+        serde_json::json!([{"AfterAllowTestTraffic": "greenlight-validate"}])
+    );
     assert_eq!(p.skipped.len(), 1);
     let text = p.render_text();
     assert!(

@@ -87,6 +87,45 @@ pub fn env_number(variable: &'static str, default: u64) -> Result<u64, FunctionE
     }
 }
 
+/// `GREENLIGHT_LEASE_SECONDS` (default 900, at least 10): how long the service's lock lasts
+/// after each step renews it, so that a crashed execution cannot hold it forever.
+pub fn lease_seconds() -> Result<i64, FunctionError> {
+    let seconds = env_number("GREENLIGHT_LEASE_SECONDS", 900)?;
+    if seconds < 10 {
+        return Err(FunctionError(greenlight_core::Error::Configuration {
+            variable: "GREENLIGHT_LEASE_SECONDS",
+            problem: format!("is {seconds}; a lease shorter than 10 s would expire between two steps. Set 10 or more"),
+        }));
+    }
+    Ok(i64::try_from(seconds).unwrap_or(i64::MAX))
+}
+
+/// Fault injection for the end-to-end tests of failure paths: with
+/// `GREENLIGHT_FAULT_INJECTION=fail:<function>`, that function fails every invocation with a
+/// terminal `AwsError` (as if AWS refused its call), and the state machine's failure path runs.
+pub fn fault_point(function: &str) -> Result<(), FunctionError> {
+    match std::env::var("GREENLIGHT_FAULT_INJECTION") {
+        Ok(v) if v.strip_prefix("fail:") == Some(function) => Err(FunctionError(greenlight_core::Error::Aws {
+            operation: "fault injection",
+            retryable: false,
+            source: format!("GREENLIGHT_FAULT_INJECTION={v}").into(),
+        })),
+        _ => Ok(()),
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A lease of `seconds` starting now.
+pub fn lease(seconds: i64) -> greenlight_core::pipeline::Lease {
+    greenlight_core::pipeline::Lease { now: now(), seconds }
+}
+
 /// JSON logs to stdout (CloudWatch Logs), level from `RUST_LOG` (default `info`), without
 /// ANSI colours or the time (CloudWatch stamps each line).
 pub fn init_tracing() {

@@ -3,8 +3,8 @@
 
 use greenlight_aws::{CodeDeployDeployments, DynamoLedger, SnsNotifier};
 use greenlight_core::pipeline::{FinishInput, finish};
-use greenlight_core::ports::{Deployments, Ledger, Notifier};
-use greenlight_runtime::{FunctionError, env, parse_input};
+use greenlight_core::ports::{Deployments, History, Ledger, Locks, Notifier};
+use greenlight_runtime::{FunctionError, env, lease, lease_seconds, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
@@ -12,6 +12,7 @@ pub struct Handler<D, N, L> {
     pub deployments: D,
     pub notifier: N,
     pub ledger: L,
+    pub lease_seconds: i64,
 }
 
 impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger> {
@@ -22,14 +23,16 @@ impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger> {
             deployments: CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(config)),
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
             ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
+            lease_seconds: lease_seconds()?,
         })
     }
 }
 
-impl<D: Deployments, N: Notifier, L: Ledger> Handler<D, N, L> {
+impl<D: Deployments, N: Notifier, L: Ledger + Locks + History> Handler<D, N, L> {
     pub async fn handle(&self, payload: Value) -> Result<Value, FunctionError> {
+        greenlight_runtime::fault_point("finish")?;
         let input: FinishInput = parse_input(payload)?;
-        let out = finish(&input, &self.deployments, &self.notifier, &self.ledger).await?;
+        let out = finish(&input, &self.deployments, &self.notifier, &self.ledger, lease(self.lease_seconds)).await?;
         tracing::info!(
             service = input.step.service,
             image_digest = input.step.push.digest,
@@ -62,14 +65,17 @@ mod tests {
         let h = Handler {
             deployments: FakeDeployments::default(),
             notifier: FakeNotifier::default(),
-            ledger: FakeLedger::default(),
+            ledger: FakeLedger::held_by("web", "sha256:ab"),
+            lease_seconds: 60,
         };
         h.handle(input("continue")).await.expect("continue");
+        assert!(h.ledger.locks.lock().expect("lock")["web"].shifting, "the lock says traffic moves");
         assert_eq!(*h.deployments.continued.lock().expect("lock"), ["d-1"]);
         h.handle(input("succeeded")).await.expect("notify");
         let sent = h.notifier.sent.lock().expect("lock").clone();
         assert_eq!(sent[0].0, "greenlight: web v2 is live");
         assert!(sent[0].1.contains("Deployment: d-1"));
+        assert!(h.ledger.locks.lock().expect("lock").is_empty(), "the lock is released");
         assert!(h.handle(input("celebrate")).await.is_err());
     }
 }

@@ -1,38 +1,51 @@
 //! on-image-push: an ECR push event becomes one deploy execution per service of the manifest
 //! that takes it. The execution name derives from service + digest, so a duplicated event
 //! starts nothing new. A push that matches no service is logged and ignored, not an error.
+//! Each accepted push is recorded in the ledger with ECR's push time, as its services' newest
+//! push unless a newer one is recorded ("latest digest wins").
 
 use std::time::Duration;
 
-use greenlight_aws::{SfnExecutions, SsmManifest};
-use greenlight_core::pipeline::{PushOutcome, on_push};
-use greenlight_core::ports::{ExecutionStart, Executions, ManifestSource};
+use greenlight_aws::{DynamoLedger, EcrImages, SfnExecutions, SsmManifest};
+use greenlight_core::pipeline::{PushOutcome, PushPorts, on_push};
+use greenlight_core::ports::{ExecutionStart, Executions, History, Images, Locks, ManifestSource};
 use greenlight_runtime::{FunctionError, env, env_number};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct Handler<M, E> {
+pub struct Handler<M, E, I, L> {
     pub manifests: M,
     pub executions: E,
+    pub images: I,
+    pub ledger: L,
     pub wait_seconds: u32,
 }
 
-impl Handler<SsmManifest, SfnExecutions> {
-    /// `GREENLIGHT_MANIFEST_PARAMETER`, `GREENLIGHT_STATE_MACHINE_ARN`, and optionally
+impl Handler<SsmManifest, SfnExecutions, EcrImages, DynamoLedger> {
+    /// `GREENLIGHT_MANIFEST_PARAMETER`, `GREENLIGHT_STATE_MACHINE_ARN`,
+    /// `GREENLIGHT_LEDGER_TABLE`, and optionally
     /// `GREENLIGHT_WAIT_SECONDS` (default 15) and `GREENLIGHT_MANIFEST_TTL_SECONDS` (default 60).
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
         let ttl = Duration::from_secs(env_number("GREENLIGHT_MANIFEST_TTL_SECONDS", 60)?);
         Ok(Self {
             manifests: SsmManifest::new(aws_sdk_ssm::Client::new(config), env("GREENLIGHT_MANIFEST_PARAMETER")?, ttl),
             executions: SfnExecutions::new(aws_sdk_sfn::Client::new(config), env("GREENLIGHT_STATE_MACHINE_ARN")?),
+            images: EcrImages::new(aws_sdk_ecr::Client::new(config)),
+            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
             wait_seconds: u32::try_from(env_number("GREENLIGHT_WAIT_SECONDS", 15)?).unwrap_or(15),
         })
     }
 }
 
-impl<M: ManifestSource, E: Executions> Handler<M, E> {
+impl<M: ManifestSource, E: Executions, I: Images, L: Locks + History> Handler<M, E, I, L> {
     pub async fn handle(&self, event: Value) -> Result<PushOutcome, FunctionError> {
-        let outcome = on_push(&event, &self.manifests, &self.executions, self.wait_seconds).await?;
+        let ports = PushPorts {
+            manifests: &self.manifests,
+            executions: &self.executions,
+            images: &self.images,
+            ledger: &self.ledger,
+        };
+        let outcome = on_push(&event, ports, self.wait_seconds).await?;
         if let Some(reason) = &outcome.ignored {
             tracing::info!(reason, "push ignored");
         }
@@ -56,13 +69,19 @@ impl<M: ManifestSource, E: Executions> Handler<M, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use greenlight_core::fakes::{FakeExecutions, FakeManifest};
+    use greenlight_core::fakes::{FakeExecutions, FakeImages, FakeLedger, FakeManifest};
     use greenlight_core::manifest::Manifest;
 
-    fn handler() -> Handler<FakeManifest, FakeExecutions> {
+    fn handler() -> Handler<FakeManifest, FakeExecutions, FakeImages, FakeLedger> {
         let manifest = Manifest::parse(include_str!("../../../crates/core/tests/fixtures/manifest-api-server.json"))
             .expect("manifest");
-        Handler { manifests: FakeManifest(manifest), executions: FakeExecutions::default(), wait_seconds: 1 }
+        Handler {
+            manifests: FakeManifest(manifest),
+            executions: FakeExecutions::default(),
+            images: FakeImages::default(),
+            ledger: FakeLedger::default(),
+            wait_seconds: 1,
+        }
     }
 
     fn event(tag: &str) -> Value {

@@ -1,38 +1,71 @@
 //! prepare: checks the service's deployment group against the manifest, then registers the
 //! next revision of the live task definition, in which only the target containers' image
 //! changes (to the pushed digest). "Already live" ends the execution as skipped.
+//! First it takes the service's lock: `Superseded` when a newer push exists, `Queued` (the
+//! state machine retries) while an execution that must not be stopped holds it.
 
 use std::time::Duration;
 
-use greenlight_aws::{CodeDeployDeployments, EcsTaskDefinitions, SsmManifest};
-use greenlight_core::pipeline::{Prepared, StepInput, prepare};
-use greenlight_core::ports::{Deployments, ManifestSource, TaskDefinitions};
-use greenlight_runtime::{FunctionError, env, env_number, parse_input};
+use greenlight_aws::{CodeDeployDeployments, DynamoLedger, EcsTaskDefinitions, SfnExecutions, SsmManifest};
+use greenlight_core::pipeline::{PreparePorts, Prepared, StepInput, prepare};
+use greenlight_core::ports::{Approvals, Deployments, History, Locks, ManifestSource, TaskDefinitions, TaskTokens};
+use greenlight_runtime::{FunctionError, env, env_number, lease, lease_seconds, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct Handler<M, T, D> {
+pub struct Handler<M, T, D, L, K> {
     pub manifests: M,
     pub task_definitions: T,
     pub deployments: D,
+    /// The ledger: the lock, the deployment history, approvals to cancel.
+    pub ledger: L,
+    /// Ends a superseded execution's wait for approval.
+    pub tokens: K,
+    pub lease_seconds: i64,
 }
 
-impl Handler<SsmManifest, EcsTaskDefinitions, CodeDeployDeployments> {
-    /// `GREENLIGHT_MANIFEST_PARAMETER`, optionally `GREENLIGHT_MANIFEST_TTL_SECONDS` (default 60).
+impl Handler<SsmManifest, EcsTaskDefinitions, CodeDeployDeployments, DynamoLedger, SfnExecutions> {
+    /// `GREENLIGHT_MANIFEST_PARAMETER`, `GREENLIGHT_LEDGER_TABLE`, optionally
+    /// `GREENLIGHT_MANIFEST_TTL_SECONDS` (default 60) and `GREENLIGHT_LEASE_SECONDS` (default 900).
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
         let ttl = Duration::from_secs(env_number("GREENLIGHT_MANIFEST_TTL_SECONDS", 60)?);
         Ok(Self {
             manifests: SsmManifest::new(aws_sdk_ssm::Client::new(config), env("GREENLIGHT_MANIFEST_PARAMETER")?, ttl),
             task_definitions: EcsTaskDefinitions::new(aws_sdk_ecs::Client::new(config)),
             deployments: CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(config)),
+            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
+            tokens: SfnExecutions::new(aws_sdk_sfn::Client::new(config), String::new()),
+            lease_seconds: lease_seconds()?,
         })
     }
 }
 
-impl<M: ManifestSource, T: TaskDefinitions, D: Deployments> Handler<M, T, D> {
+impl<M, T, D, L, K> Handler<M, T, D, L, K>
+where
+    M: ManifestSource,
+    T: TaskDefinitions,
+    D: Deployments,
+    L: Locks + History + Approvals,
+    K: TaskTokens,
+{
     pub async fn handle(&self, payload: Value) -> Result<Prepared, FunctionError> {
+        greenlight_runtime::fault_point("prepare")?;
         let input: StepInput = parse_input(payload)?;
-        let prepared = prepare(&input, &self.manifests, &self.task_definitions, &self.deployments).await?;
+        let ports = PreparePorts {
+            manifests: &self.manifests,
+            task_definitions: &self.task_definitions,
+            deployments: &self.deployments,
+            ledger: &self.ledger,
+            approvals: &self.ledger,
+            tokens: &self.tokens,
+        };
+        let prepared = match prepare(&input, ports, lease(self.lease_seconds)).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::info!(service = input.service, image_digest = input.push.digest, error_type = e.error_type(), error = %e, "not prepared");
+                return Err(e.into());
+            }
+        };
         tracing::info!(
             service = input.service,
             image_digest = input.push.digest,
@@ -48,13 +81,15 @@ impl<M: ManifestSource, T: TaskDefinitions, D: Deployments> Handler<M, T, D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use greenlight_core::fakes::{FakeDeployments, FakeManifest, FakeTaskDefinitions};
+    use greenlight_core::fakes::{FakeDeployments, FakeLedger, FakeManifest, FakeTaskDefinitions, FakeTaskTokens};
     use greenlight_core::manifest::Manifest;
     use greenlight_core::ports::DeploymentGroupSettings;
     use greenlight_core::taskdef::TaskDefinition;
     use serde_json::json;
 
-    fn handler(ready_action: &str) -> Handler<FakeManifest, FakeTaskDefinitions, FakeDeployments> {
+    type TestHandler = Handler<FakeManifest, FakeTaskDefinitions, FakeDeployments, FakeLedger, FakeTaskTokens>;
+
+    fn handler(ready_action: &str) -> TestHandler {
         let mut manifest: Value =
             serde_json::from_str(include_str!("../../../crates/core/tests/fixtures/manifest-api-server.json"))
                 .expect("json");
@@ -77,6 +112,9 @@ mod tests {
                 }),
                 ..Default::default()
             },
+            ledger: FakeLedger::default(),
+            tokens: FakeTaskTokens::default(),
+            lease_seconds: 60,
         }
     }
 

@@ -3,14 +3,16 @@
 //! Approve and Reject buttons) and by email (SNS, two signed links), with the evidence: image,
 //! task definition diff, validation report. The execution waits for approval-callback.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use greenlight_aws::{DynamoLedger, EcsTaskDefinitions, SecretsManagerSecrets, SnsNotifier, SsmManifest};
 use greenlight_core::pipeline::{
     ApprovalChannels, ApprovalPorts, ApprovalRequest, ApprovalRequested, request_approval,
 };
-use greenlight_core::ports::{Approvals, Chat, Ledger, ManifestSource, Notifier, Secrets, TaskDefinitions};
-use greenlight_runtime::{FunctionError, HttpChat, env, env_number, parse_input};
+use greenlight_core::ports::{
+    Approvals, Chat, History, Ledger, Locks, ManifestSource, Notifier, Secrets, TaskDefinitions,
+};
+use greenlight_runtime::{FunctionError, HttpChat, env, env_number, lease, lease_seconds, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
@@ -23,6 +25,7 @@ pub struct Handler<M, T, L, S, C, N> {
     pub chat: C,
     pub notifier: N,
     pub channels: ApprovalChannels,
+    pub lease_seconds: i64,
 }
 
 impl Handler<SsmManifest, EcsTaskDefinitions, DynamoLedger, SecretsManagerSecrets, HttpChat, SnsNotifier> {
@@ -43,6 +46,7 @@ impl Handler<SsmManifest, EcsTaskDefinitions, DynamoLedger, SecretsManagerSecret
                 slack_webhook_secret: env("GREENLIGHT_SLACK_WEBHOOK_SECRET").ok(),
                 link_key_secret: env("GREENLIGHT_LINK_KEY_SECRET").ok(),
             },
+            lease_seconds: lease_seconds()?,
         })
     }
 }
@@ -51,14 +55,14 @@ impl<M, T, L, S, C, N> Handler<M, T, L, S, C, N>
 where
     M: ManifestSource,
     T: TaskDefinitions,
-    L: Approvals + Ledger,
+    L: Approvals + Ledger + Locks + History,
     S: Secrets,
     C: Chat,
     N: Notifier,
 {
     pub async fn handle(&self, payload: Value) -> Result<ApprovalRequested, FunctionError> {
+        greenlight_runtime::fault_point("request-approval")?;
         let request: ApprovalRequest = parse_input(payload)?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
         let ports = ApprovalPorts {
             manifests: &self.manifests,
             task_definitions: &self.task_definitions,
@@ -68,8 +72,7 @@ where
             chat: &self.chat,
             notifier: &self.notifier,
         };
-        let requested =
-            request_approval(&request, ports, &self.channels, i64::try_from(now).unwrap_or_default()).await?;
+        let requested = request_approval(&request, ports, &self.channels, lease(self.lease_seconds)).await?;
         tracing::info!(
             service = request.step.service,
             image_digest = request.step.push.digest,
@@ -91,45 +94,6 @@ mod tests {
     use greenlight_core::taskdef::TaskDefinition;
     use serde_json::json;
 
-    /// The ledger's two faces in one fake.
-    #[derive(Debug, Default)]
-    struct Both {
-        approvals: greenlight_core::fakes::FakeApprovals,
-        ledger: FakeLedger,
-    }
-
-    impl Approvals for Both {
-        async fn put_approval(
-            &self,
-            r: &greenlight_core::approval::ApprovalRecord,
-        ) -> Result<(), greenlight_core::Error> {
-            self.approvals.put_approval(r).await
-        }
-        async fn approval(
-            &self,
-            id: &str,
-        ) -> Result<Option<greenlight_core::approval::ApprovalRecord>, greenlight_core::Error> {
-            self.approvals.approval(id).await
-        }
-        async fn decide(
-            &self,
-            id: &str,
-            d: &greenlight_core::approval::Decided,
-            now: i64,
-        ) -> Result<bool, greenlight_core::Error> {
-            self.approvals.decide(id, d, now).await
-        }
-    }
-
-    impl Ledger for Both {
-        async fn save_validation(&self, id: &str, report: &Value) -> Result<(), greenlight_core::Error> {
-            self.ledger.save_validation(id, report).await
-        }
-        async fn validations(&self, id: &str) -> Result<Vec<Value>, greenlight_core::Error> {
-            self.ledger.validations(id).await
-        }
-    }
-
     #[tokio::test]
     async fn asks_in_slack_and_by_email_without_leaking_secrets() {
         let manifest = Manifest::parse(include_str!("../../../crates/core/tests/fixtures/manifest-api-server.json"))
@@ -143,7 +107,7 @@ mod tests {
                 live: TaskDefinition::from_json(td).expect("td"),
                 registered: Default::default(),
             },
-            ledger: Both::default(),
+            ledger: FakeLedger::held_by("api-server", "sha256:abc"),
             secrets: FakeSecrets {
                 values: [
                     ("slack".to_string(), "https://hooks.example/secret-path".to_string()),
@@ -159,6 +123,7 @@ mod tests {
                 slack_webhook_secret: Some("slack".into()),
                 link_key_secret: Some("links".into()),
             },
+            lease_seconds: 60,
         };
         let payload = json!({
             "task_token": "TOKEN-123",

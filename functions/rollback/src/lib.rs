@@ -4,7 +4,7 @@
 
 use greenlight_aws::{CodeDeployDeployments, DynamoLedger, SnsNotifier};
 use greenlight_core::pipeline::{RollbackRequest, RolledBack, rollback};
-use greenlight_core::ports::{Deployments, Ledger, Notifier};
+use greenlight_core::ports::{Deployments, History, Ledger, Locks, Notifier};
 use greenlight_runtime::{FunctionError, env, parse_input};
 use serde_json::Value;
 
@@ -27,7 +27,7 @@ impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger> {
     }
 }
 
-impl<D: Deployments, N: Notifier, L: Ledger> Handler<D, N, L> {
+impl<D: Deployments, N: Notifier, L: Ledger + Locks + History> Handler<D, N, L> {
     pub async fn handle(&self, payload: Value) -> Result<RolledBack, FunctionError> {
         let request: RollbackRequest = parse_input(payload)?;
         let out = rollback(&request, &self.deployments, &self.notifier, &self.ledger).await?;
@@ -38,6 +38,7 @@ impl<D: Deployments, N: Notifier, L: Ledger> Handler<D, N, L> {
             deployment_id = request.state.deployment.as_ref().map(|d| d.deployment_id.as_str()),
             error = out.error,
             reason = out.reason,
+            notes = ?out.notes,
             "rolled back"
         );
         Ok(out)

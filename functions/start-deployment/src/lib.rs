@@ -1,40 +1,53 @@
 //! start-deployment: CreateDeployment with the AppSpec of the prepared revision, naming the
-//! validate function as the lifecycle hook when the service has validation on. "Another
+//! validate function as the AfterAllowTestTraffic hook (the checks, and the lock's last word
+//! before production traffic moves), while this execution holds the service's lock. "Another
 //! deployment is active" is `DeploymentInProgress`, which the state machine retries with backoff.
 
 use std::time::Duration;
 
-use greenlight_aws::{CodeDeployDeployments, SsmManifest};
+use greenlight_aws::{CodeDeployDeployments, DynamoLedger, SsmManifest};
 use greenlight_core::pipeline::{Started, StepInput, start_deployment};
-use greenlight_core::ports::{Deployments, ManifestSource};
-use greenlight_runtime::{FunctionError, env, env_number, parse_input};
+use greenlight_core::ports::{Deployments, History, Locks, ManifestSource};
+use greenlight_runtime::{FunctionError, env, env_number, lease, lease_seconds, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct Handler<M, D> {
+pub struct Handler<M, D, L> {
     pub manifests: M,
     pub deployments: D,
-    /// The validate function's name (`GREENLIGHT_VALIDATE_FUNCTION`); required by services
-    /// with validation on.
+    /// The ledger: the lock and the deployment history.
+    pub ledger: L,
+    /// The validate function's name (`GREENLIGHT_VALIDATE_FUNCTION`).
     pub validate_function: Option<String>,
+    pub lease_seconds: i64,
 }
 
-impl Handler<SsmManifest, CodeDeployDeployments> {
+impl Handler<SsmManifest, CodeDeployDeployments, DynamoLedger> {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
         let ttl = Duration::from_secs(env_number("GREENLIGHT_MANIFEST_TTL_SECONDS", 60)?);
         Ok(Self {
             manifests: SsmManifest::new(aws_sdk_ssm::Client::new(config), env("GREENLIGHT_MANIFEST_PARAMETER")?, ttl),
             deployments: CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(config)),
+            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
             validate_function: env("GREENLIGHT_VALIDATE_FUNCTION").ok(),
+            lease_seconds: lease_seconds()?,
         })
     }
 }
 
-impl<M: ManifestSource, D: Deployments> Handler<M, D> {
+impl<M: ManifestSource, D: Deployments, L: Locks + History> Handler<M, D, L> {
     pub async fn handle(&self, payload: Value) -> Result<Started, FunctionError> {
+        greenlight_runtime::fault_point("start-deployment")?;
         let input: StepInput = parse_input(payload)?;
-        let started =
-            start_deployment(&input, &self.manifests, &self.deployments, self.validate_function.as_deref()).await;
+        let started = start_deployment(
+            &input,
+            &self.manifests,
+            &self.deployments,
+            &self.ledger,
+            self.validate_function.as_deref(),
+            lease(self.lease_seconds),
+        )
+        .await;
         match &started {
             Ok(s) => tracing::info!(
                 service = input.service,
@@ -54,17 +67,19 @@ impl<M: ManifestSource, D: Deployments> Handler<M, D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use greenlight_core::fakes::{FakeDeployments, FakeManifest};
+    use greenlight_core::fakes::{FakeDeployments, FakeLedger, FakeManifest};
     use greenlight_core::manifest::Manifest;
     use serde_json::json;
 
-    fn handler(validate: Option<&str>) -> Handler<FakeManifest, FakeDeployments> {
+    fn handler(validate: Option<&str>) -> Handler<FakeManifest, FakeDeployments, FakeLedger> {
         let manifest = Manifest::parse(include_str!("../../../crates/core/tests/fixtures/manifest-api-server.json"))
             .expect("manifest");
         Handler {
             manifests: FakeManifest(manifest),
             deployments: FakeDeployments::default(),
+            ledger: FakeLedger::held_by("api-server", "sha256:abc123"),
             validate_function: validate.map(Into::into),
+            lease_seconds: 60,
         }
     }
 

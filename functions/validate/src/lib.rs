@@ -17,7 +17,8 @@ use greenlight_aws::{CodeDeployDeployments, DynamoLedger, EcrImages, EcsTaskDefi
 use greenlight_core::Error;
 use greenlight_core::checks::{Probe, ProbeRequest, ProbeResponse, Report, Vars, panic_message, run};
 use greenlight_core::manifest::Service;
-use greenlight_core::ports::{Deployments, Images, Ledger, ManifestSource, TaskDefinitions};
+use greenlight_core::pipeline::{Lease, traffic_gate};
+use greenlight_core::ports::{Deployments, Images, Ledger, Locks, ManifestSource, TaskDefinitions};
 use greenlight_runtime::{FunctionError, env, env_number, parse_input};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -91,11 +92,14 @@ pub struct Handler<M, D, T, I, L, P> {
     pub images: I,
     pub ledger: L,
     pub probe: Arc<P>,
+    /// How long the service's lock lasts after this hook renews it.
+    pub lease_seconds: i64,
 }
 
 impl Handler<SsmManifest, CodeDeployDeployments, EcsTaskDefinitions, EcrImages, DynamoLedger, HttpProbe> {
     /// `GREENLIGHT_MANIFEST_PARAMETER`, `GREENLIGHT_LEDGER_TABLE`; optionally
-    /// `GREENLIGHT_MANIFEST_TTL_SECONDS` and `GREENLIGHT_FAULT_INJECTION=panic_in_checks`.
+    /// `GREENLIGHT_MANIFEST_TTL_SECONDS`, `GREENLIGHT_LEASE_SECONDS` and
+    /// `GREENLIGHT_FAULT_INJECTION=panic_in_checks`.
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
         let ttl = Duration::from_secs(env_number("GREENLIGHT_MANIFEST_TTL_SECONDS", 60)?);
         let panic_in_checks = std::env::var("GREENLIGHT_FAULT_INJECTION").is_ok_and(|v| v == "panic_in_checks");
@@ -106,6 +110,7 @@ impl Handler<SsmManifest, CodeDeployDeployments, EcsTaskDefinitions, EcrImages, 
             images: EcrImages::new(aws_sdk_ecr::Client::new(config)),
             ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
             probe: Arc::new(HttpProbe::new(panic_in_checks)),
+            lease_seconds: greenlight_runtime::lease_seconds()?,
         })
     }
 }
@@ -123,7 +128,7 @@ where
     D: Deployments + Sync,
     T: TaskDefinitions + Sync,
     I: Images + Sync,
-    L: Ledger + Sync,
+    L: Ledger + Locks + Sync,
     P: Probe,
 {
     /// Runs the checks and reports the verdict to CodeDeploy, whatever happens on the way.
@@ -210,12 +215,24 @@ where
             })?;
         target.service = Some(service.name.clone());
         target.vars = self.vars(service, info.task_definition_arn.as_deref()).await?;
-        if !service.validation.enabled {
-            return Ok(Report { passed: true, reason: None, checks: Vec::new(), elapsed_ms: 0 });
+        let started = Instant::now();
+        let report = if service.validation.enabled {
+            let url = service.validation.test_listener_url.clone().unwrap_or_default();
+            let deadline = Duration::from_secs(service.validation.deadline_seconds.into()).min(budget);
+            run(self.probe.clone(), &url, &service.validation.checks, &target.vars, deadline).await
+        } else {
+            Report { passed: true, reason: None, checks: Vec::new(), elapsed_ms: 0 }
+        };
+        if !report.passed {
+            return Ok(report);
         }
-        let url = service.validation.test_listener_url.clone().unwrap_or_default();
-        let deadline = Duration::from_secs(service.validation.deadline_seconds.into()).min(budget);
-        Ok(run(self.probe.clone(), &url, &service.validation.checks, &target.vars, deadline).await)
+        let lease = Lease { now: greenlight_runtime::now(), seconds: self.lease_seconds };
+        let vars = &target.vars;
+        match traffic_gate(service, &vars.image_tag, &vars.image_digest, &self.ledger, lease).await {
+            Ok(()) => Ok(report),
+            Err(e @ Error::Superseded { .. }) => Ok(Report { passed: false, reason: Some(e.to_string()), ..report }),
+            Err(e) => Ok(Report::failed(format!("the service's lock could not be checked: {e}"), started.elapsed())),
+        }
     }
 
     /// `${image_digest}` and `${task_definition_revision}` from green's task definition,

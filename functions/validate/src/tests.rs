@@ -236,8 +236,9 @@ fn handler(base: &str, application: &str, panic_in_checks: bool) -> TestHandler 
             registered: Default::default(),
         },
         images: FakeImages { tags: vec!["latest".into(), "v1.42.0".into()] },
-        ledger: FakeLedger::default(),
+        ledger: FakeLedger::held_by("api-server", "sha256:abc"),
         probe: Arc::new(HttpProbe::new(panic_in_checks)),
+        lease_seconds: 60,
     }
 }
 

@@ -159,8 +159,10 @@ def main() -> int:
             return "200 OK", {"ok": True}
         if name == "seed" and method == "POST":
             seeded = seed.seed(endpoint_box["endpoint"], body)
-            lb.bind(seeded["listeners"]["production"], seeded["listeners"]["test"], seeded["region"])
-            seeded.update({"production_url": lb.url("production"), "test_url": lb.url("test")})
+            # One data plane: it serves the first seeded service (or the one that asks for it).
+            if body.get("bind_load_balancer", True):
+                lb.bind(seeded["listeners"]["production"], seeded["listeners"]["test"], seeded["region"])
+                seeded.update({"production_url": lb.url("production"), "test_url": lb.url("test")})
             return "200 OK", seeded
         if name == "notifications" and method == "GET":
             from moto.sns.models import sns_backends

@@ -2,7 +2,9 @@
 emulator's own AWS API (as a deploy of the ecs-service Terraform module would): ECR images,
 cluster, a CODE_DEPLOY-controlled Fargate service running blue, the load balancer with its
 production and test listeners and two target groups, the CodeDeploy application and deployment
-group, CloudWatch alarms, the manifest parameter, a secret, the ledger table and the topic."""
+group, CloudWatch alarms, the manifest parameter, a secret, the ledger table and the topic.
+Seeding a second service with `"bind_load_balancer": false` leaves the local data plane on the
+first one."""
 
 from __future__ import annotations
 

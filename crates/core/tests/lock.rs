@@ -1,0 +1,246 @@
+//! "Latest digest wins" over in-memory ports: the order of pushes, the lock's rules under
+//! `supersede` and `queue`, the lease, and what each step does once the lock is lost.
+
+use greenlight_core::Error;
+use greenlight_core::approval::ApprovalRecord;
+use greenlight_core::event::Push;
+use greenlight_core::fakes::{
+    FakeDeployments, FakeLedger, FakeManifest, FakeNotifier, FakeTaskDefinitions, FakeTaskTokens,
+};
+use greenlight_core::lock::{LockHolder, NewestPush, Outcome, order_key};
+use greenlight_core::manifest::Manifest;
+use greenlight_core::pipeline::{
+    Lease, PreparePorts, RollbackRequest, StepInput, execution_name, prepare, rollback, start_deployment,
+};
+use greenlight_core::ports::{DeploymentGroupSettings, Locks};
+use greenlight_core::taskdef::TaskDefinition;
+use serde_json::{Value, json};
+
+const NOW: i64 = 1_800_000_000;
+
+struct World {
+    manifests: FakeManifest,
+    task_definitions: FakeTaskDefinitions,
+    deployments: FakeDeployments,
+    ledger: FakeLedger,
+    tokens: FakeTaskTokens,
+}
+
+fn world(policy: &str) -> World {
+    let mut manifest: Value =
+        serde_json::from_str(include_str!("fixtures/manifest-api-server.json")).expect("manifest fixture");
+    manifest["services"][0]["approval"] = json!({"required": false});
+    manifest["services"][0]["concurrency"] = json!({"policy": policy, "queue_timeout_seconds": 600});
+    let live: Value =
+        serde_json::from_str(include_str!("fixtures/aws/describe-task-definition.json")).expect("td fixture");
+    World {
+        manifests: FakeManifest(Manifest::parse(&manifest.to_string()).expect("manifest")),
+        task_definitions: FakeTaskDefinitions {
+            live: TaskDefinition::from_json(live).expect("td"),
+            registered: Default::default(),
+        },
+        deployments: FakeDeployments {
+            settings: Some(DeploymentGroupSettings {
+                action_on_ready_timeout: Some("CONTINUE_DEPLOYMENT".into()),
+                ready_wait_minutes: Some(0),
+                ecs_cluster: Some("production".into()),
+                ecs_service: Some("api-server".into()),
+            }),
+            ..Default::default()
+        },
+        ledger: FakeLedger::default(),
+        tokens: FakeTaskTokens::default(),
+    }
+}
+
+fn push(tag: &str, digest: &str, pushed_at: i64) -> Push {
+    Push {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        repository: "api-server".into(),
+        digest: digest.into(),
+        tag: tag.into(),
+        event_id: None,
+        event_time: None,
+        pushed_at: Some(pushed_at),
+    }
+}
+
+fn step(p: &Push) -> StepInput {
+    StepInput {
+        service: "api-server".into(),
+        push: p.clone(),
+        prepared: None,
+        deployment: None,
+        execution_id: None,
+        started_at: Some(greenlight_core::lock::rfc3339(NOW - 5)),
+    }
+}
+
+fn holder(p: &Push, lease_until: i64) -> LockHolder {
+    LockHolder {
+        execution: execution_name("api-server", &p.digest),
+        order: order_key(p),
+        tag: p.tag.clone(),
+        digest: p.digest.clone(),
+        lease_until,
+        deployment_id: Some("d-OLD".into()),
+        approval_id: None,
+        shifting: false,
+    }
+}
+
+async fn run_prepare(w: &World, p: &Push, now: i64) -> Result<greenlight_core::pipeline::Prepared, Error> {
+    let ports = PreparePorts {
+        manifests: &w.manifests,
+        task_definitions: &w.task_definitions,
+        deployments: &w.deployments,
+        ledger: &w.ledger,
+        approvals: &w.ledger,
+        tokens: &w.tokens,
+    };
+    prepare(&step(p), ports, Lease { now, seconds: 60 }).await
+}
+
+fn error_type(r: Result<impl std::fmt::Debug, Error>) -> String {
+    r.expect_err("an error").error_type().to_string()
+}
+
+#[tokio::test]
+async fn an_older_push_than_the_newest_is_superseded_and_registers_nothing() {
+    let w = world("supersede");
+    let (old, new) = (push("v1", "sha256:aaaa", 1_000), push("v2", "sha256:bbbb", 2_000));
+    for p in [&new, &old] {
+        w.ledger
+            .record_push(
+                "api-server",
+                &NewestPush { order: order_key(p), tag: p.tag.clone(), digest: p.digest.clone() },
+            )
+            .await
+            .expect("record");
+    }
+    let err = run_prepare(&w, &old, NOW).await.expect_err("superseded");
+    assert_eq!(err.error_type(), "Superseded");
+    assert!(err.to_string().contains("v2 (sha256:bbbb) was pushed later"), "{err}");
+    assert!(w.task_definitions.registered.lock().expect("lock").is_empty());
+    assert!(w.ledger.locks.lock().expect("lock").is_empty(), "no lock taken");
+    // The newest deploys.
+    let prepared = run_prepare(&w, &new, NOW).await.expect("prepared");
+    assert_eq!(prepared.revision, Some(42));
+    assert_eq!(w.ledger.locks.lock().expect("lock")["api-server"].tag, "v2");
+}
+
+#[tokio::test]
+async fn supersede_takes_the_lock_from_an_older_push_stops_its_deployment_and_cancels_its_approval() {
+    let w = world("supersede");
+    let (old, new) = (push("v1", "sha256:aaaa", 1_000), push("v2", "sha256:bbbb", 2_000));
+    let mut previous = holder(&old, NOW + 600);
+    previous.approval_id = Some("ap-1".into());
+    w.ledger.locks.lock().expect("lock").insert("api-server".into(), previous);
+    w.ledger.approvals.records.lock().expect("lock").push(ApprovalRecord {
+        id: "ap-1".into(),
+        task_token: "TOKEN-OLD".into(),
+        service: "api-server".into(),
+        tag: "v1".into(),
+        digest: old.digest.clone(),
+        deployment_id: "d-OLD".into(),
+        execution_id: None,
+        expires_at: NOW + 600,
+        decided: None,
+    });
+    run_prepare(&w, &new, NOW).await.expect("prepared");
+    assert_eq!(*w.deployments.stopped.lock().expect("lock"), ["d-OLD"]);
+    let failed = w.tokens.failed.lock().expect("lock").clone();
+    assert_eq!((failed[0].0.as_str(), failed[0].1.as_str()), ("TOKEN-OLD", "Superseded"));
+    let decided = w.ledger.approvals.records.lock().expect("lock")[0].decided.clone().expect("decided");
+    assert!(!decided.approved && decided.by.contains("superseded by v2"), "{decided:?}");
+    let history = w.ledger.history.lock().expect("lock").clone();
+    assert!(
+        history.iter().any(|(_, _, u)| u.detail.as_deref().is_some_and(|d| d.contains("took the lock over from v1")))
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_whose_traffic_moves_is_never_stopped_the_newer_push_waits() {
+    let w = world("supersede");
+    let (old, new) = (push("v1", "sha256:aaaa", 1_000), push("v2", "sha256:bbbb", 2_000));
+    let mut previous = holder(&old, NOW + 600);
+    previous.shifting = true;
+    w.ledger.locks.lock().expect("lock").insert("api-server".into(), previous);
+    let err = run_prepare(&w, &new, NOW).await.expect_err("queued");
+    assert_eq!(err.error_type(), "Queued");
+    assert!(err.is_retryable());
+    assert!(err.to_string().contains("production traffic is already moving"), "{err}");
+    assert!(w.deployments.stopped.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn queue_waits_for_the_holder_until_its_lease_ends_or_the_queue_times_out() {
+    let w = world("queue");
+    let (old, new) = (push("v1", "sha256:aaaa", 1_000), push("v2", "sha256:bbbb", 2_000));
+    w.ledger.locks.lock().expect("lock").insert("api-server".into(), holder(&old, NOW + 1_000));
+    assert_eq!(error_type(run_prepare(&w, &new, NOW).await), "Queued");
+    // Ten minutes after the execution started, the wait ends.
+    let err = run_prepare(&w, &new, NOW + 600).await.expect_err("timed out");
+    assert_eq!(err.error_type(), "QueueTimedOut");
+    assert!(err.to_string().contains("queue_timeout_seconds (600 s)"), "{err}");
+    // A crashed holder: its lease ends, the lock is taken and its orphaned deployment stopped.
+    let prepared = run_prepare(&w, &new, NOW + 1_001).await.expect("prepared after the lease");
+    assert_eq!(prepared.revision, Some(42));
+    assert_eq!(*w.deployments.stopped.lock().expect("lock"), ["d-OLD"]);
+}
+
+#[tokio::test]
+async fn a_step_that_lost_the_lock_is_superseded_and_deploys_nothing() {
+    let w = world("supersede");
+    let (mine, newer) = (push("v1", "sha256:aaaa", 1_000), push("v2", "sha256:bbbb", 2_000));
+    w.ledger.locks.lock().expect("lock").insert("api-server".into(), holder(&newer, NOW + 600));
+    let mut input = step(&mine);
+    input.prepared = Some(
+        serde_json::from_value(json!({
+            "already_live": false, "reason": null, "previous_task_definition_arn": null,
+            "task_definition_arn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:42", "revision": 42,
+            "container_port": 3000, "approval": {"required": false, "timeout_seconds": 3600, "on_timeout": "rollback"}
+        }))
+        .expect("prepared"),
+    );
+    let err = start_deployment(
+        &input,
+        &w.manifests,
+        &w.deployments,
+        &w.ledger,
+        Some("validate"),
+        Lease { now: NOW, seconds: 60 },
+    )
+    .await
+    .expect_err("superseded");
+    assert_eq!(err.error_type(), "Superseded");
+    assert!(err.to_string().contains("v2 (sha256:bbbb) now holds the service's lock"), "{err}");
+    assert!(w.deployments.created.lock().expect("lock").is_empty(), "no deployment created");
+}
+
+#[tokio::test]
+async fn rollback_releases_the_lock_records_why_and_announces_only_what_was_deployed() {
+    let w = world("supersede");
+    let p = push("v1", "sha256:aaaa", 1_000);
+    w.ledger.locks.lock().expect("lock").insert("api-server".into(), holder(&p, NOW + 600));
+    let notifier = FakeNotifier::default();
+    let request = |error: &str, deployment: bool| -> RollbackRequest {
+        let mut state = json!({"service": "api-server", "push": p, "error": {"Error": error, "Cause": "why"}});
+        if deployment {
+            state["deployment"] = json!({"deployment_id": "d-1", "appspec_sha256": "00"});
+        }
+        serde_json::from_value(json!({"state": state})).expect("request")
+    };
+    let out = rollback(&request("Superseded", false), &w.deployments, &notifier, &w.ledger).await.expect("rolled back");
+    assert_eq!(out.error, "Superseded");
+    assert!(notifier.sent.lock().expect("lock").is_empty(), "a push superseded before it deployed is not announced");
+    assert!(w.ledger.locks.lock().expect("lock").is_empty(), "lock released");
+    rollback(&request("ValidationFailed", true), &w.deployments, &notifier, &w.ledger).await.expect("rolled back");
+    assert_eq!(notifier.sent.lock().expect("lock")[0].0, "greenlight: api-server v1 rolled back");
+    let records = greenlight_core::ports::History::deployments(&w.ledger, "api-server", 10).await.expect("history");
+    assert_eq!(records[0].outcome, Some(Outcome::RolledBack));
+    assert_eq!(records[0].reason.as_deref(), Some("why"));
+    let states: Vec<&str> = records[0].timeline.iter().map(|e| e.state.as_str()).collect();
+    assert_eq!(states, ["superseded", "rolled_back"]);
+}
