@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use greenlight_core::approval::sign_slack;
+use greenlight_core::lock::Outcome;
 use greenlight_core::ports::ExecutionStart;
 use greenlight_tests::emulator::Port;
 use greenlight_tests::pipeline::{Hook, Pipeline, SLACK_SIGNING_SECRET, Setup};
@@ -125,6 +126,8 @@ async fn approve_in_slack_moves_production_once() {
     assert_eq!(resp.status().as_u16(), 409);
     let page = resp.text().await.unwrap_or_default();
     assert!(page.contains("already approved by @alice"), "{page}");
+    let record = p.assert_ledger("web", "v2", Outcome::Deployed, "").await;
+    assert!(record.approver.as_deref().is_some_and(|a| a.starts_with("@alice via slack at ")), "{record:?}");
 }
 
 #[tokio::test]
@@ -151,6 +154,10 @@ async fn reject_by_signed_link_rolls_back() {
     assert!(end.cause.as_deref().unwrap_or_default().starts_with("rejected by signed link via link at "), "{end:?}");
     assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
     assert_eq!(p.serving(Port::Test).await, Some(p.digest("v1")), "green removed");
+    let record = p.assert_ledger("web", "v2", Outcome::RolledBack, "rejected by signed link").await;
+    assert!(record.approver.as_deref().is_some_and(|a| a.starts_with("signed link via link at ")), "{record:?}");
+    let notes = p.emulator.notifications().await;
+    assert!(notes.iter().any(|n| n["subject"] == "greenlight: web v2 rolled back"), "{notes:?}");
 }
 
 #[tokio::test]
@@ -165,4 +172,5 @@ async fn no_decision_in_time_rolls_back() {
     assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
     let notes = p.emulator.notifications().await;
     assert!(notes.iter().any(|n| n["subject"] == "greenlight: web v2 rolled back"), "{notes:?}");
+    p.assert_ledger("web", "v2", Outcome::RolledBack, "Nobody decided before the approval timeout").await;
 }

@@ -159,6 +159,7 @@ async fn hook_failure_rolls_back_and_says_why() {
     let message = note["message"].as_str().unwrap_or_default();
     assert!(message.contains("Reason:") && message.contains("AfterAllowTestTraffic"), "{message}");
     assert!(message.contains("production stays on the previous version"), "{message}");
+    p.assert_ledger("web", "v3", greenlight_core::lock::Outcome::RolledBack, "AfterAllowTestTraffic").await;
 }
 
 #[tokio::test]

@@ -320,6 +320,23 @@ impl Pipeline {
         ledger.deployments(service, 50).await.expect("ledger query")
     }
 
+    /// How an execution ended, as the ledger says: the lock is released and the push's item
+    /// has this outcome and a reason containing `reason`; its record is returned.
+    pub async fn assert_ledger(
+        &self,
+        service: &str,
+        tag: &str,
+        outcome: greenlight_core::lock::Outcome,
+        reason: &str,
+    ) -> greenlight_core::lock::DeploymentRecord {
+        assert!(self.lock_holder(service).await.is_none(), "{service}'s lock is still held");
+        let records = self.history(service).await;
+        let record = records.into_iter().find(|r| r.tag == tag).expect("the push is in the ledger");
+        assert_eq!(record.outcome, Some(outcome), "{record:?}");
+        assert!(record.reason.as_deref().unwrap_or_default().contains(reason), "{record:?}");
+        record
+    }
+
     /// The image a service's ECS service runs now (its current task definition's first container).
     pub async fn running_image(&self, service: &str) -> String {
         use greenlight_core::ports::TaskDefinitions;

@@ -91,6 +91,8 @@ pub struct FakeDeployments {
     pub reported: Mutex<Vec<(String, String, bool)>>,
     /// StopDeployment answers "already completed".
     pub completed: bool,
+    /// What GetDeployment reports (default `InProgress`).
+    pub status: Option<String>,
     /// The next this-many PutLifecycleEventHookExecutionStatus calls are throttled.
     pub throttle_reports: Mutex<u32>,
 }
@@ -109,7 +111,8 @@ impl Deployments for FakeDeployments {
     }
 
     async fn state(&self, deployment_id: &str) -> Result<DeploymentState, Error> {
-        Ok(DeploymentState { id: deployment_id.into(), status: "InProgress".into(), error_message: None })
+        let status = self.status.clone().unwrap_or_else(|| "InProgress".into());
+        Ok(DeploymentState { id: deployment_id.into(), status, error_message: None })
     }
 
     async fn info(&self, deployment_id: &str) -> Result<DeploymentInfo, Error> {

@@ -308,11 +308,7 @@ where
             return Err(superseded(input, format!("{} was pushed later and holds the lock", holder.describe())));
         }
         Acquire::Held(holder) => {
-            let started = input
-                .started_at
-                .as_deref()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map_or(lease.now, |t| t.timestamp());
+            let started = input.started_at.as_deref().and_then(epoch_seconds).unwrap_or(lease.now);
             let waited = lease.now - started;
             let limit = service.concurrency.queue_timeout_seconds;
             if waited > i64::from(limit) {
@@ -340,6 +336,14 @@ where
         stop_superseded(previous, &claim, ports.deployments, ports.approvals, ports.tokens, lease.now).await?;
     }
     ports.ledger.record(&service.name, &input.push, &update).await
+}
+
+/// `$$.Execution.StartTime` in seconds: RFC 3339, or with a space between date and time.
+pub fn epoch_seconds(time: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(time)
+        .or_else(|_| chrono::DateTime::parse_from_str(time, "%Y-%m-%d %H:%M:%S%.f%:z"))
+        .ok()
+        .map(|t| t.timestamp())
 }
 
 /// Stops the deployment of the execution whose lock was taken over (auto-rollback: its
@@ -732,8 +736,13 @@ pub async fn rollback(
     );
     let is_superseded = error == "Superseded";
     let mut notes = Vec::new();
-    let mut update = HistoryUpdate::state(if is_superseded { "superseded" } else { "rolled_back" });
-    update.outcome = Some(if is_superseded { Outcome::Superseded } else { Outcome::RolledBack });
+    let (state, outcome) = match (is_superseded, succeeded) {
+        (true, _) => ("superseded", Outcome::Superseded),
+        (false, true) => ("failed_after_success", Outcome::Deployed),
+        (false, false) => ("rolled_back", Outcome::RolledBack),
+    };
+    let mut update = HistoryUpdate::state(state);
+    update.outcome = Some(outcome);
     update.reason = Some(reason.clone());
     update.validation = Some(validation.trim().to_string()).filter(|v| !v.is_empty());
     update.approver = input.approval.as_ref().map(|a| format!("{} via {} at {}", a.by, a.channel, a.at));

@@ -244,3 +244,11 @@ async fn rollback_releases_the_lock_records_why_and_announces_only_what_was_depl
     let states: Vec<&str> = records[0].timeline.iter().map(|e| e.state.as_str()).collect();
     assert_eq!(states, ["superseded", "rolled_back"]);
 }
+
+#[test]
+fn execution_start_times_read_in_either_iso_form() {
+    use greenlight_core::pipeline::epoch_seconds;
+    assert_eq!(epoch_seconds("2026-11-26T10:00:00.123Z"), Some(1_795_687_200));
+    assert_eq!(epoch_seconds("2026-11-26 10:00:00.123456+00:00"), Some(1_795_687_200));
+    assert_eq!(epoch_seconds("yesterday"), None);
+}

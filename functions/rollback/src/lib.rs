@@ -123,6 +123,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_deployment_that_succeeded_before_the_stop_is_not_called_rolled_back() {
+        let h = Handler {
+            deployments: FakeDeployments { completed: true, status: Some("Succeeded".into()), ..Default::default() },
+            notifier: FakeNotifier::default(),
+            ledger: FakeLedger::default(),
+        };
+        h.handle(state(json!({
+            "deployment": {"deployment_id": "d-9", "appspec_sha256": "00"},
+            "error": {"Error": "AwsError", "Cause": "GetDeployment failed"}
+        })))
+        .await
+        .expect("ok");
+        let message = h.notifier.sent.lock().expect("lock")[0].1.clone();
+        assert!(message.contains("it is in production"), "{message}");
+        assert!(message.contains("d-9 (had already succeeded before it could be stopped)"), "{message}");
+        assert!(!message.contains("production stays on the previous version"), "{message}");
+    }
+
+    #[tokio::test]
     async fn a_failed_validation_is_the_reason() {
         let ledger = FakeLedger::default();
         ledger.validations.lock().expect("lock").push((
