@@ -50,6 +50,13 @@ pub struct Decided {
     pub channel: String,
 }
 
+impl Decided {
+    /// `<by> via <channel> at <time>`, for reasons and the ledger.
+    pub fn summary(&self) -> String {
+        format!("{} via {} at {}", self.by, self.channel, self.at)
+    }
+}
+
 /// One pending approval, stored in the ledger before anyone is asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalRecord {

@@ -126,11 +126,19 @@ impl Lease {
 }
 
 /// Extends this execution's lease; `Superseded` when another execution holds the lock.
-async fn keep_lock(ledger: &impl Locks, input: &StepInput, until: i64, renew: &Renew<'_>) -> Result<(), Error> {
-    let me = execution_name(&input.service, &input.push.digest);
-    match ledger.renew(&input.service, &me, until, renew).await? {
+async fn keep_lock(
+    ledger: &impl Locks,
+    service: &str,
+    push: &Push,
+    until: i64,
+    renew: &Renew<'_>,
+) -> Result<(), Error> {
+    let me = execution_name(service, &push.digest);
+    match ledger.renew(service, &me, until, renew).await? {
         Renewal::Held => Ok(()),
-        Renewal::Lost(holder) => Err(superseded(input, lost_to(holder.as_ref()))),
+        Renewal::Lost(holder) => {
+            Err(Error::Superseded { service: service.into(), tag: push.tag.clone(), by: lost_to(holder.as_ref()) })
+        }
     }
 }
 
@@ -453,14 +461,14 @@ pub async fn start_deployment(
         variable: "GREENLIGHT_VALIDATE_FUNCTION",
         problem: "is not set: the validate function runs in the AfterAllowTestTraffic hook (the checks, and the lock's last word before production traffic moves)".into(),
     })?;
-    keep_lock(ledger, input, lease.until(), &Renew::default()).await?;
+    keep_lock(ledger, &input.service, &input.push, lease.until(), &Renew::default()).await?;
     let spec = AppSpec::render(&appspec_input(service, arn, port, &HookFunctions { validate }));
     let description = format!("greenlight: {} {} ({})", service.name, input.push.tag, input.push.digest);
     let deployment_id = deployments
         .create(&service.codedeploy.application, &service.codedeploy.deployment_group, &spec, &description)
         .await?;
     let recorded = Renew { deployment_id: Some(&deployment_id), ..Renew::default() };
-    if let Err(e) = keep_lock(ledger, input, lease.until(), &recorded).await {
+    if let Err(e) = keep_lock(ledger, &input.service, &input.push, lease.until(), &recorded).await {
         deployments.stop(&deployment_id).await?;
         return Err(e);
     }
@@ -510,15 +518,7 @@ pub async fn deployment_status(
     lease: Lease,
 ) -> Result<DeploymentState, Error> {
     if let (Some(service), Some(push)) = (&input.service, &input.push) {
-        let step = StepInput {
-            service: service.clone(),
-            push: push.clone(),
-            prepared: None,
-            deployment: None,
-            execution_id: None,
-            started_at: None,
-        };
-        keep_lock(ledger, &step, lease.until(), &Renew::default()).await?;
+        keep_lock(ledger, service, push, lease.until(), &Renew::default()).await?;
     }
     deployments.state(&input.deployment_id).await
 }
@@ -572,10 +572,11 @@ pub async fn finish(
     let step = &input.step;
     match input.action {
         FinishAction::Continue => {
-            keep_lock(ledger, step, lease.until(), &Renew { shifting: true, ..Renew::default() }).await?;
+            let shifting = Renew { shifting: true, ..Renew::default() };
+            keep_lock(ledger, &step.service, &step.push, lease.until(), &shifting).await?;
             deployments.continue_deployment(&deployment.deployment_id).await?;
             let mut update = HistoryUpdate::state("traffic_shifting");
-            update.approver = input.approval.as_ref().map(|a| format!("{} via {} at {}", a.by, a.channel, a.at));
+            update.approver = input.approval.as_ref().map(crate::approval::Decided::summary);
             ledger.record(&step.service, &step.push, &update).await?;
             Ok(serde_json::json!({"continued": deployment.deployment_id}))
         }
@@ -672,9 +673,10 @@ pub async fn rollback(
     let error = input.error.as_ref().map_or_else(|| "DeploymentFailed".to_string(), |e| e.error.clone());
     let reason = match (&input.error, &input.status) {
         (Some(e), _) if e.error == "Rejected" && input.approval.is_some() => {
-            let a =
-                input.approval.as_ref().map(|a| (a.by.as_str(), a.channel.as_str(), a.at.as_str())).unwrap_or_default();
-            format!("rejected by {} via {} at {}", a.0, a.1, a.2)
+            format!(
+                "rejected by {}",
+                input.approval.as_ref().map(crate::approval::Decided::summary).unwrap_or_default()
+            )
         }
         (Some(e), Some(s)) if e.cause.as_deref().is_none_or(str::is_empty) => {
             format!(
@@ -745,7 +747,7 @@ pub async fn rollback(
     update.outcome = Some(outcome);
     update.reason = Some(reason.clone());
     update.validation = Some(validation.trim().to_string()).filter(|v| !v.is_empty());
-    update.approver = input.approval.as_ref().map(|a| format!("{} via {} at {}", a.by, a.channel, a.at));
+    update.approver = input.approval.as_ref().map(crate::approval::Decided::summary);
     if let Err(e) = ledger.record(&input.service, push, &update).await {
         notes.push(format!("the ledger did not record the outcome: {e}"));
     }
@@ -835,7 +837,7 @@ where
     // The lock outlives the wait for a decision, and names the approval so that a newer push
     // can cancel it.
     let renew = Renew { approval_id: Some(&record.id), ..Renew::default() };
-    keep_lock(ports.ledger, &request.step, record.expires_at + lease.seconds, &renew).await?;
+    keep_lock(ports.ledger, &service.name, push, record.expires_at + lease.seconds, &renew).await?;
 
     let mut diff = Vec::new();
     if let Some(prepared) = &request.step.prepared
