@@ -184,8 +184,6 @@ impl Emulator {
         let mut vars: serde_json::Map<String, Value> =
             env.iter().map(|(k, v)| ((*k).to_string(), Value::String((*v).to_string()))).collect();
         vars.entry("AWS_ENDPOINT_URL").or_insert_with(|| Value::String(self.endpoint.clone()));
-        vars.entry("AWS_ACCESS_KEY_ID").or_insert_with(|| "testing".into());
-        vars.entry("AWS_SECRET_ACCESS_KEY").or_insert_with(|| "testing".into());
         self.control("functions", &json!({"name": name, "command": command, "env": vars})).await;
     }
 

@@ -13,12 +13,15 @@ use anyhow::{Context, Result, bail};
 const CARGO_LAMBDA: &str = "cargo-lambda==1.9.2";
 /// Checks the state machine definition against the Amazon States Language.
 const ASL_VALIDATOR: &str = "asl-validator@4.0.0";
+/// Static analysis of the Terraform modules; in its own venv (it pins its own boto3).
+const CHECKOV: &str = "checkov==3.3.30";
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  test       everything CI runs: rustfmt check, clippy -D warnings, asl-validator, all tests
+  test       everything CI runs: rustfmt check, clippy -D warnings, asl-validator, terraform fmt,
+             checkov, all tests, and the AWS calls each function made against its declared list
   demo       the pipeline on the local emulation: v2 deploys, v3 fails and rolls back
   bench validate   verdict time of 20 concurrent validation checks vs the sum of their latencies
   package    release build of every function: target/lambda/<name>/bootstrap.zip, sizes printed
@@ -87,11 +90,18 @@ fn test() -> Result<()> {
     clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
     run("clippy", clippy)?;
     asl_validate()?;
+    terraform_fmt()?;
+    checkov()?;
     emulator_setup()?;
     build_binaries()?;
+    let calls = root().join("target/aws-calls");
+    if calls.exists() {
+        std::fs::remove_dir_all(&calls).with_context(|| format!("clearing {}", calls.display()))?;
+    }
     let mut tests = cargo();
-    tests.args(["test", "--workspace"]);
+    tests.env("GREENLIGHT_AWS_CALLS_DIR", &calls).args(["test", "--workspace"]);
     run("tests", tests)?;
+    check_recorded_calls(&calls)?;
     println!("all checks passed");
     Ok(())
 }
@@ -222,6 +232,82 @@ fn asl_validate() -> Result<()> {
     let mut check = Command::new(bin);
     check.arg("--json-path").arg(root().join("state-machine/deploy.asl.json"));
     run("asl-validator state-machine/deploy.asl.json", check)
+}
+
+fn terraform_fmt() -> Result<()> {
+    let mut fmt = Command::new("terraform");
+    // No CLI configuration exists here or is needed for fmt; this keeps terraform from warning.
+    fmt.env("TF_CLI_CONFIG_FILE", "/dev/null").args(["fmt", "-check", "-recursive", "-diff"]).arg(root().join("infra"));
+    run("terraform fmt -check infra/", fmt).context(
+        "terraform fmt: run `terraform fmt -recursive infra` to fix the layout (if terraform is missing, install Terraform ≥ 1.11)",
+    )
+}
+
+fn checkov() -> Result<()> {
+    let venv = root().join(".venv/checkov");
+    let bin = venv.join("bin/checkov");
+    let stamp = venv.join(".installed");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(CHECKOV) {
+        let mut mk = Command::new("python3");
+        mk.args(["-m", "venv"]).arg(&venv);
+        run("create .venv/checkov", mk)?;
+        let mut pip = Command::new(venv.join("bin/pip"));
+        pip.args(["install", "--quiet", "--disable-pip-version-check", CHECKOV]);
+        run(&format!("install {CHECKOV}"), pip)?;
+        std::fs::write(&stamp, CHECKOV)?;
+    }
+    let mut check = Command::new(bin);
+    // Every finding is fixed or skipped inline with its reason (`#checkov:skip=<id>:<why>`).
+    check.args(["--framework", "terraform", "--skip-download", "--compact", "--quiet", "-d"]).arg(root().join("infra"));
+    run("checkov infra/", check)
+}
+
+/// The emulation records each function's AWS calls (one `<function>\t<service>:<Operation>`
+/// line per new pair); every one must be in the function's `aws-calls`, the list Terraform's
+/// policy is tested against.
+fn check_recorded_calls(dir: &Path) -> Result<()> {
+    println!("==> AWS calls made by each function vs functions/<name>/Cargo.toml");
+    let mut problems = Vec::new();
+    let mut seen = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("no calls were recorded in {}", dir.display()))? {
+        let text = std::fs::read_to_string(entry?.path())?;
+        for line in text.lines() {
+            if let Some((caller, action)) = line.split_once('\t') {
+                seen.entry(caller.to_string()).or_default().insert(action.to_string());
+            }
+        }
+    }
+    for function in functions()? {
+        let declared = declared_calls(&function)?;
+        let made = seen.get(&format!("greenlight-{function}")).cloned().unwrap_or_default();
+        if made.is_empty() {
+            problems.push(format!("{function}: no AWS call recorded; did the end-to-end tests run?"));
+        }
+        for action in made.difference(&declared) {
+            problems.push(format!(
+                "{function} called {action}, which functions/{function}/Cargo.toml does not list: add it to aws-calls, and to the function's policy in infra/modules/greenlight/main.tf"
+            ));
+        }
+        println!("    {function:<20} {} of {} listed calls seen", made.intersection(&declared).count(), declared.len());
+    }
+    if !problems.is_empty() {
+        bail!("AWS calls:\n  {}", problems.join("\n  "));
+    }
+    Ok(())
+}
+
+fn declared_calls(function: &str) -> Result<std::collections::BTreeSet<String>> {
+    let path = root().join("functions").join(function).join("Cargo.toml");
+    let manifest: toml::Table =
+        std::fs::read_to_string(&path)?.parse().with_context(|| format!("{}", path.display()))?;
+    let calls = manifest
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("greenlight"))
+        .and_then(|g| g.get("aws-calls"))
+        .and_then(|c| c.as_array())
+        .with_context(|| format!("{}: [package.metadata.greenlight] aws-calls is missing", path.display()))?;
+    Ok(calls.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
 }
 
 fn demo() -> Result<()> {

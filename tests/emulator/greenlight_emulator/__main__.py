@@ -10,6 +10,7 @@ Control routes, beside the AWS API on the same port:
   POST /greenlight-emulator/seed        a short environment description (see seed.py)
   GET  /greenlight-emulator/state       functions, deployments and what each port serves
   GET  /greenlight-emulator/notifications   every message published to an SNS topic
+  GET  /greenlight-emulator/calls   the AWS API calls each caller made (see calls.py)
   POST /greenlight-emulator/slack/<hook>    a fake Slack webhook (incoming webhook, response_url)
   GET  /greenlight-emulator/slack           what was posted to it
   ANY  /lambda-url/<function>/<path>        a function URL (payload format 2.0)
@@ -51,7 +52,7 @@ def main() -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    from . import cbor, codedeploy, lambdas, seed
+    from . import calls, cbor, codedeploy, lambdas, seed
     from .loadbalancer import Behaviours, LoadBalancer
 
     functions = lambdas.Functions(state_dir)
@@ -60,6 +61,7 @@ def main() -> int:
     codedeploy.install(engine)
     behaviours = Behaviours()
     lb = LoadBalancer(behaviours)
+    recorder = calls.Recorder(os.environ.get("GREENLIGHT_AWS_CALLS_DIR"))
 
     endpoint_box: dict[str, str] = {}
 
@@ -164,6 +166,8 @@ def main() -> int:
                 lb.bind(seeded["listeners"]["production"], seeded["listeners"]["test"], seeded["region"])
                 seeded.update({"production_url": lb.url("production"), "test_url": lb.url("test")})
             return "200 OK", seeded
+        if name == "calls" and method == "GET":
+            return "200 OK", recorder.calls()
         if name == "notifications" and method == "GET":
             from moto.sns.models import sns_backends
 
@@ -186,7 +190,7 @@ def main() -> int:
             return "200 OK", {"functions": functions.state(), "serving": serving, "deployments": deployments}
         return "404 Not Found", {"error": f"no control route {method} {CONTROL}{name}"}
 
-    app = control(cbor.middleware(DomainDispatcherApplication(create_backend_app)))
+    app = control(recorder.middleware(cbor.middleware(DomainDispatcherApplication(create_backend_app))))
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     port = server.server_address[1]
     endpoint = f"http://127.0.0.1:{port}"

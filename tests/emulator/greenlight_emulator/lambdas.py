@@ -71,6 +71,10 @@ class Function:
                 "AWS_LAMBDA_LOG_STREAM_NAME": "emulator",
                 "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region,
+                # Each function signs with its own key, as each has its own role on Lambda; the
+                # emulation records which AWS calls each one makes (calls.py).
+                "AWS_ACCESS_KEY_ID": self.name,
+                "AWS_SECRET_ACCESS_KEY": "emulated",
             }
         )
         env.update(self.env)

@@ -1,0 +1,886 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.region
+
+  # ARNs built from names, so the functions and the state machine can name each other without a
+  # dependency cycle.
+  function_name      = { for f in keys(local.functions) : f => "${var.name}-${f}" }
+  function_arn       = { for f, n in local.function_name : f => "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${n}" }
+  state_machine_name = "${var.name}-deploy"
+  state_machine_arn  = "arn:${local.partition}:states:${local.region}:${local.account}:stateMachine:${local.state_machine_name}"
+
+  manifest = jsonencode({
+    version  = 1
+    services = [for name, s in var.services : merge(s, { name = name })]
+  })
+
+  repositories = distinct([for s in var.services : s.repository])
+  repository_arns = [
+    for r in local.repositories : "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${r}"
+  ]
+  ecs_service_arns = [
+    for s in var.services : "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${element(split("/", s.cluster), length(split("/", s.cluster)) - 1)}/${s.service}"
+  ]
+  deployment_group_arns = [
+    for s in var.services : "arn:${local.partition}:codedeploy:${local.region}:${local.account}:deploymentgroup:${s.codedeploy.application}/${s.codedeploy.deployment_group}"
+  ]
+  codedeploy_application_arns = distinct([
+    for s in var.services : "arn:${local.partition}:codedeploy:${local.region}:${local.account}:application:${s.codedeploy.application}"
+  ])
+  deployment_config_arn = "arn:${local.partition}:codedeploy:${local.region}:${local.account}:deploymentconfig:*"
+  slack_secret_arns     = compact([var.slack_webhook_secret_arn, var.slack_signing_secret_arn])
+
+  common_environment = {
+    GREENLIGHT_LEDGER_TABLE = aws_dynamodb_table.ledger.name
+  }
+  manifest_environment = {
+    GREENLIGHT_MANIFEST_PARAMETER   = aws_ssm_parameter.manifest.name
+    GREENLIGHT_MANIFEST_TTL_SECONDS = tostring(var.manifest_ttl_seconds)
+  }
+  lease_environment = {
+    GREENLIGHT_LEASE_SECONDS = tostring(var.lease_seconds)
+  }
+
+  # One entry per crate under functions/: memory (MB), timeout (s), environment. The environment
+  # is exactly what the function's code reads (tests/infra.rs checks both ways).
+  functions = {
+    "on-image-push" = {
+      description = "Starts one deploy execution per service an ECR push deploys"
+      memory_size = 128
+      timeout     = 30
+      environment = merge(local.common_environment, local.manifest_environment, {
+        GREENLIGHT_STATE_MACHINE_ARN = local.state_machine_arn
+        GREENLIGHT_WAIT_SECONDS      = tostring(var.wait_seconds)
+      })
+    }
+    "prepare" = {
+      description = "Takes the service's lock and registers the task definition revision pinned by digest"
+      memory_size = 128
+      timeout     = 60
+      environment = merge(local.common_environment, local.manifest_environment, local.lease_environment)
+    }
+    "start-deployment" = {
+      description = "Starts the CodeDeploy blue/green deployment with greenlight's AppSpec"
+      memory_size = 128
+      timeout     = 30
+      environment = merge(local.common_environment, local.manifest_environment, local.lease_environment, {
+        GREENLIGHT_VALIDATE_FUNCTION = local.function_name["validate"]
+      })
+    }
+    "deployment-status" = {
+      description = "Reads the deployment's state and renews the service's lock"
+      memory_size = 128
+      timeout     = 30
+      environment = merge(local.common_environment, local.lease_environment)
+    }
+    "finish" = {
+      description = "Lets an approved deployment move production traffic; records and announces success"
+      memory_size = 128
+      timeout     = 30
+      environment = merge(local.common_environment, local.lease_environment, {
+        GREENLIGHT_TOPIC_ARN = aws_sns_topic.notifications.arn
+      })
+    }
+    "rollback" = {
+      description = "Stops the deployment with auto-rollback, releases the lock, tells someone"
+      memory_size = 128
+      timeout     = 60
+      environment = merge(local.common_environment, {
+        GREENLIGHT_TOPIC_ARN = aws_sns_topic.notifications.arn
+      })
+    }
+    "validate" = {
+      description = "CodeDeploy hook: checks green through the test listener and always reports"
+      memory_size = 256
+      # The longest validation deadline the manifest allows is 840 s; the function reports
+      # before its own deadline, so it needs a little more.
+      timeout     = 900
+      environment = merge(local.common_environment, local.manifest_environment, local.lease_environment)
+    }
+    "request-approval" = {
+      description = "Asks a human in Slack or by signed links before production traffic moves"
+      memory_size = 128
+      timeout     = 30
+      environment = merge(local.common_environment, local.manifest_environment, local.lease_environment, {
+        GREENLIGHT_TOPIC_ARN            = aws_sns_topic.notifications.arn
+        GREENLIGHT_SLACK_WEBHOOK_SECRET = var.slack_webhook_secret_arn == null ? "" : var.slack_webhook_secret_arn
+        GREENLIGHT_LINK_KEY_SECRET      = aws_secretsmanager_secret.link_key.arn
+      })
+    }
+    "approval-callback" = {
+      description = "Function URL: verifies a Slack click or a signed link and resumes the execution"
+      memory_size = 128
+      timeout     = 30
+      environment = merge(local.common_environment, {
+        GREENLIGHT_SLACK_SIGNING_SECRET = var.slack_signing_secret_arn == null ? "" : var.slack_signing_secret_arn
+        GREENLIGHT_LINK_KEY_SECRET      = aws_secretsmanager_secret.link_key.arn
+      })
+    }
+  }
+
+  # request-approval needs the callback function's URL, which exists only once that function
+  # does: it is its own resource, the others share one.
+  shared_functions = { for f, s in local.functions : f => s if f != "request-approval" }
+
+  # Functions invoked asynchronously (EventBridge, CodeDeploy): a failed invocation lands in
+  # the dead-letter queue.
+  asynchronous = ["on-image-push", "validate"]
+
+  policy_documents = {
+    "on-image-push"     = data.aws_iam_policy_document.on_image_push.json
+    "prepare"           = data.aws_iam_policy_document.prepare.json
+    "start-deployment"  = data.aws_iam_policy_document.start_deployment.json
+    "deployment-status" = data.aws_iam_policy_document.deployment_status.json
+    "finish"            = data.aws_iam_policy_document.finish.json
+    "rollback"          = data.aws_iam_policy_document.rollback.json
+    "validate"          = data.aws_iam_policy_document.validate.json
+    "request-approval"  = data.aws_iam_policy_document.request_approval.json
+    "approval-callback" = data.aws_iam_policy_document.approval_callback.json
+  }
+}
+
+################################################################################
+# Encryption key: notifications, logs, secrets, dead letters
+################################################################################
+
+data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_111:In a key policy, Resource "*" is this key; the account statement is AWS's default, delegating use of the key to IAM policies.
+  #checkov:skip=CKV_AWS_356:In a key policy, Resource "*" is this key.
+  #checkov:skip=CKV_AWS_109:In a key policy, Resource "*" is this key; the account statement is AWS's default, delegating use of the key to IAM policies.
+  statement {
+    sid       = "AccountAdministersAndDelegatesToIam"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchLogsEncryptsTheLogGroups"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account}:log-group:*"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsPublishToTheTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+
+  statement {
+    sid       = "EventsDeliverToTheEncryptedQueue"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description         = "${var.name}: notifications, logs, secrets and dead letters"
+  enable_key_rotation = true
+  policy              = data.aws_iam_policy_document.key.json
+  tags                = var.tags
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${var.name}"
+  target_key_id = aws_kms_key.this.key_id
+}
+
+################################################################################
+# Ledger: locks, deployments, approvals, validation reports
+################################################################################
+
+resource "aws_dynamodb_table" "ledger" {
+  #checkov:skip=CKV_AWS_119:The ledger holds no secrets; the AWS managed key spares every function a KMS grant on each lock write.
+  name         = "${var.name}-ledger"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  range_key    = "sk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  # Approvals, validation reports and deployment records carry expires_at; the lock does not.
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled = true
+  }
+
+  deletion_protection_enabled = true
+  tags                        = var.tags
+}
+
+################################################################################
+# Manifest, notifications, approval link key, dead letters
+################################################################################
+
+resource "aws_ssm_parameter" "manifest" {
+  #checkov:skip=CKV2_AWS_34:The manifest names services, tags and checks, never secrets (those stay in Secrets Manager); a String parameter spares every function a KMS decrypt.
+  name        = "/${var.name}/manifest"
+  description = "greenlight's deploy manifest (rendered from the services variable)"
+  type        = "String"
+  tier        = length(local.manifest) > 4096 ? "Advanced" : "Standard"
+  value       = local.manifest
+  tags        = var.tags
+}
+
+resource "aws_sns_topic" "notifications" {
+  name              = "${var.name}-notifications"
+  kms_master_key_id = aws_kms_key.this.arn
+  tags              = var.tags
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each  = toset(var.notification_emails)
+  topic_arn = aws_sns_topic.notifications.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+# The key that signs approval links: generated here, written once, never in the state.
+ephemeral "random_password" "link_key" {
+  length  = 64
+  special = false
+}
+
+resource "aws_secretsmanager_secret" "link_key" {
+  #checkov:skip=CKV2_AWS_57:The key signs approval links that expire within two days; rotating it only needs a new version (bump link_key_version) and invalidates links in flight.
+  name        = "${var.name}/approval-link-key"
+  description = "Signs greenlight's approval links"
+  kms_key_id  = aws_kms_key.this.arn
+  tags        = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "link_key" {
+  secret_id                = aws_secretsmanager_secret.link_key.id
+  secret_string_wo         = ephemeral.random_password.link_key.result
+  secret_string_wo_version = 1
+}
+
+resource "aws_sqs_queue" "dead_letters" {
+  name                      = "${var.name}-dead-letters"
+  kms_master_key_id         = aws_kms_key.this.arn
+  message_retention_seconds = 1209600
+  tags                      = var.tags
+}
+
+data "aws_iam_policy_document" "dead_letters" {
+  statement {
+    sid       = "EventBridgeDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letters.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.push.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dead_letters" {
+  queue_url = aws_sqs_queue.dead_letters.id
+  policy    = data.aws_iam_policy_document.dead_letters.json
+}
+
+################################################################################
+# Functions
+################################################################################
+
+resource "aws_cloudwatch_log_group" "function" {
+  for_each          = local.functions
+  name              = "/aws/lambda/${local.function_name[each.key]}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each           = local.functions
+  name               = "${local.function_name[each.key]}-${local.region}"
+  description        = "greenlight's ${each.key} function"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = var.tags
+}
+
+# What the Lambda service does with every function's role: write its logs and traces.
+data "aws_iam_policy_document" "runtime" {
+  for_each = local.functions
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
+  }
+
+  statement {
+    sid       = "Traces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "runtime" {
+  for_each = local.functions
+  name     = "runtime"
+  role     = aws_iam_role.function[each.key].id
+  policy   = data.aws_iam_policy_document.runtime[each.key].json
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+  name     = "calls"
+  role     = aws_iam_role.function[each.key].id
+  policy   = local.policy_documents[each.key]
+}
+
+resource "aws_lambda_function" "function" {
+  #checkov:skip=CKV_AWS_116:Synchronous functions fail into the state machine's Catch; the two invoked asynchronously (on-image-push, validate) get the dead-letter queue below.
+  #checkov:skip=CKV_AWS_117:The functions call only AWS APIs and Slack; no VPC resource is reached, and a VPC would need NAT for both.
+  #checkov:skip=CKV_AWS_173:The environment holds names and ARNs only; secret values stay in Secrets Manager.
+  #checkov:skip=CKV_AWS_272:The zips are built from this repository by `cargo xtask package`; add an aws_lambda_code_signing_config where a signing profile exists.
+  for_each      = local.shared_functions
+  function_name = local.function_name[each.key]
+  description   = each.value.description
+  role          = aws_iam_role.function[each.key].arn
+
+  filename         = "${var.package_dir}/${each.key}/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.package_dir}/${each.key}/bootstrap.zip")
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.architecture]
+  memory_size      = coalesce(try(var.function_settings[each.key].memory_size, null), each.value.memory_size)
+  timeout          = coalesce(try(var.function_settings[each.key].timeout, null), each.value.timeout)
+
+  # A public function URL and a push storm must not starve the account's other functions.
+  reserved_concurrent_executions = each.key == "approval-callback" ? 10 : 50
+
+  environment {
+    variables = each.value.environment
+  }
+
+  dynamic "dead_letter_config" {
+    for_each = contains(local.asynchronous, each.key) ? [aws_sqs_queue.dead_letters.arn] : []
+    content {
+      target_arn = dead_letter_config.value
+    }
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.function[each.key].name
+  }
+
+  tags       = var.tags
+  depends_on = [aws_iam_role_policy.runtime]
+}
+
+resource "aws_lambda_function_url" "approval_callback" {
+  #checkov:skip=CKV_AWS_258:Slack and email recipients cannot sign AWS requests; the function verifies Slack's signature or the link's HMAC on every call.
+  function_name      = aws_lambda_function.function["approval-callback"].function_name
+  authorization_type = "NONE"
+}
+
+resource "aws_lambda_function" "request_approval" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by the state machine (waitForTaskToken); failures go to its Catch.
+  #checkov:skip=CKV_AWS_117:The function calls only AWS APIs and Slack; no VPC resource is reached.
+  #checkov:skip=CKV_AWS_173:The environment holds names, ARNs and the callback URL only; secret values stay in Secrets Manager.
+  #checkov:skip=CKV_AWS_272:The zip is built from this repository by `cargo xtask package`; add an aws_lambda_code_signing_config where a signing profile exists.
+  function_name = local.function_name["request-approval"]
+  description   = local.functions["request-approval"].description
+  role          = aws_iam_role.function["request-approval"].arn
+
+  filename         = "${var.package_dir}/request-approval/bootstrap.zip"
+  source_code_hash = filebase64sha256("${var.package_dir}/request-approval/bootstrap.zip")
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.architecture]
+  memory_size      = coalesce(try(var.function_settings["request-approval"].memory_size, null), local.functions["request-approval"].memory_size)
+  timeout          = coalesce(try(var.function_settings["request-approval"].timeout, null), local.functions["request-approval"].timeout)
+
+  reserved_concurrent_executions = 50
+
+  environment {
+    variables = merge(local.functions["request-approval"].environment, {
+      GREENLIGHT_CALLBACK_URL = aws_lambda_function_url.approval_callback.function_url
+    })
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.function["request-approval"].name
+  }
+
+  tags       = var.tags
+  depends_on = [aws_iam_role_policy.runtime]
+}
+
+################################################################################
+# What each function's code calls (functions/<name>/Cargo.toml, aws-calls and implied-actions)
+################################################################################
+
+data "aws_iam_policy_document" "on_image_push" {
+  statement {
+    sid       = "Ledger"
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.ledger.arn]
+  }
+  statement {
+    sid       = "PushTime"
+    actions   = ["ecr:DescribeImages"]
+    resources = local.repository_arns
+  }
+  statement {
+    sid       = "Manifest"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.manifest.arn]
+  }
+  statement {
+    sid       = "StartDeploy"
+    actions   = ["states:StartExecution"]
+    resources = [local.state_machine_arn]
+  }
+  statement {
+    sid       = "DeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letters.arn]
+  }
+  statement {
+    sid       = "EncryptedDeadLetters"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+data "aws_iam_policy_document" "prepare" {
+  statement {
+    sid       = "Ledger"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.ledger.arn]
+  }
+  statement {
+    sid       = "Manifest"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.manifest.arn]
+  }
+  statement {
+    sid       = "LiveService"
+    actions   = ["ecs:DescribeServices"]
+    resources = local.ecs_service_arns
+  }
+  statement {
+    #checkov:skip=CKV_AWS_356:DescribeTaskDefinition and RegisterTaskDefinition accept no resource ARN; iam:PassRole below limits which roles a revision can carry.
+    sid       = "TaskDefinitions"
+    actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:TagResource"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "PassServiceRoles"
+    actions   = ["iam:PassRole"]
+    resources = var.pass_role_arns
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+  statement {
+    sid       = "DeploymentGroups"
+    actions   = ["codedeploy:GetDeploymentGroup", "codedeploy:StopDeployment"]
+    resources = local.deployment_group_arns
+  }
+  statement {
+    #checkov:skip=CKV_AWS_356:SendTaskFailure takes a task token, not a resource ARN.
+    sid       = "CancelSupersededApprovals"
+    actions   = ["states:SendTaskFailure"]
+    resources = ["*"]
+  }
+}
+
+data "aws_iam_policy_document" "start_deployment" {
+  statement {
+    sid       = "Ledger"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.ledger.arn]
+  }
+  statement {
+    sid       = "Manifest"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.manifest.arn]
+  }
+  statement {
+    sid       = "Deployments"
+    actions   = ["codedeploy:CreateDeployment", "codedeploy:StopDeployment"]
+    resources = local.deployment_group_arns
+  }
+  statement {
+    sid       = "AppSpecRevision"
+    actions   = ["codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision"]
+    resources = local.codedeploy_application_arns
+  }
+  statement {
+    sid       = "DeploymentConfig"
+    actions   = ["codedeploy:GetDeploymentConfig"]
+    resources = [local.deployment_config_arn]
+  }
+}
+
+data "aws_iam_policy_document" "deployment_status" {
+  statement {
+    sid       = "Ledger"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.ledger.arn]
+  }
+  statement {
+    sid       = "Deployments"
+    actions   = ["codedeploy:GetDeployment"]
+    resources = local.deployment_group_arns
+  }
+}
+
+data "aws_iam_policy_document" "finish" {
+  statement {
+    sid       = "Ledger"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.ledger.arn]
+  }
+  statement {
+    sid       = "Deployments"
+    actions   = ["codedeploy:ContinueDeployment"]
+    resources = local.deployment_group_arns
+  }
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+  }
+  statement {
+    sid       = "EncryptedTopic"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+data "aws_iam_policy_document" "rollback" {
+  statement {
+    sid       = "Ledger"
+    actions   = ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.ledger.arn]
+  }
+  statement {
+    sid       = "Deployments"
+    actions   = ["codedeploy:GetDeployment", "codedeploy:StopDeployment"]
+    resources = local.deployment_group_arns
+  }
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+  }
+  statement {
+    sid       = "EncryptedTopic"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+data "aws_iam_policy_document" "validate" {
+  statement {
+    sid       = "Ledger"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.ledger.arn]
+  }
+  statement {
+    sid       = "Manifest"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.manifest.arn]
+  }
+  statement {
+    sid       = "Hook"
+    actions   = ["codedeploy:GetDeployment", "codedeploy:PutLifecycleEventHookExecutionStatus"]
+    resources = local.deployment_group_arns
+  }
+  statement {
+    sid       = "ImageTag"
+    actions   = ["ecr:DescribeImages"]
+    resources = local.repository_arns
+  }
+  statement {
+    #checkov:skip=CKV_AWS_356:DescribeTaskDefinition accepts no resource ARN.
+    sid       = "TaskDefinitions"
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "DeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letters.arn]
+  }
+  statement {
+    sid       = "EncryptedDeadLetters"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+  }
+}
+
+data "aws_iam_policy_document" "request_approval" {
+  statement {
+    sid       = "Ledger"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.ledger.arn]
+  }
+  statement {
+    sid       = "Manifest"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.manifest.arn]
+  }
+  statement {
+    #checkov:skip=CKV_AWS_356:DescribeTaskDefinition accepts no resource ARN.
+    sid       = "Evidence"
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "Secrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = concat([aws_secretsmanager_secret.link_key.arn], compact([var.slack_webhook_secret_arn]))
+  }
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+  }
+  statement {
+    sid       = "EncryptedTopicAndSecrets"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = concat([aws_kms_key.this.arn], var.secrets_kms_key_arns)
+  }
+}
+
+data "aws_iam_policy_document" "approval_callback" {
+  statement {
+    sid       = "Approvals"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.ledger.arn]
+  }
+  statement {
+    sid       = "Secrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = concat([aws_secretsmanager_secret.link_key.arn], compact([var.slack_signing_secret_arn]))
+  }
+  statement {
+    sid       = "EncryptedSecrets"
+    actions   = ["kms:Decrypt"]
+    resources = concat([aws_kms_key.this.arn], var.secrets_kms_key_arns)
+  }
+  statement {
+    #checkov:skip=CKV_AWS_356:SendTaskSuccess takes a task token, not a resource ARN.
+    sid       = "Resume"
+    actions   = ["states:SendTaskSuccess"]
+    resources = ["*"]
+  }
+}
+
+################################################################################
+# State machine
+################################################################################
+
+resource "aws_cloudwatch_log_group" "state_machine" {
+  name              = "/aws/vendedlogs/states/${local.state_machine_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "states_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "state_machine" {
+  statement {
+    sid       = "InvokeSteps"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [for f in ["prepare", "start-deployment", "deployment-status", "finish", "rollback", "request-approval"] : local.function_arn[f]]
+  }
+  statement {
+    #checkov:skip=CKV_AWS_111:The log delivery actions accept no resource ARN (CloudWatch Logs' documented policy for Step Functions).
+    #checkov:skip=CKV_AWS_356:The log delivery actions accept no resource ARN (CloudWatch Logs' documented policy for Step Functions).
+    sid = "DeliverLogs"
+    actions = [
+      "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    ]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "Traces"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role" "state_machine" {
+  name               = "${local.state_machine_name}-${local.region}"
+  assume_role_policy = data.aws_iam_policy_document.states_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "state_machine" {
+  name   = "steps"
+  role   = aws_iam_role.state_machine.id
+  policy = data.aws_iam_policy_document.state_machine.json
+}
+
+resource "aws_sfn_state_machine" "deploy" {
+  name     = local.state_machine_name
+  type     = "STANDARD"
+  role_arn = aws_iam_role.state_machine.arn
+  definition = templatefile("${path.module}/../../../state-machine/deploy.asl.json", {
+    prepare_function_arn           = local.function_arn["prepare"]
+    start_deployment_function_arn  = local.function_arn["start-deployment"]
+    deployment_status_function_arn = local.function_arn["deployment-status"]
+    finish_function_arn            = local.function_arn["finish"]
+    rollback_function_arn          = local.function_arn["rollback"]
+    request_approval_function_arn  = local.function_arn["request-approval"]
+  })
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"
+    include_execution_data = true
+    level                  = "ALL"
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  tags       = var.tags
+  depends_on = [aws_iam_role_policy.state_machine, aws_lambda_function.function, aws_lambda_function.request_approval]
+}
+
+################################################################################
+# ECR pushes → on-image-push
+################################################################################
+
+resource "aws_cloudwatch_event_rule" "push" {
+  name        = "${var.name}-ecr-push"
+  description = "Successful ECR pushes to the repositories greenlight deploys"
+  event_pattern = jsonencode({
+    source      = ["aws.ecr"]
+    detail-type = ["ECR Image Action"]
+    detail = {
+      action-type     = ["PUSH"]
+      result          = ["SUCCESS"]
+      repository-name = local.repositories
+    }
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "push" {
+  rule = aws_cloudwatch_event_rule.push.name
+  arn  = aws_lambda_function.function["on-image-push"].arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 8
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letters.arn
+  }
+}
+
+resource "aws_lambda_permission" "push" {
+  statement_id  = "EcrPushes"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.function["on-image-push"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.push.arn
+}

@@ -1,0 +1,752 @@
+//! Terraform ↔ code: the orchestrator module (infra/modules/greenlight) parsed as HCL and held
+//! against the function crates, the state machine and the manifest schema.
+//!
+//! - every function crate has a Lambda, every Lambda a crate;
+//! - every environment variable a function's code reads is set for it, and nothing else;
+//! - every placeholder of state-machine/deploy.asl.json is passed to `templatefile`;
+//! - each function's policy grants exactly its `aws-calls` and `implied-actions`
+//!   (`[package.metadata.greenlight]` in its Cargo.toml), and every listed call is one the
+//!   code can make (the end-to-end runs check the other direction: `cargo xtask test` fails on a
+//!   call a function made that its list lacks);
+//! - the `services` variable's type has the manifest's fields, required ones and defaults.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use hcl::expr::{Expression, FuncCall, ObjectKey, TraversalOperator};
+use hcl::{Block, Body};
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn module_dir() -> PathBuf {
+    root().join("infra/modules/greenlight")
+}
+
+/// Every `.tf` file of a module, as `(file name, text)`.
+fn module_files(dir: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tf"))
+        .map(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+            (name, text)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn parse(files: &[(String, String)]) -> Body {
+    let mut body = Body::default();
+    for (name, text) in files {
+        let parsed = hcl::parse(text).unwrap_or_else(|e| panic!("{name} is not valid HCL: {e}"));
+        for structure in parsed {
+            body.0.push(structure);
+        }
+    }
+    body
+}
+
+fn function_crates() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("functions"))
+        .expect("functions/")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// `[package.metadata.greenlight]` of a function crate: (aws-calls, implied-actions).
+fn declared(krate: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let path = root().join("functions").join(krate).join("Cargo.toml");
+    let manifest: toml::Table = std::fs::read_to_string(&path).expect("Cargo.toml").parse().expect("TOML");
+    let meta = manifest
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("greenlight"))
+        .unwrap_or_else(|| panic!("{} has no [package.metadata.greenlight]", path.display()));
+    let list = |key: &str| -> BTreeSet<String> {
+        meta.get(key)
+            .and_then(|v| v.as_array())
+            .unwrap_or_else(|| panic!("{}: [package.metadata.greenlight] needs `{key}`", path.display()))
+            .iter()
+            .map(|v| v.as_str().expect("action names are strings").to_string())
+            .collect()
+    };
+    (list("aws-calls"), list("implied-actions"))
+}
+
+fn label(block: &Block, i: usize) -> Option<&str> {
+    block.labels.get(i).map(|l| l.as_str())
+}
+
+fn blocks<'a>(body: &'a Body, kind: &'a str, first: &'a str) -> impl Iterator<Item = &'a Block> + 'a {
+    body.blocks().filter(move |b| b.identifier.as_str() == kind && label(b, 0) == Some(first))
+}
+
+fn named_block<'a>(body: &'a Body, kind: &str, first: &str, second: &str) -> Option<&'a Block> {
+    body.blocks().find(|b| b.identifier.as_str() == kind && label(b, 0) == Some(first) && label(b, 1) == Some(second))
+}
+
+fn attribute<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
+    body.attributes().find(|a| a.key.as_str() == key).map(|a| &a.expr)
+}
+
+fn locals(body: &Body) -> BTreeMap<String, Expression> {
+    body.blocks()
+        .filter(|b| b.identifier.as_str() == "locals")
+        .flat_map(|b| b.body.attributes())
+        .map(|a| (a.key.to_string(), a.expr.clone()))
+        .collect()
+}
+
+fn key_name(key: &ObjectKey) -> Option<String> {
+    match key {
+        ObjectKey::Identifier(i) => Some(i.to_string()),
+        ObjectKey::Expression(Expression::String(s)) => Some(s.clone()),
+        ObjectKey::Expression(Expression::Variable(v)) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+fn field<'a>(object: &'a Expression, name: &str) -> Option<&'a Expression> {
+    match object {
+        Expression::Object(o) => o.iter().find(|(k, _)| key_name(k).as_deref() == Some(name)).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+/// Follows `local.a.b["c"]` through the module's locals, as far as they are literal objects.
+fn resolve<'a>(expr: &'a Expression, locals: &'a BTreeMap<String, Expression>) -> Option<&'a Expression> {
+    let Expression::Traversal(t) = expr else { return Some(expr) };
+    let Expression::Variable(root) = &t.expr else { return None };
+    if root.as_str() != "local" {
+        return None;
+    }
+    let mut ops = t.operators.iter();
+    let Some(TraversalOperator::GetAttr(first)) = ops.next() else { return None };
+    let mut current = locals.get(first.as_str())?;
+    for op in ops {
+        let name = match op {
+            TraversalOperator::GetAttr(i) => i.to_string(),
+            TraversalOperator::Index(Expression::String(s)) => s.clone(),
+            _ => return None,
+        };
+        current = field(current, &name)?;
+    }
+    Some(current)
+}
+
+/// The keys of an environment expression: object literals, `merge(...)` of them and locals.
+fn env_keys(expr: &Expression, locals: &BTreeMap<String, Expression>) -> BTreeSet<String> {
+    match expr {
+        Expression::Object(o) => o.iter().filter_map(|(k, _)| key_name(k)).collect(),
+        Expression::FuncCall(call) if call.name.name.as_str() == "merge" => {
+            call.args.iter().flat_map(|a| env_keys(a, locals)).collect()
+        }
+        Expression::Traversal(_) => resolve(expr, locals).map(|e| env_keys(e, locals)).unwrap_or_default(),
+        _ => BTreeSet::new(),
+    }
+}
+
+fn strings(expr: &Expression) -> Vec<String> {
+    match expr {
+        Expression::Array(items) => items
+            .iter()
+            .filter_map(|i| match i {
+                Expression::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every action of every statement of `data "aws_iam_policy_document" "<name>"`.
+fn policy_actions(body: &Body, name: &str) -> Option<BTreeSet<String>> {
+    let block = named_block(body, "data", "aws_iam_policy_document", name)?;
+    Some(
+        block
+            .body
+            .blocks()
+            .filter(|b| b.identifier.as_str() == "statement")
+            .flat_map(|s| attribute(&s.body, "actions").map(strings).unwrap_or_default())
+            .collect(),
+    )
+}
+
+/// Source of a function crate without its tests.
+fn function_source(krate: &str) -> String {
+    let dir = root().join("functions").join(krate).join("src");
+    let mut text = String::new();
+    for entry in std::fs::read_dir(&dir).expect("src/").filter_map(Result::ok) {
+        let path = entry.path();
+        if path.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let file = std::fs::read_to_string(&path).expect("source");
+        text.push_str(file.split("#[cfg(test)]").next().unwrap_or_default());
+    }
+    text
+}
+
+/// `GREENLIGHT_*` variables a function's code reads (directly or through greenlight-runtime).
+fn env_read_by(krate: &str) -> BTreeSet<String> {
+    let source = function_source(krate);
+    let mut vars: BTreeSet<String> = regex::Regex::new(r#""(GREENLIGHT_[A-Z_]+)""#)
+        .expect("regex")
+        .captures_iter(&source)
+        .map(|c| c[1].to_string())
+        .collect();
+    if source.contains("lease_seconds()") {
+        vars.insert("GREENLIGHT_LEASE_SECONDS".into());
+    }
+    if source.contains("fault_point(") {
+        vars.insert("GREENLIGHT_FAULT_INJECTION".into());
+    }
+    vars
+}
+
+/// Only the tests set it: it makes a function fail on purpose.
+const TEST_ONLY_VARIABLE: &str = "GREENLIGHT_FAULT_INJECTION";
+
+/// IAM service prefix → (aws-sdk crate, adapter file under crates/aws/src).
+fn sdk_of(service: &str) -> Option<(&'static str, &'static str)> {
+    Some(match service {
+        "codedeploy" => ("aws_sdk_codedeploy", "codedeploy.rs"),
+        "dynamodb" => ("aws_sdk_dynamodb", "dynamodb.rs"),
+        "ecr" => ("aws_sdk_ecr", "ecr.rs"),
+        "ecs" => ("aws_sdk_ecs", "ecs.rs"),
+        "secretsmanager" => ("aws_sdk_secretsmanager", "secrets.rs"),
+        "sns" => ("aws_sdk_sns", "sns.rs"),
+        "ssm" => ("aws_sdk_ssm", "ssm.rs"),
+        "states" => ("aws_sdk_sfn", "sfn.rs"),
+        _ => return None,
+    })
+}
+
+fn snake_case(operation: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in operation.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Problems between the function crates and the module's functions, environment and policies.
+fn function_problems(body: &Body) -> Vec<String> {
+    let locals = locals(body);
+    let mut problems = Vec::new();
+    let crates = function_crates();
+    let Some(functions) = locals.get("functions") else {
+        return vec!["infra/modules/greenlight: no `functions` local".into()];
+    };
+    let Expression::Object(functions) = functions else {
+        return vec!["infra/modules/greenlight: `local.functions` is not an object literal".into()];
+    };
+    let in_terraform: BTreeSet<String> = functions.iter().filter_map(|(k, _)| key_name(k)).collect();
+    for krate in &crates {
+        if !in_terraform.contains(krate) {
+            problems.push(format!(
+                "function crate `{krate}` has no Lambda: add \"{krate}\" to local.functions in infra/modules/greenlight/main.tf"
+            ));
+        }
+    }
+    for name in &in_terraform {
+        if !crates.contains(name) {
+            problems.push(format!("local.functions has `{name}`, but functions/{name} does not exist: remove it"));
+        }
+    }
+
+    for krate in crates.iter().filter(|k| in_terraform.contains(*k)) {
+        // Environment: the function's entry, plus what a dedicated resource adds (request-approval
+        // gets the callback URL there).
+        let entry = functions.iter().find(|(k, _)| key_name(k).as_deref() == Some(krate.as_str())).map(|(_, v)| v);
+        let mut set = entry.and_then(|e| field(e, "environment")).map(|e| env_keys(e, &locals)).unwrap_or_default();
+        if let Some(own) = named_block(body, "resource", "aws_lambda_function", &krate.replace('-', "_")) {
+            for env in own.body.blocks().filter(|b| b.identifier.as_str() == "environment") {
+                if let Some(vars) = attribute(&env.body, "variables") {
+                    set.extend(env_keys(vars, &locals));
+                }
+            }
+        }
+        let read = env_read_by(krate);
+        for var in read.iter().filter(|v| v.as_str() != TEST_ONLY_VARIABLE) {
+            if !set.contains(var) {
+                problems.push(format!("{krate} reads {var}, which Terraform does not set: add it to its environment"));
+            }
+        }
+        for var in &set {
+            if var == TEST_ONLY_VARIABLE {
+                problems.push(format!(
+                    "{krate}: {var} makes the function fail on purpose; it must not be set in Terraform"
+                ));
+            } else if !read.contains(var) {
+                problems.push(format!("{krate}: Terraform sets {var}, which its code never reads: remove it"));
+            }
+        }
+
+        // Policy: exactly the declared calls and implied actions.
+        let (calls, implied) = declared(krate);
+        let wanted: BTreeSet<String> = calls.union(&implied).cloned().collect();
+        let document = krate.replace('-', "_");
+        let Some(granted) = policy_actions(body, &document) else {
+            problems.push(format!("{krate} has no data \"aws_iam_policy_document\" \"{document}\""));
+            continue;
+        };
+        for action in wanted.difference(&granted) {
+            problems.push(format!(
+                "{krate} needs {action} (functions/{krate}/Cargo.toml), but data.aws_iam_policy_document.{document} does not grant it"
+            ));
+        }
+        for action in granted.difference(&wanted) {
+            problems.push(format!(
+                "data.aws_iam_policy_document.{document} grants {action}, which {krate} never needs: remove it (or list it in functions/{krate}/Cargo.toml with the reason)"
+            ));
+        }
+        match resolve_policy_reference(&locals, krate) {
+            Some(referenced) if referenced == document => {}
+            other => problems.push(format!(
+                "local.policy_documents[\"{krate}\"] must be data.aws_iam_policy_document.{document}.json, found {other:?}"
+            )),
+        }
+    }
+    problems
+}
+
+/// The policy document `local.policy_documents["<function>"]` points at.
+fn resolve_policy_reference(locals: &BTreeMap<String, Expression>, krate: &str) -> Option<String> {
+    let documents = locals.get("policy_documents")?;
+    let Expression::Traversal(t) = field(documents, krate)? else { return None };
+    match t.operators.as_slice() {
+        [TraversalOperator::GetAttr(kind), TraversalOperator::GetAttr(name), TraversalOperator::GetAttr(json)]
+            if kind.as_str() == "aws_iam_policy_document" && json.as_str() == "json" =>
+        {
+            Some(name.to_string())
+        }
+        _ => None,
+    }
+}
+
+#[test]
+fn every_function_crate_is_a_lambda_with_its_environment_and_exactly_its_policy() {
+    let body = parse(&module_files(&module_dir()));
+    let problems = function_problems(&body);
+    assert!(problems.is_empty(), "Terraform and the functions disagree:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn a_policy_missing_an_action_the_code_calls_is_caught() {
+    // A mutated copy of the module: prepare's ledger statement loses DeleteItem, which prepare
+    // calls to release the lock when the push is already live.
+    let files: Vec<(String, String)> = module_files(&module_dir())
+        .into_iter()
+        .map(|(name, text)| {
+            if name != "main.tf" {
+                return (name, text);
+            }
+            let start = text.find("data \"aws_iam_policy_document\" \"prepare\"").expect("prepare's policy");
+            let (head, tail) = text.split_at(start);
+            let mutated = tail.replacen(", \"dynamodb:DeleteItem\"", "", 1);
+            assert_ne!(mutated, tail, "the mutation must change prepare's policy");
+            (name, format!("{head}{mutated}"))
+        })
+        .collect();
+    let problems = function_problems(&parse(&files));
+    assert_eq!(
+        problems,
+        vec![
+            "prepare needs dynamodb:DeleteItem (functions/prepare/Cargo.toml), but data.aws_iam_policy_document.prepare does not grant it"
+                .to_string()
+        ]
+    );
+}
+
+#[test]
+fn a_policy_granting_more_than_the_code_needs_is_caught() {
+    let files: Vec<(String, String)> = module_files(&module_dir())
+        .into_iter()
+        .map(|(name, text)| {
+            if name != "main.tf" {
+                return (name, text);
+            }
+            let start = text.find("data \"aws_iam_policy_document\" \"deployment_status\"").expect("policy");
+            let (head, tail) = text.split_at(start);
+            let mutated =
+                tail.replacen("[\"codedeploy:GetDeployment\"]", "[\"codedeploy:GetDeployment\", \"codedeploy:*\"]", 1);
+            assert_ne!(mutated, tail);
+            (name, format!("{head}{mutated}"))
+        })
+        .collect();
+    let problems = function_problems(&parse(&files));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("grants codedeploy:*, which deployment-status never needs"), "{problems:?}");
+}
+
+#[test]
+fn an_environment_variable_the_code_reads_but_terraform_does_not_set_is_caught() {
+    let files: Vec<(String, String)> = module_files(&module_dir())
+        .into_iter()
+        .map(|(name, text)| {
+            let mutated = text.replacen("GREENLIGHT_STATE_MACHINE_ARN = local.state_machine_arn", "", 1);
+            (name, mutated)
+        })
+        .collect();
+    let problems = function_problems(&parse(&files));
+    assert_eq!(
+        problems,
+        vec![
+            "on-image-push reads GREENLIGHT_STATE_MACHINE_ARN, which Terraform does not set: add it to its environment"
+        ]
+    );
+}
+
+#[test]
+fn every_listed_call_is_one_the_function_code_can_make() {
+    let mut problems = Vec::new();
+    for krate in function_crates() {
+        let (calls, _) = declared(&krate);
+        let source = function_source(&krate);
+        for call in &calls {
+            let (service, operation) = call.split_once(':').expect("service:Operation");
+            let Some((sdk, adapter)) = sdk_of(service) else {
+                problems.push(format!("{krate}: {call}: no adapter for `{service}` in crates/aws"));
+                continue;
+            };
+            if !source.contains(&format!("{sdk}::Client")) {
+                problems.push(format!("{krate} lists {call}, but never builds an {sdk} client"));
+            }
+            let adapter_source = std::fs::read_to_string(root().join("crates/aws/src").join(adapter)).expect("adapter");
+            let builder = format!(".{}()", snake_case(operation));
+            if !adapter_source.contains(&builder) {
+                problems.push(format!("{krate} lists {call}, but crates/aws/src/{adapter} never calls {builder}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "declared calls the code cannot make:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn every_state_machine_placeholder_is_passed_to_templatefile() {
+    let body = parse(&module_files(&module_dir()));
+    let machine =
+        named_block(&body, "resource", "aws_sfn_state_machine", "deploy").expect("aws_sfn_state_machine.deploy");
+    let Some(Expression::FuncCall(call)) = attribute(&machine.body, "definition") else {
+        panic!("aws_sfn_state_machine.deploy's definition must be templatefile(\"…/deploy.asl.json\", {{…}})");
+    };
+    let FuncCall { name, args, .. } = call.as_ref();
+    assert_eq!(name.name.as_str(), "templatefile");
+    let passed: BTreeSet<String> = match args.get(1) {
+        Some(Expression::Object(o)) => o.iter().filter_map(|(k, _)| key_name(k)).collect(),
+        _ => panic!("templatefile's second argument must be an object literal"),
+    };
+    let asl = std::fs::read_to_string(root().join("state-machine/deploy.asl.json")).expect("ASL");
+    let placeholders: BTreeSet<String> =
+        regex::Regex::new(r"\$\{([a-z_]+)\}").expect("regex").captures_iter(&asl).map(|c| c[1].to_string()).collect();
+    assert!(!placeholders.is_empty());
+    assert_eq!(passed, placeholders, "templatefile's variables vs the ASL's placeholders");
+}
+
+#[test]
+fn the_lambda_resources_cover_every_function_once() {
+    let body = parse(&module_files(&module_dir()));
+    let lambdas: Vec<&Block> = blocks(&body, "resource", "aws_lambda_function").collect();
+    assert_eq!(lambdas.len(), 2, "one shared for_each resource and request-approval's own");
+    let shared =
+        named_block(&body, "resource", "aws_lambda_function", "function").expect("aws_lambda_function.function");
+    assert!(attribute(&shared.body, "for_each").is_some());
+    let locals = locals(&body);
+    // shared_functions = every function except request-approval, which has its own resource.
+    let Some(Expression::ForExpr(for_expr)) = locals.get("shared_functions") else {
+        panic!("local.shared_functions must be a for expression over local.functions");
+    };
+    let condition = for_expr.cond_expr.as_ref().map(|c| format!("{c:?}")).unwrap_or_default();
+    assert!(condition.contains("request-approval"), "shared_functions must leave out request-approval: {condition}");
+    assert!(named_block(&body, "resource", "aws_lambda_function", "request_approval").is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `services` variable's type against the manifest's JSON Schema
+// ---------------------------------------------------------------------------------------------
+
+/// A Terraform type constraint, as far as the manifest needs.
+#[derive(Debug)]
+enum TfType {
+    Primitive(String),
+    List(Box<TfType>),
+    Map(Box<TfType>),
+    Object(BTreeMap<String, TfAttribute>),
+    Any,
+}
+
+#[derive(Debug)]
+struct TfAttribute {
+    ty: TfType,
+    optional: bool,
+    default: Option<Value>,
+}
+
+fn tf_type(expr: &Expression) -> TfType {
+    match expr {
+        Expression::Variable(v) if v.as_str() == "any" => TfType::Any,
+        Expression::Variable(v) => TfType::Primitive(v.to_string()),
+        Expression::FuncCall(call) => {
+            let arg = call.args.first().expect("type argument");
+            match call.name.name.as_str() {
+                "list" | "set" => TfType::List(Box::new(tf_type(arg))),
+                "map" => TfType::Map(Box::new(tf_type(arg))),
+                "object" => {
+                    let Expression::Object(o) = arg else { panic!("object() takes an object") };
+                    TfType::Object(
+                        o.iter().map(|(k, v)| (key_name(k).expect("attribute name"), tf_attribute(v))).collect(),
+                    )
+                }
+                other => panic!("unexpected type function {other}"),
+            }
+        }
+        other => panic!("unexpected type expression {other:?}"),
+    }
+}
+
+fn tf_attribute(expr: &Expression) -> TfAttribute {
+    if let Expression::FuncCall(call) = expr
+        && call.name.name.as_str() == "optional"
+    {
+        let ty = tf_type(&call.args[0]);
+        let default = call.args.get(1).map(hcl_value);
+        return TfAttribute { ty, optional: true, default };
+    }
+    TfAttribute { ty: tf_type(expr), optional: false, default: None }
+}
+
+fn hcl_value(expr: &Expression) -> Value {
+    match expr {
+        Expression::Null => Value::Null,
+        Expression::Bool(b) => Value::Bool(*b),
+        Expression::Number(n) => serde_json::to_value(n).expect("number"),
+        Expression::String(s) => Value::String(s.clone()),
+        Expression::Array(items) => Value::Array(items.iter().map(hcl_value).collect()),
+        Expression::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (key_name(k).expect("key"), hcl_value(v))).collect())
+        }
+        other => panic!("a default must be a literal, found {other:?}"),
+    }
+}
+
+/// The value Terraform gives an attribute left out: its default with nested defaults applied,
+/// or null.
+fn effective_default(attribute: &TfAttribute) -> Value {
+    match (&attribute.default, &attribute.ty) {
+        (None, _) => Value::Null,
+        (Some(Value::Object(given)), TfType::Object(fields)) => Value::Object(
+            fields
+                .iter()
+                .map(|(name, f)| (name.clone(), given.get(name).cloned().unwrap_or_else(|| effective_default(f))))
+                .collect(),
+        ),
+        (Some(v), _) => v.clone(),
+    }
+}
+
+struct Schema<'a> {
+    defs: &'a serde_json::Map<String, Value>,
+}
+
+impl<'a> Schema<'a> {
+    fn deref(&self, node: &'a Value) -> &'a Value {
+        if let Some(r) = node.get("$ref").and_then(Value::as_str) {
+            let name = r.trim_start_matches("#/$defs/");
+            return self.deref(&self.defs[name]);
+        }
+        if let Some(any) = node.get("anyOf").and_then(Value::as_array)
+            && let Some(non_null) = any.iter().find(|v| v.get("type") != Some(&Value::String("null".into())))
+        {
+            return self.deref(non_null);
+        }
+        node
+    }
+
+    fn compare(&self, path: &str, tf: &TfType, schema: &'a Value, problems: &mut Vec<String>) {
+        let schema = self.deref(schema);
+        match tf {
+            TfType::Any => {}
+            TfType::Primitive(p) => {
+                let types: Vec<&str> = match schema.get("type") {
+                    Some(Value::String(t)) => vec![t.as_str()],
+                    Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+                    _ => vec!["string"], // enums and consts of strings
+                };
+                let expected = match p.as_str() {
+                    "string" => &["string"][..],
+                    "number" => &["integer", "number"][..],
+                    "bool" => &["boolean"][..],
+                    other => panic!("{path}: unexpected primitive {other}"),
+                };
+                if !types.iter().any(|t| expected.contains(t)) {
+                    problems.push(format!("{path}: Terraform says {p}, the manifest says {types:?}"));
+                }
+            }
+            TfType::List(inner) => match schema.get("items") {
+                Some(items) => self.compare(&format!("{path}[]"), inner, items, problems),
+                None => problems.push(format!("{path}: Terraform says list, the manifest does not")),
+            },
+            TfType::Map(_) => {
+                if !schema_types(schema).contains(&"object") {
+                    problems.push(format!("{path}: Terraform says map, the manifest does not"));
+                }
+            }
+            TfType::Object(fields) => {
+                let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+                    problems.push(format!("{path}: Terraform says object, the manifest has no properties"));
+                    return;
+                };
+                let required: BTreeSet<&str> = schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                for name in props.keys() {
+                    // The entry name is the services map's key; $schema is for editors only.
+                    let implicit = (path == "services" && name == "name") || name == "$schema";
+                    if !implicit && !fields.contains_key(name) {
+                        problems.push(format!("{path}.{name}: in the manifest, missing from the Terraform type"));
+                    }
+                }
+                for (name, attribute) in fields {
+                    let here = format!("{path}.{name}");
+                    let Some(prop) = props.get(name) else {
+                        problems.push(format!("{here}: in the Terraform type, not in the manifest"));
+                        continue;
+                    };
+                    if attribute.optional == required.contains(name.as_str()) {
+                        problems.push(format!(
+                            "{here}: the manifest says {}, Terraform says {}",
+                            if required.contains(name.as_str()) { "required" } else { "optional" },
+                            if attribute.optional { "optional" } else { "required" }
+                        ));
+                    }
+                    if attribute.optional {
+                        let wanted = prop.get("default").cloned().unwrap_or(Value::Null);
+                        let got = effective_default(attribute);
+                        if !same(&got, &wanted) {
+                            problems.push(format!("{here}: Terraform's default {got} is not the manifest's {wanted}"));
+                        }
+                    }
+                    self.compare(&here, &attribute.ty, prop, problems);
+                }
+            }
+        }
+    }
+}
+
+fn schema_types(schema: &Value) -> Vec<&str> {
+    match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// JSON equality with numbers compared by value (HCL's 1 vs the schema's 1.0).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+#[test]
+fn the_services_variable_has_the_manifests_fields_and_defaults() {
+    let body = parse(&module_files(&module_dir()));
+    let variable = body
+        .blocks()
+        .find(|b| b.identifier.as_str() == "variable" && label(b, 0) == Some("services"))
+        .expect("variable \"services\"");
+    let ty = tf_type(attribute(&variable.body, "type").expect("services has a type"));
+    let TfType::Map(service) = ty else { panic!("services must be map(object({{…}})) keyed by entry name") };
+
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("schema/manifest.schema.json")).expect("schema"))
+            .expect("JSON");
+    let defs = schema["$defs"].as_object().expect("$defs");
+    let schema = Schema { defs };
+    let mut problems = Vec::new();
+    schema.compare("services", &service, &defs["Service"], &mut problems);
+    assert!(problems.is_empty(), "the services variable and the manifest disagree:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn every_checkov_skip_says_why() {
+    let pattern = regex::Regex::new(r"#checkov:skip=([A-Z0-9_]+)(?::(.*))?").expect("regex");
+    let mut problems = Vec::new();
+    let mut skips = 0;
+    for dir in ["infra/modules/greenlight", "infra/modules/ecs-service", "infra/examples/complete"] {
+        for (name, text) in module_files(&root().join(dir)) {
+            for (i, line) in text.lines().enumerate() {
+                if let Some(c) = pattern.captures(line) {
+                    skips += 1;
+                    let reason = c.get(2).map(|m| m.as_str().trim()).unwrap_or_default();
+                    if reason.split_whitespace().count() < 5 {
+                        problems.push(format!("{dir}/{name}:{}: skip of {} needs a written reason", i + 1, &c[1]));
+                    }
+                }
+            }
+        }
+    }
+    assert!(skips > 0, "the pattern must find the module's skips");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// `variable "x"` / `output "x"` names of a module, in file order.
+fn declared_names(dir: &Path, kind: &str) -> Vec<String> {
+    parse(&module_files(dir))
+        .blocks()
+        .filter(|b| b.identifier.as_str() == kind)
+        .filter_map(|b| label(b, 0).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn every_module_readme_lists_its_inputs_and_outputs() {
+    let row = regex::Regex::new(r"(?m)^\| `([a-z0-9_]+)` \|").expect("regex");
+    let mut problems = Vec::new();
+    for dir in ["infra/modules/greenlight", "infra/modules/ecs-service", "infra/examples/complete"] {
+        let path = root().join(dir);
+        let readme =
+            std::fs::read_to_string(path.join("README.md")).unwrap_or_else(|_| format!("{dir} has no README.md"));
+        let listed: BTreeSet<String> = row.captures_iter(&readme).map(|c| c[1].to_string()).collect();
+        for kind in ["variable", "output"] {
+            let names = declared_names(&path, kind);
+            for name in &names {
+                if !listed.contains(name) {
+                    problems.push(format!("{dir}/README.md does not list {kind} `{name}`"));
+                }
+            }
+        }
+        let all: BTreeSet<String> =
+            declared_names(&path, "variable").into_iter().chain(declared_names(&path, "output")).collect();
+        for name in listed.difference(&all) {
+            problems.push(format!("{dir}/README.md lists `{name}`, which the module does not declare"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
