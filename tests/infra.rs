@@ -750,3 +750,99 @@ fn every_module_readme_lists_its_inputs_and_outputs() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// What Terraform makes of a value of this type: optional attributes left out take their
+/// default (with the default's own nested defaults) or null.
+fn with_defaults(ty: &TfType, value: &Value) -> Value {
+    match (ty, value) {
+        (TfType::Object(fields), Value::Object(given)) => Value::Object(
+            fields
+                .iter()
+                .map(|(name, attribute)| {
+                    let v = match (given.get(name), &attribute.default) {
+                        (Some(v), _) => with_defaults(&attribute.ty, v),
+                        (None, Some(default)) => with_defaults(&attribute.ty, default),
+                        (None, None) if attribute.optional => Value::Null,
+                        (None, None) => panic!("required attribute `{name}` missing from the test's services value"),
+                    };
+                    (name.clone(), v)
+                })
+                .collect(),
+        ),
+        (TfType::List(inner), Value::Array(items)) => {
+            Value::Array(items.iter().map(|i| with_defaults(inner, i)).collect())
+        }
+        _ => value.clone(),
+    }
+}
+
+fn services_type() -> TfType {
+    let body = parse(&module_files(&module_dir()));
+    let variable = body
+        .blocks()
+        .find(|b| b.identifier.as_str() == "variable" && label(b, 0) == Some("services"))
+        .expect("variable \"services\"");
+    match tf_type(attribute(&variable.body, "type").expect("services has a type")) {
+        TfType::Map(service) => *service,
+        other => panic!("services must be map(object({{…}})), found {other:?}"),
+    }
+}
+
+#[test]
+fn the_manifest_terraform_renders_is_the_one_greenlight_reads() {
+    // A services value as a module user writes it: only what differs from the defaults.
+    let services = serde_json::json!({
+        "web": {
+            "cluster": "apps",
+            "service": "web",
+            "repository": "team/web",
+            "containers": ["app"],
+            "tags": {"include": ["v*"]},
+            "codedeploy": {"application": "web", "deployment_group": "web"},
+            "load_balancer": {"container": "app"},
+            "network_configuration": {"subnets": ["subnet-1"]},
+            "validation": {
+                "test_listener_url": "https://web.example.com:8080",
+                "checks": [
+                    {"name": "health", "path": "/health"},
+                    {"name": "version", "path": "/version", "consecutive_successes": 3,
+                     "expect": {"body_contains": "${image_digest}", "json": [{"pointer": "/ok", "equals": true}]}}
+                ]
+            },
+            "approval": {"timeout_seconds": 600, "channels": ["sns"]},
+            "concurrency": {"policy": "queue"}
+        },
+        "worker": {
+            "cluster": "apps",
+            "service": "worker",
+            "repository": "team/worker",
+            "containers": ["worker"],
+            "codedeploy": {"application": "worker", "deployment_group": "worker"},
+            "load_balancer": {"container": "worker", "port": 9000},
+            "validation": {"enabled": false},
+            "approval": {"required": false}
+        }
+    });
+    let ty = services_type();
+    // local.manifest: jsonencode({version = 1, services = [for name, s in var.services : merge(s, {name = name})]})
+    let render = |with_terraform_defaults: bool| -> String {
+        let list: Vec<Value> = services
+            .as_object()
+            .expect("object")
+            .iter()
+            .map(|(name, s)| {
+                let mut s = if with_terraform_defaults { with_defaults(&ty, s) } else { s.clone() };
+                s["name"] = Value::String(name.clone());
+                s
+            })
+            .collect();
+        serde_json::json!({"version": 1, "services": list}).to_string()
+    };
+    let rendered = render(true);
+    let manifest = greenlight_core::manifest::Manifest::parse(&rendered)
+        .unwrap_or_else(|e| panic!("greenlight rejects the manifest Terraform renders: {e}\n{rendered}"));
+    let written =
+        greenlight_core::manifest::Manifest::parse(&render(false)).expect("the same manifest written by hand");
+    assert_eq!(manifest, written, "Terraform's defaults must be the manifest's");
+    assert_eq!(manifest.services.len(), 2);
+}

@@ -158,7 +158,8 @@ impl Emulator {
         v
     }
 
-    async fn control_get(&self, route: &str) -> Value {
+    /// GET a control route (`state`, `notifications`, `calls`, …) as JSON.
+    pub async fn control_get(&self, route: &str) -> Value {
         let resp = self
             .http
             .get(format!("{}/greenlight-emulator/{route}", self.endpoint))

@@ -2,7 +2,9 @@
 //! boundaries, workspace-owned versions and lints, docs that name every crate and every
 //! errorType); `emulator.rs` drives the local AWS emulation with aws-sdk-rust clients. This
 //! library is their support: [`emulator::Emulator`] starts one emulation and tears it down;
-//! [`pipeline::Pipeline`] adds greenlight's functions and state machine on top.
+//! [`pipeline::Pipeline`] adds greenlight's functions and state machine on top; [`bench`] is
+//! the arithmetic of `cargo xtask bench`.
 
+pub mod bench;
 pub mod emulator;
 pub mod pipeline;

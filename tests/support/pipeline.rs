@@ -31,8 +31,17 @@ pub const MANIFEST_PARAMETER: &str = "/greenlight/manifest";
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
 
-/// A debug build of one of the workspace's binaries (`cargo xtask test` builds them first).
+/// A debug build of one of the workspace's binaries (`cargo xtask test` builds them first), or
+/// with `GREENLIGHT_PACKAGED_FUNCTIONS=<dir>` a function's packaged `<dir>/<name>/bootstrap`
+/// (what `cargo xtask package` ships; the benchmark runs those).
 pub fn binary(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("GREENLIGHT_PACKAGED_FUNCTIONS")
+        && FUNCTIONS.contains(&name)
+    {
+        let path = PathBuf::from(dir).join(name).join("bootstrap");
+        assert!(path.is_file(), "{} is missing: run `cargo xtask package` first", path.display());
+        return path;
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     let path = target.join("debug").join(name);
     assert!(
@@ -103,6 +112,11 @@ pub struct Setup {
     pub fail: Option<&'static str>,
     /// A second service, `api` (validation off, no data plane), in the same manifest.
     pub second_service: bool,
+    /// How long CodeDeploy keeps blue after traffic moved (emulated minutes, scaled): the
+    /// benchmark's long deployments.
+    pub termination_wait_minutes: u32,
+    /// `GREENLIGHT_WAIT_SECONDS`: how often deployment-status looks at the deployment.
+    pub wait_seconds: u32,
 }
 
 impl Default for Setup {
@@ -115,6 +129,8 @@ impl Default for Setup {
             lease_seconds: 900,
             fail: None,
             second_service: false,
+            termination_wait_minutes: 0,
+            wait_seconds: 1,
         }
     }
 }
@@ -179,6 +195,7 @@ impl Pipeline {
             .seed(json!({
                 "service": "web", "tags": TAGS, "live": "v1",
                 "approval": setup.approval_timeout.is_some(), "ready_wait_minutes": 2880,
+                "termination_wait_minutes": setup.termination_wait_minutes,
                 "manifest": manifest,
                 "greenlight_secrets": {
                     "slack-webhook": format!("{}/greenlight-emulator/slack/incoming-webhook", emulator.endpoint),
@@ -201,6 +218,7 @@ impl Pipeline {
             _ => "",
         };
         let lease = setup.lease_seconds.to_string();
+        let wait = setup.wait_seconds.to_string();
         for krate in FUNCTIONS {
             let bin = binary(krate);
             emulator
@@ -212,7 +230,7 @@ impl Pipeline {
                         ("GREENLIGHT_STATE_MACHINE_ARN", &state_machine_arn),
                         ("GREENLIGHT_TOPIC_ARN", &topic),
                         ("GREENLIGHT_VALIDATE_FUNCTION", VALIDATE_FUNCTION),
-                        ("GREENLIGHT_WAIT_SECONDS", "1"),
+                        ("GREENLIGHT_WAIT_SECONDS", &wait),
                         ("GREENLIGHT_LEDGER_TABLE", &table),
                         ("GREENLIGHT_FAULT_INJECTION", fault),
                         ("GREENLIGHT_CALLBACK_URL", &callback_url),

@@ -23,7 +23,9 @@ tasks:
   test       everything CI runs: rustfmt check, clippy -D warnings, asl-validator, terraform fmt,
              checkov, all tests, and the AWS calls each function made against its declared list
   demo       the pipeline on the local emulation: v2 deploys, v3 fails and rolls back
-  bench validate   verdict time of 20 concurrent validation checks vs the sum of their latencies
+  bench      package, then one table: cold start and peak RSS of every function beside a Python
+             boto3 peer, zip sizes, push → CreateDeployment, cost per deploy, validation verdict
+  bench validate   only the validation verdict (20 concurrent checks vs the sum of their latencies)
   package    release build of every function: target/lambda/<name>/bootstrap.zip, sizes printed
   schema     regenerate schema/manifest.schema.json from the manifest types
   emulator setup   create .venv/emulator with the pinned moto (test runs it first)
@@ -37,7 +39,8 @@ fn main() {
         Some("test") => test(),
         Some("demo") => demo(),
         Some("bench") => match args.get(1).map(String::as_str) {
-            None | Some("validate") => bench_validate(),
+            None => bench(false),
+            Some("validate") => bench(true),
             Some(other) => Err(anyhow::anyhow!("unknown benchmark `{other}`; there is `validate`")),
         },
         Some("package") => package(),
@@ -140,20 +143,24 @@ fn package() -> Result<()> {
     let bin = cargo_lambda_venv()?;
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let names = functions()?;
-    let mut build = cargo();
-    build.env("PATH", path).args([
-        "lambda",
-        "build",
-        "--release",
-        "--output-format",
-        "zip",
-        "--lambda-dir",
-        "target/lambda",
-    ]);
-    for n in &names {
-        build.args(["--package", n]);
+    // The zips Lambda takes, then the same binaries beside them (`bootstrap`, for the benchmark;
+    // the second build only copies what the first one built).
+    for format in ["zip", "binary"] {
+        let mut build = cargo();
+        build.env("PATH", &path).args([
+            "lambda",
+            "build",
+            "--release",
+            "--output-format",
+            format,
+            "--lambda-dir",
+            "target/lambda",
+        ]);
+        for n in &names {
+            build.args(["--package", n]);
+        }
+        run(&format!("cargo lambda build --release --output-format {format}"), build)?;
     }
-    run("cargo lambda build --release", build)?;
     println!("\n{:<24} {:>12}", "function", "bootstrap.zip");
     for n in &names {
         let zip = root().join("target/lambda").join(n).join("bootstrap.zip");
@@ -322,12 +329,27 @@ fn demo() -> Result<()> {
     Ok(())
 }
 
-fn bench_validate() -> Result<()> {
+fn bench(only_validate: bool) -> Result<()> {
+    if !only_validate {
+        package()?;
+        emulator_setup()?;
+    }
     let mut c = cargo();
-    c.args(["run", "--quiet", "--release", "--package", "greenlight-tests", "--bin", "bench-validate"]);
-    let status = c.status().context("running the validation benchmark")?;
+    c.env("GREENLIGHT_PACKAGED_FUNCTIONS", root().join("target/lambda")).args([
+        "run",
+        "--quiet",
+        "--release",
+        "--package",
+        "greenlight-tests",
+        "--bin",
+        "bench",
+    ]);
+    if only_validate {
+        c.args(["--", "validate"]);
+    }
+    let status = c.status().context("running the benchmark")?;
     if !status.success() {
-        bail!("the validation benchmark failed ({status})");
+        bail!("the benchmark failed ({status})");
     }
     Ok(())
 }

@@ -93,6 +93,10 @@ pub struct FakeDeployments {
     pub completed: bool,
     /// What GetDeployment reports (default `InProgress`).
     pub status: Option<String>,
+    /// What GetDeployment reports on its first calls, in turn, before `status`.
+    pub script: Mutex<std::collections::VecDeque<String>>,
+    /// GetDeployment calls so far.
+    pub looks: Mutex<u32>,
     /// The next this-many PutLifecycleEventHookExecutionStatus calls are throttled.
     pub throttle_reports: Mutex<u32>,
 }
@@ -111,7 +115,9 @@ impl Deployments for FakeDeployments {
     }
 
     async fn state(&self, deployment_id: &str) -> Result<DeploymentState, Error> {
-        let status = self.status.clone().unwrap_or_else(|| "InProgress".into());
+        *self.looks.lock().map_err(|_| poisoned())? += 1;
+        let scripted = self.script.lock().map_err(|_| poisoned())?.pop_front();
+        let status = scripted.or_else(|| self.status.clone()).unwrap_or_else(|| "InProgress".into());
         Ok(DeploymentState { id: deployment_id.into(), status, error_message: None })
     }
 

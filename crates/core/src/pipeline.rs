@@ -502,25 +502,97 @@ pub async fn traffic_gate(
 /// deployment-status's input: the deployment, and (to renew the lock) whose it is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusInput {
-    pub deployment_id: String,
+    /// `$.deployment`: start-deployment's result, with `continued` once finish has let
+    /// production traffic move.
+    pub deployment: WatchedDeployment,
     #[serde(default)]
     pub service: Option<String>,
     #[serde(default)]
     pub push: Option<Push>,
+    /// Seconds between two looks at the deployment (the execution's `wait_seconds`).
+    #[serde(default)]
+    pub poll_seconds: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchedDeployment {
+    pub deployment_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continued: Option<Value>,
+}
+
+/// How long one deployment-status invocation watches a deployment.
+///
+/// The state machine used to look once per Wait state: three state transitions per look, so a
+/// 15-minute deployment polled every 15 s cost 180 transitions. deployment-status now looks
+/// every `poll` inside one invocation and hands back only when the deployment needs the next
+/// step (Ready for approval, Succeeded, Failed, Stopped) or when `budget` would run out, so a
+/// deploy costs about the same number of transitions however long it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watch {
+    pub poll: std::time::Duration,
+    pub budget: std::time::Duration,
+}
+
+impl Watch {
+    /// The budget: at most `limit`, ending `margin` before the invocation's deadline, and within
+    /// the lease taken at the start (less a tenth), so a killed execution's last look never
+    /// holds the lock longer than one lease.
+    pub fn new(
+        poll: std::time::Duration,
+        limit: std::time::Duration,
+        remaining: std::time::Duration,
+        lease_seconds: i64,
+    ) -> Self {
+        const MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+        let lease = std::time::Duration::from_secs(u64::try_from(lease_seconds - lease_seconds / 10).unwrap_or(0));
+        Self { poll, budget: limit.min(remaining.saturating_sub(MARGIN)).min(lease) }
+    }
+}
+
+/// Whether the state machine has something to do for a deployment in this state.
+fn needs_next_step(status: &str, continued: bool) -> bool {
+    match status {
+        "Succeeded" | "Failed" | "Stopped" => true,
+        // Ready waits for ContinueDeployment; once finish sent it, Ready is on its way out.
+        "Ready" => !continued,
+        _ => false,
+    }
 }
 
 /// deployment-status: renews the lock's lease (`Superseded` when it was taken over), then
-/// reads where the deployment stands.
+/// watches the deployment until it needs the next step or the watch's budget runs out. The
+/// lock is renewed once more before a deployment that stopped or failed is reported, so a
+/// takeover reads as `Superseded`, not as a failure.
 pub async fn deployment_status(
     input: &StatusInput,
     deployments: &impl Deployments,
     ledger: &impl Locks,
     lease: Lease,
+    watch: Watch,
 ) -> Result<DeploymentState, Error> {
-    if let (Some(service), Some(push)) = (&input.service, &input.push) {
+    let owner = input.service.as_deref().zip(input.push.as_ref());
+    if let Some((service, push)) = owner {
         keep_lock(ledger, service, push, lease.until(), &Renew::default()).await?;
     }
-    deployments.state(&input.deployment_id).await
+    let started = tokio::time::Instant::now();
+    let continued = input.deployment.continued.is_some();
+    loop {
+        let state = deployments.state(&input.deployment.deployment_id).await?;
+        if needs_next_step(&state.status, continued) {
+            if let Some((service, push)) = owner
+                && matches!(state.status.as_str(), "Failed" | "Stopped")
+            {
+                let now = lease.now + i64::try_from(started.elapsed().as_secs()).unwrap_or(0);
+                keep_lock(ledger, service, push, now + lease.seconds, &Renew::default()).await?;
+            }
+            return Ok(state);
+        }
+        if started.elapsed() + watch.poll > watch.budget {
+            return Ok(state);
+        }
+        tokio::time::sleep(watch.poll).await;
+    }
 }
 
 fn missing_input(field: &str) -> Error {

@@ -1,11 +1,16 @@
-//! deployment-status: where a CodeDeploy deployment stands, for the state machine's wait loop.
-//! Each read also renews the service lock's lease; a lock taken over by a newer push ends the
-//! loop as `Superseded` (the rollback stops this deployment).
+//! deployment-status: watches a CodeDeploy deployment for the state machine, looking every
+//! `poll_seconds` inside one invocation until the deployment needs the next step (Ready for
+//! approval, Succeeded, Failed, Stopped) or the invocation's budget runs out, so a deploy costs
+//! about the same number of state transitions however long it takes. Each invocation renews the
+//! service lock's lease; a lock taken over by a newer push ends the watch as `Superseded` (the
+//! rollback stops this deployment).
 
 use greenlight_aws::{CodeDeployDeployments, DynamoLedger};
-use greenlight_core::pipeline::{StatusInput, deployment_status};
+use std::time::{Duration, SystemTime};
+
+use greenlight_core::pipeline::{StatusInput, Watch, deployment_status};
 use greenlight_core::ports::{DeploymentState, Deployments, Locks};
-use greenlight_runtime::{FunctionError, env, lease, lease_seconds, parse_input};
+use greenlight_runtime::{FunctionError, env, env_number, lease, lease_seconds, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
@@ -13,24 +18,34 @@ pub struct Handler<D, L> {
     pub deployments: D,
     pub ledger: L,
     pub lease_seconds: i64,
+    /// The longest one invocation watches (`GREENLIGHT_WATCH_SECONDS`, default 840: the function's
+    /// 900 s timeout less a margin).
+    pub watch_limit: Duration,
 }
 
 impl Handler<CodeDeployDeployments, DynamoLedger> {
-    /// `GREENLIGHT_LEDGER_TABLE`, optionally `GREENLIGHT_LEASE_SECONDS` (default 900).
+    /// `GREENLIGHT_LEDGER_TABLE`, optionally `GREENLIGHT_LEASE_SECONDS` (default 900) and
+    /// `GREENLIGHT_WATCH_SECONDS` (default 840).
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
         Ok(Self {
             deployments: CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(config)),
             ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
             lease_seconds: lease_seconds()?,
+            watch_limit: Duration::from_secs(env_number("GREENLIGHT_WATCH_SECONDS", 840)?),
         })
     }
 }
 
 impl<D: Deployments, L: Locks> Handler<D, L> {
-    pub async fn handle(&self, payload: Value) -> Result<DeploymentState, FunctionError> {
+    /// `deadline`: when Lambda ends this invocation (the runtime's `Lambda-Runtime-Deadline-Ms`).
+    pub async fn handle(&self, payload: Value, deadline: SystemTime) -> Result<DeploymentState, FunctionError> {
         greenlight_runtime::fault_point("deployment-status")?;
         let input: StatusInput = parse_input(payload)?;
-        let state = deployment_status(&input, &self.deployments, &self.ledger, lease(self.lease_seconds)).await?;
+        let remaining = deadline.duration_since(SystemTime::now()).unwrap_or_default();
+        let poll = Duration::from_secs(u64::from(input.poll_seconds.unwrap_or(15).max(1)));
+        let watch = Watch::new(poll, self.watch_limit, remaining, self.lease_seconds);
+        let state =
+            deployment_status(&input, &self.deployments, &self.ledger, lease(self.lease_seconds), watch).await?;
         tracing::info!(deployment_id = state.id, status = state.status, "deployment status");
         Ok(state)
     }
@@ -43,11 +58,18 @@ mod tests {
 
     #[tokio::test]
     async fn reads_the_state_and_rejects_a_missing_id() {
-        let h = Handler { deployments: FakeDeployments::default(), ledger: FakeLedger::default(), lease_seconds: 60 };
-        let s = h.handle(serde_json::json!({"deployment_id": "d-1"})).await.expect("state");
-        assert_eq!(s.status, "InProgress");
-        let d: lambda_runtime::Diagnostic = h.handle(serde_json::json!({})).await.expect_err("missing").into();
+        let h = Handler {
+            deployments: FakeDeployments { status: Some("Succeeded".into()), ..Default::default() },
+            ledger: FakeLedger::default(),
+            lease_seconds: 60,
+            watch_limit: Duration::from_secs(840),
+        };
+        let deadline = SystemTime::now() + Duration::from_secs(30);
+        let s = h.handle(serde_json::json!({"deployment": {"deployment_id": "d-1"}}), deadline).await.expect("state");
+        assert_eq!(s.status, "Succeeded");
+        let d: lambda_runtime::Diagnostic =
+            h.handle(serde_json::json!({}), deadline).await.expect_err("missing").into();
         assert_eq!(d.error_type, "InvalidInput");
-        assert!(d.error_message.contains("deployment_id"), "{}", d.error_message);
+        assert!(d.error_message.contains("deployment"), "{}", d.error_message);
     }
 }

@@ -4,5 +4,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     greenlight_runtime::init_tracing();
     let handler = deployment_status::Handler::from_env(&greenlight_aws::load_config().await)?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| handler.handle(event.payload))).await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        handler.handle(event.payload, event.context.deadline())
+    }))
+    .await
 }

@@ -73,10 +73,14 @@ locals {
       })
     }
     "deployment-status" = {
-      description = "Reads the deployment's state and renews the service's lock"
+      description = "Watches the deployment until the next step is due; renews the service's lock"
       memory_size = 128
-      timeout     = 30
-      environment = merge(local.common_environment, local.lease_environment)
+      # One invocation watches a deployment for up to GREENLIGHT_WATCH_SECONDS (a look every
+      # wait_seconds), instead of a Wait state and three state transitions per look.
+      timeout = 900
+      environment = merge(local.common_environment, local.lease_environment, {
+        GREENLIGHT_WATCH_SECONDS = "840"
+      })
     }
     "finish" = {
       description = "Lets an approved deployment move production traffic; records and announces success"

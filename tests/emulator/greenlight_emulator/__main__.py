@@ -52,11 +52,12 @@ def main() -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    from . import calls, cbor, codedeploy, lambdas, seed
+    from . import calls, cbor, codedeploy, lambdas, seed, sfn
     from .loadbalancer import Behaviours, LoadBalancer
 
     functions = lambdas.Functions(state_dir)
     lambdas.patch_moto_invoke(functions)
+    sfn.patch_stop_execution()
     engine = codedeploy.Engine(codedeploy.Settings(args.time_scale, args.hook_timeout), functions.invoke_async)
     codedeploy.install(engine)
     behaviours = Behaviours()
@@ -184,7 +185,11 @@ def main() -> int:
                 tg, app = lb.route(which)
                 serving[which] = {"target_group": tg, "image": app.image if app else None}
             deployments = {
-                i: {"status": lc.deployment.status, "events": {e["lifecycleEventName"]: e["status"] for e in lc.events}}
+                i: {
+                    "status": lc.deployment.status,
+                    "created_at": lc.created_at,
+                    "events": {e["lifecycleEventName"]: e["status"] for e in lc.events},
+                }
                 for i, lc in engine.lifecycles.items()
             }
             return "200 OK", {"functions": functions.state(), "serving": serving, "deployments": deployments}

@@ -80,6 +80,8 @@ class Lifecycle:
         self.appspec = appspec
         self.region = region
         self.group = deployment.deployment_group
+        # Wall-clock time CreateDeployment was received (the benchmark's push → deployment latency).
+        self.created_at = time.time()
         self.events: list[dict[str, Any]] = [{"lifecycleEventName": e, "status": "Pending"} for e in EVENTS]
         self.error_information: dict[str, str] = {}
         self.rollback_info: dict[str, str] = {}

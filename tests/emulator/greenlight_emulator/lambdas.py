@@ -2,9 +2,10 @@
 Invoke is forwarded to them.
 
 Each registered function gets its own runtime-API host on 127.0.0.1 (the runtime API has fixed
-paths, so one port per function) and one process, started with the environment Lambda gives
-(`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, …). Invocations queue per function, as
-they would on one warm instance. A function error reaches the caller as Lambda reports it: the
+paths, so one port per function) and a process, started with the environment Lambda gives
+(`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, …). Like Lambda, it scales out: an
+invocation that finds every process busy starts another one (up to `MAX_INSTANCES`), all of them
+asking the same runtime API for work. A function error reaches the caller as Lambda reports it: the
 `X-Amz-Function-Error: Unhandled` header and the function's `{errorType, errorMessage}` body.
 """
 
@@ -23,6 +24,8 @@ from typing import Any
 from . import ACCOUNT_ID
 
 RUNTIME_PREFIX = "/2018-06-01/runtime/"
+# Concurrent instances of one function: enough for the tests' bursts of pushes.
+MAX_INSTANCES = 8
 
 
 class Invocation:
@@ -33,10 +36,12 @@ class Invocation:
         self.done = threading.Event()
         self.error: str | None = None
         self.result: bytes = b""
+        # When the function took the invocation (GET next) and answered it: its billed time.
+        self.taken: float | None = None
 
 
 class Function:
-    """One function: its runtime-API host, its process and its queue of invocations."""
+    """One function: its runtime-API host, its processes and its queue of invocations."""
 
     def __init__(self, name: str, command: list[str], env: dict[str, str], region: str, timeout_s: float, log_dir: str):
         self.name = name
@@ -49,7 +54,11 @@ class Function:
         self.in_flight: dict[str, Invocation] = {}
         self.lock = threading.Lock()
         self.invocations = 0
-        self.process: subprocess.Popen[bytes] | None = None
+        # Milliseconds from handing each invocation to the process to its answer, in order.
+        self.durations_ms: list[float] = []
+        self.processes: list[subprocess.Popen[bytes]] = []
+        # Processes waiting in GET /invocation/next.
+        self.idle = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -79,25 +88,33 @@ class Function:
         )
         env.update(self.env)
         log = open(os.path.join(self.log_dir, f"{self.name}.log"), "ab")
-        self.process = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.processes.append(subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+
+    def alive(self) -> list[subprocess.Popen[bytes]]:
+        return [p for p in self.processes if p.poll() is None]
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
             try:
-                self.process.wait(timeout=3)
+                process.wait(timeout=3)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                process.kill()
         self.server.shutdown()
 
     def invoke(self, payload: bytes) -> tuple[str | None, bytes]:
         """Runs one invocation; returns (function error kind or None, response payload)."""
-        if self.process is None or self.process.poll() is not None:
+        if not self.alive():
             return "Unhandled", _error_body("Runtime.ExitError", f"the process of function {self.name} is not running")
         inv = Invocation(payload, self.timeout_s)
         with self.lock:
             self.invocations += 1
-        self.pending.put(inv)
+            self.pending.put(inv)
+            # Every process is busy: Lambda would start another instance.
+            if self.pending.qsize() > self.idle and len(self.alive()) < MAX_INSTANCES:
+                self.start()
         if not inv.done.wait(self.timeout_s + 1):
             return "Unhandled", _error_body("Sandbox.Timedout", f"Task timed out after {self.timeout_s:.2f} seconds")
         return inv.error, inv.result
@@ -122,7 +139,14 @@ class Function:
             def do_GET(self) -> None:
                 if self.path != RUNTIME_PREFIX + "invocation/next":
                     return self._reply(404)
-                inv = function.pending.get()
+                with function.lock:
+                    function.idle += 1
+                try:
+                    inv = function.pending.get()
+                finally:
+                    with function.lock:
+                        function.idle -= 1
+                inv.taken = time.monotonic()
                 function.in_flight[inv.request_id] = inv
                 self._reply(
                     200,
@@ -146,6 +170,9 @@ class Function:
                         return self._reply(400, b'{"errorType":"InvalidRequestID"}')
                     inv.result = body
                     inv.error = "Unhandled" if parts[2] == "error" else None
+                    if inv.taken is not None:
+                        with function.lock:
+                            function.durations_ms.append((time.monotonic() - inv.taken) * 1000)
                     inv.done.set()
                     return self._reply(202, b'{"status":"OK"}')
                 if parts[:2] == ["init", "error"]:
@@ -191,7 +218,12 @@ class Functions:
 
     def state(self) -> dict[str, Any]:
         return {
-            n: {"invocations": f.invocations, "running": bool(f.process and f.process.poll() is None)}
+            n: {
+                "invocations": f.invocations,
+                "durations_ms": list(f.durations_ms),
+                "pids": [p.pid for p in f.alive()],
+                "running": bool(f.alive()),
+            }
             for n, f in self.by_name.items()
         }
 
