@@ -281,7 +281,7 @@ fn first_event(function: &str, p: &Pipeline) -> Value {
 fn function_env(function: &str, p: &Pipeline) -> Vec<(String, String)> {
     let seeded = &p.seeded;
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let mut env = vec![
+    let env = vec![
         ("AWS_LAMBDA_FUNCTION_NAME", function_name(function)),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb(function).to_string()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
@@ -303,9 +303,6 @@ fn function_env(function: &str, p: &Pipeline) -> Vec<(String, String)> {
         ("GREENLIGHT_LINK_KEY_SECRET", s(&seeded["greenlight_secrets"]["link-key"])),
         ("RUST_LOG", "info".into()),
     ];
-    if std::env::var_os("PATH").is_some() {
-        env.push(("PATH", std::env::var("PATH").unwrap_or_default()));
-    }
     env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
