@@ -133,11 +133,23 @@ async fn keep_lock(
     until: i64,
     renew: &Renew<'_>,
 ) -> Result<(), Error> {
-    let me = execution_name(service, &push.digest);
+    hold_lock(ledger, service, &push.tag, &push.digest, until, renew).await
+}
+
+/// `keep_lock` for a caller that knows the pushed tag and digest but not the whole push.
+async fn hold_lock(
+    ledger: &impl Locks,
+    service: &str,
+    tag: &str,
+    digest: &str,
+    until: i64,
+    renew: &Renew<'_>,
+) -> Result<(), Error> {
+    let me = execution_name(service, digest);
     match ledger.renew(service, &me, until, renew).await? {
         Renewal::Held => Ok(()),
         Renewal::Lost(holder) => {
-            Err(Error::Superseded { service: service.into(), tag: push.tag.clone(), by: lost_to(holder.as_ref()) })
+            Err(Error::Superseded { service: service.into(), tag: tag.into(), by: lost_to(holder.as_ref()) })
         }
     }
 }
@@ -489,14 +501,8 @@ pub async fn traffic_gate(
     ledger: &impl Locks,
     lease: Lease,
 ) -> Result<(), Error> {
-    let me = execution_name(&service.name, digest);
     let renew = Renew { shifting: !service.approval.required, ..Renew::default() };
-    match ledger.renew(&service.name, &me, lease.until(), &renew).await? {
-        Renewal::Held => Ok(()),
-        Renewal::Lost(holder) => {
-            Err(Error::Superseded { service: service.name.clone(), tag: tag.into(), by: lost_to(holder.as_ref()) })
-        }
-    }
+    hold_lock(ledger, &service.name, tag, digest, lease.until(), &renew).await
 }
 
 /// deployment-status's input: the deployment, and (to renew the lock) whose it is.
