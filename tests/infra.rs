@@ -13,13 +13,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use greenlight_tests::emulator::root;
+use greenlight_tests::pipeline::declared;
 use hcl::expr::{Expression, FuncCall, ObjectKey, TraversalOperator};
 use hcl::{Block, Body};
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
 
 fn module_dir() -> PathBuf {
     root().join("infra/modules/greenlight")
@@ -62,26 +60,6 @@ fn function_crates() -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// `[package.metadata.greenlight]` of a function crate: (aws-calls, implied-actions).
-fn declared(krate: &str) -> (BTreeSet<String>, BTreeSet<String>) {
-    let path = root().join("functions").join(krate).join("Cargo.toml");
-    let manifest: toml::Table = std::fs::read_to_string(&path).expect("Cargo.toml").parse().expect("TOML");
-    let meta = manifest
-        .get("package")
-        .and_then(|p| p.get("metadata"))
-        .and_then(|m| m.get("greenlight"))
-        .unwrap_or_else(|| panic!("{} has no [package.metadata.greenlight]", path.display()));
-    let list = |key: &str| -> BTreeSet<String> {
-        meta.get(key)
-            .and_then(|v| v.as_array())
-            .unwrap_or_else(|| panic!("{}: [package.metadata.greenlight] needs `{key}`", path.display()))
-            .iter()
-            .map(|v| v.as_str().expect("action names are strings").to_string())
-            .collect()
-    };
-    (list("aws-calls"), list("implied-actions"))
 }
 
 fn label(block: &Block, i: usize) -> Option<&str> {

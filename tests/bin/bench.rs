@@ -34,7 +34,7 @@ use greenlight_tests::bench::{
     DeployCost, Invocations, Table, billed_ms, boto3_clients, deploy_cost, median, ms, peak_rss_kib, verdict,
 };
 use greenlight_tests::emulator::{Options, python, root};
-use greenlight_tests::pipeline::{FUNCTIONS, Hook, Pipeline, Setup, function_name};
+use greenlight_tests::pipeline::{FUNCTIONS, Hook, Pipeline, Setup, declared, function_name};
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
 use serde_json::{Value, json};
@@ -202,16 +202,6 @@ async fn one_cold_start(command: &[String], env: &[(String, String)], event: &Va
     result
 }
 
-/// `[package.metadata.greenlight] aws-calls` of a function crate.
-fn aws_calls(function: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(root().join("functions").join(function).join("Cargo.toml")).expect("Cargo.toml");
-    let manifest: toml::Table = text.parse().expect("TOML");
-    manifest["package"]["metadata"]["greenlight"]["aws-calls"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
-}
-
 /// The first event each function gets: a representative request against the seeded emulation.
 fn first_event(function: &str, p: &Pipeline) -> Value {
     let live = p.push_event("v1");
@@ -317,7 +307,8 @@ async fn cold_starts(packaged: &Path, table: &mut Table) {
         let ours_command = vec![bootstrap.to_string_lossy().into_owned()];
         let mut peer_command =
             vec![python().to_string_lossy().into_owned(), peer_script.to_string_lossy().into_owned()];
-        peer_command.extend(boto3_clients(&aws_calls(function)));
+        let (aws_calls, _) = declared(function);
+        peer_command.extend(boto3_clients(&aws_calls.into_iter().collect::<Vec<_>>()));
         let (mut ours, mut peer) = (Vec::new(), Vec::new());
         for _ in 0..RUNS {
             ours.push(one_cold_start(&ours_command, &env, &event, true).await);

@@ -2,6 +2,7 @@
 //! function binaries running behind the Lambda Runtime API, and the deploy state machine
 //! created from `state-machine/deploy.asl.json` with the function ARNs filled in.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,26 @@ pub fn binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// `[package.metadata.greenlight]` of a function crate: (aws-calls, implied-actions).
+pub fn declared(krate: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let path = root().join("functions").join(krate).join("Cargo.toml");
+    let manifest: toml::Table = std::fs::read_to_string(&path).expect("Cargo.toml").parse().expect("TOML");
+    let meta = manifest
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("greenlight"))
+        .unwrap_or_else(|| panic!("{} has no [package.metadata.greenlight]", path.display()));
+    let list = |key: &str| -> BTreeSet<String> {
+        meta.get(key)
+            .and_then(|v| v.as_array())
+            .unwrap_or_else(|| panic!("{}: [package.metadata.greenlight] needs `{key}`", path.display()))
+            .iter()
+            .map(|v| v.as_str().expect("action names are strings").to_string())
+            .collect()
+    };
+    (list("aws-calls"), list("implied-actions"))
 }
 
 pub fn function_name(krate: &str) -> String {
