@@ -126,17 +126,7 @@ fn functions() -> Result<Vec<String>> {
 
 /// A project-local venv holding cargo-lambda and zig, created on first use.
 fn cargo_lambda_venv() -> Result<PathBuf> {
-    let venv = root().join(".venv/tools");
-    let bin = venv.join("bin");
-    if !bin.join("cargo-lambda").is_file() {
-        let mut mk = Command::new("python3");
-        mk.args(["-m", "venv"]).arg(&venv);
-        run("create .venv/tools", mk)?;
-        let mut pip = Command::new(bin.join("pip"));
-        pip.args(["install", "--quiet", CARGO_LAMBDA]);
-        run(&format!("install {CARGO_LAMBDA}"), pip)?;
-    }
-    Ok(bin)
+    Ok(python_venv("tools", &[CARGO_LAMBDA], CARGO_LAMBDA, &format!("install {CARGO_LAMBDA}"))?.join("bin"))
 }
 
 fn package() -> Result<()> {
@@ -186,23 +176,31 @@ fn schema() -> Result<()> {
 /// The emulation's venv: moto pinned by tests/emulator/requirements.txt, reinstalled when that
 /// file changes.
 fn emulator_setup() -> Result<()> {
-    let venv = root().join(".venv/emulator");
     let requirements = root().join("tests/emulator/requirements.txt");
     let wanted = std::fs::read_to_string(&requirements).context("reading tests/emulator/requirements.txt")?;
+    let path = requirements.to_string_lossy();
+    python_venv("emulator", &["-r", &path], &wanted, "install the emulation's Python packages")?;
+    Ok(())
+}
+
+/// `.venv/<name>` with `pip install <packages>`, installed again when `wanted` (what the
+/// packages are pinned to) differs from what was installed last; its path.
+fn python_venv(name: &str, packages: &[&str], wanted: &str, step: &str) -> Result<PathBuf> {
+    let venv = root().join(".venv").join(name);
     let stamp = venv.join(".installed-requirements");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-        return Ok(());
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted) {
+        return Ok(venv);
     }
     if !venv.join("bin/python").is_file() {
         let mut mk = Command::new("python3");
         mk.args(["-m", "venv"]).arg(&venv);
-        run("create .venv/emulator", mk)?;
+        run(&format!("create .venv/{name}"), mk)?;
     }
     let mut pip = Command::new(venv.join("bin/pip"));
-    pip.args(["install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&requirements);
-    run("install the emulation's Python packages", pip)?;
+    pip.args(["install", "--quiet", "--disable-pip-version-check"]).args(packages);
+    run(step, pip)?;
     std::fs::write(&stamp, wanted)?;
-    Ok(())
+    Ok(venv)
 }
 
 fn emulator(action: &str) -> Result<()> {
@@ -251,19 +249,8 @@ fn terraform_fmt() -> Result<()> {
 }
 
 fn checkov() -> Result<()> {
-    let venv = root().join(".venv/checkov");
-    let bin = venv.join("bin/checkov");
-    let stamp = venv.join(".installed");
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(CHECKOV) {
-        let mut mk = Command::new("python3");
-        mk.args(["-m", "venv"]).arg(&venv);
-        run("create .venv/checkov", mk)?;
-        let mut pip = Command::new(venv.join("bin/pip"));
-        pip.args(["install", "--quiet", "--disable-pip-version-check", CHECKOV]);
-        run(&format!("install {CHECKOV}"), pip)?;
-        std::fs::write(&stamp, CHECKOV)?;
-    }
-    let mut check = Command::new(bin);
+    let venv = python_venv("checkov", &[CHECKOV], CHECKOV, &format!("install {CHECKOV}"))?;
+    let mut check = Command::new(venv.join("bin/checkov"));
     // Every finding is fixed or skipped inline with its reason (`#checkov:skip=<id>:<why>`).
     check.args(["--framework", "terraform", "--skip-download", "--compact", "--quiet", "-d"]).arg(root().join("infra"));
     run("checkov infra/", check)
