@@ -267,11 +267,10 @@ fn first_event(function: &str, p: &Pipeline) -> Value {
     }
 }
 
-/// The environment Lambda and Terraform give the function, pointed at the emulation.
+/// The environment Lambda and Terraform give the function, pointed at the emulation: what the
+/// pipeline gives its function processes, and what Lambda sets.
 fn function_env(function: &str, p: &Pipeline) -> Vec<(String, String)> {
-    let seeded = &p.seeded;
-    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let env = vec![
+    let lambda = [
         ("AWS_LAMBDA_FUNCTION_NAME", function_name(function)),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb(function).to_string()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
@@ -282,18 +281,8 @@ fn function_env(function: &str, p: &Pipeline) -> Vec<(String, String)> {
         ("AWS_ACCESS_KEY_ID", function_name(function)),
         ("AWS_SECRET_ACCESS_KEY", "emulated".into()),
         ("AWS_ENDPOINT_URL", p.emulator.endpoint.clone()),
-        ("GREENLIGHT_MANIFEST_PARAMETER", greenlight_tests::pipeline::MANIFEST_PARAMETER.into()),
-        ("GREENLIGHT_STATE_MACHINE_ARN", p.state_machine_arn.clone()),
-        ("GREENLIGHT_TOPIC_ARN", s(&seeded["topic_arn"])),
-        ("GREENLIGHT_VALIDATE_FUNCTION", greenlight_tests::pipeline::VALIDATE_FUNCTION.into()),
-        ("GREENLIGHT_LEDGER_TABLE", s(&seeded["table"])),
-        ("GREENLIGHT_CALLBACK_URL", p.callback_url()),
-        ("GREENLIGHT_SLACK_WEBHOOK_SECRET", s(&seeded["greenlight_secrets"]["slack-webhook"])),
-        ("GREENLIGHT_SLACK_SIGNING_SECRET", s(&seeded["greenlight_secrets"]["slack-signing-secret"])),
-        ("GREENLIGHT_LINK_KEY_SECRET", s(&seeded["greenlight_secrets"]["link-key"])),
-        ("RUST_LOG", "info".into()),
     ];
-    env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    lambda.into_iter().map(|(k, v)| (k.to_string(), v)).chain(p.function_env.iter().cloned()).collect()
 }
 
 async fn cold_starts(packaged: &Path, table: &mut Table) {

@@ -164,6 +164,9 @@ pub struct Pipeline {
     pub other_digests: std::collections::HashMap<String, String>,
     pub config: aws_config::SdkConfig,
     pub state_machine_arn: String,
+    /// The environment every function process gets (as Terraform sets it, pointed at the
+    /// emulation), beside what Lambda itself sets.
+    pub function_env: Vec<(String, String)>,
 }
 
 impl Pipeline {
@@ -240,29 +243,28 @@ impl Pipeline {
         };
         let lease = setup.lease_seconds.to_string();
         let wait = setup.wait_seconds.to_string();
+        let function_env: Vec<(String, String)> = [
+            ("GREENLIGHT_MANIFEST_PARAMETER", MANIFEST_PARAMETER),
+            ("GREENLIGHT_STATE_MACHINE_ARN", &state_machine_arn),
+            ("GREENLIGHT_TOPIC_ARN", &topic),
+            ("GREENLIGHT_VALIDATE_FUNCTION", VALIDATE_FUNCTION),
+            ("GREENLIGHT_WAIT_SECONDS", &wait),
+            ("GREENLIGHT_LEDGER_TABLE", &table),
+            ("GREENLIGHT_FAULT_INJECTION", fault),
+            ("GREENLIGHT_CALLBACK_URL", &callback_url),
+            ("GREENLIGHT_SLACK_WEBHOOK_SECRET", &slack_webhook),
+            ("GREENLIGHT_SLACK_SIGNING_SECRET", &slack_signing),
+            ("GREENLIGHT_LINK_KEY_SECRET", &link_key),
+            ("GREENLIGHT_LEASE_SECONDS", &lease),
+            ("RUST_LOG", "info"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect();
+        let env: Vec<(&str, &str)> = function_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         for krate in FUNCTIONS {
             let bin = binary(krate);
-            emulator
-                .register_function(
-                    &function_name(krate),
-                    &[bin.to_str().unwrap_or_default()],
-                    &[
-                        ("GREENLIGHT_MANIFEST_PARAMETER", MANIFEST_PARAMETER),
-                        ("GREENLIGHT_STATE_MACHINE_ARN", &state_machine_arn),
-                        ("GREENLIGHT_TOPIC_ARN", &topic),
-                        ("GREENLIGHT_VALIDATE_FUNCTION", VALIDATE_FUNCTION),
-                        ("GREENLIGHT_WAIT_SECONDS", &wait),
-                        ("GREENLIGHT_LEDGER_TABLE", &table),
-                        ("GREENLIGHT_FAULT_INJECTION", fault),
-                        ("GREENLIGHT_CALLBACK_URL", &callback_url),
-                        ("GREENLIGHT_SLACK_WEBHOOK_SECRET", &slack_webhook),
-                        ("GREENLIGHT_SLACK_SIGNING_SECRET", &slack_signing),
-                        ("GREENLIGHT_LINK_KEY_SECRET", &link_key),
-                        ("GREENLIGHT_LEASE_SECONDS", &lease),
-                        ("RUST_LOG", "info"),
-                    ],
-                )
-                .await;
+            emulator.register_function(&function_name(krate), &[bin.to_str().unwrap_or_default()], &env).await;
         }
         if let Hook::Stub(behaviour) = setup.hook {
             let hook = binary("test-hook");
@@ -285,7 +287,7 @@ impl Pipeline {
             .await
             .expect("CreateStateMachine");
         assert_eq!(created.state_machine_arn(), state_machine_arn);
-        Self { emulator, seeded, other_digests, config, state_machine_arn }
+        Self { emulator, seeded, other_digests, config, state_machine_arn, function_env }
     }
 
     /// The approval-callback function URL.
