@@ -328,24 +328,31 @@ fn every_function_crate_is_a_lambda_with_its_environment_and_exactly_its_policy(
     assert!(problems.is_empty(), "Terraform and the functions disagree:\n  {}", problems.join("\n  "));
 }
 
-#[test]
-fn a_policy_missing_an_action_the_code_calls_is_caught() {
-    // A mutated copy of the module: prepare's ledger statement loses DeleteItem, which prepare
-    // calls to release the lock when the push is already live.
+/// The problems of a mutated copy of the module: in main.tf, the first `from` after `anchor`
+/// becomes `to`.
+fn problems_with_main_tf_edited(anchor: &str, from: &str, to: &str) -> Vec<String> {
     let files: Vec<(String, String)> = module_files(&module_dir())
         .into_iter()
         .map(|(name, text)| {
             if name != "main.tf" {
                 return (name, text);
             }
-            let start = text.find("data \"aws_iam_policy_document\" \"prepare\"").expect("prepare's policy");
+            let start = text.find(anchor).unwrap_or_else(|| panic!("main.tf has no `{anchor}`"));
             let (head, tail) = text.split_at(start);
-            let mutated = tail.replacen(", \"dynamodb:DeleteItem\"", "", 1);
-            assert_ne!(mutated, tail, "the mutation must change prepare's policy");
+            let mutated = tail.replacen(from, to, 1);
+            assert_ne!(mutated, tail, "the mutation must change main.tf after `{anchor}`");
             (name, format!("{head}{mutated}"))
         })
         .collect();
-    let problems = function_problems(&parse(&files));
+    function_problems(&parse(&files))
+}
+
+#[test]
+fn a_policy_missing_an_action_the_code_calls_is_caught() {
+    // prepare's ledger statement loses DeleteItem, which prepare calls to release the lock when
+    // the push is already live.
+    let problems =
+        problems_with_main_tf_edited("data \"aws_iam_policy_document\" \"prepare\"", ", \"dynamodb:DeleteItem\"", "");
     assert_eq!(
         problems,
         vec![
@@ -357,35 +364,18 @@ fn a_policy_missing_an_action_the_code_calls_is_caught() {
 
 #[test]
 fn a_policy_granting_more_than_the_code_needs_is_caught() {
-    let files: Vec<(String, String)> = module_files(&module_dir())
-        .into_iter()
-        .map(|(name, text)| {
-            if name != "main.tf" {
-                return (name, text);
-            }
-            let start = text.find("data \"aws_iam_policy_document\" \"deployment_status\"").expect("policy");
-            let (head, tail) = text.split_at(start);
-            let mutated =
-                tail.replacen("[\"codedeploy:GetDeployment\"]", "[\"codedeploy:GetDeployment\", \"codedeploy:*\"]", 1);
-            assert_ne!(mutated, tail);
-            (name, format!("{head}{mutated}"))
-        })
-        .collect();
-    let problems = function_problems(&parse(&files));
+    let problems = problems_with_main_tf_edited(
+        "data \"aws_iam_policy_document\" \"deployment_status\"",
+        "[\"codedeploy:GetDeployment\"]",
+        "[\"codedeploy:GetDeployment\", \"codedeploy:*\"]",
+    );
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("grants codedeploy:*, which deployment-status never needs"), "{problems:?}");
 }
 
 #[test]
 fn an_environment_variable_the_code_reads_but_terraform_does_not_set_is_caught() {
-    let files: Vec<(String, String)> = module_files(&module_dir())
-        .into_iter()
-        .map(|(name, text)| {
-            let mutated = text.replacen("GREENLIGHT_STATE_MACHINE_ARN = local.state_machine_arn", "", 1);
-            (name, mutated)
-        })
-        .collect();
-    let problems = function_problems(&parse(&files));
+    let problems = problems_with_main_tf_edited("", "GREENLIGHT_STATE_MACHINE_ARN = local.state_machine_arn", "");
     assert_eq!(
         problems,
         vec![
