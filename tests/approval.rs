@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use greenlight_core::approval::sign_slack;
-use greenlight_core::lock::Outcome;
+use greenlight_core::history::Outcome;
 use greenlight_core::ports::ExecutionStart;
 use greenlight_tests::emulator::Port;
 use greenlight_tests::pipeline::{Hook, Pipeline, SLACK_SIGNING_SECRET, Setup};

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use greenlight_core::lock::Outcome;
+use greenlight_core::history::Outcome;
 use greenlight_core::pipeline::PushOutcome;
 use greenlight_core::ports::ExecutionStart;
 use greenlight_tests::emulator::Port;
@@ -79,7 +79,7 @@ async fn burst(p: &Pipeline) -> Vec<Execution> {
     ends
 }
 
-fn outcome_of(records: &[greenlight_core::lock::DeploymentRecord], tag: &str) -> Option<Outcome> {
+fn outcome_of(records: &[greenlight_core::history::DeploymentRecord], tag: &str) -> Option<Outcome> {
     records.iter().find(|r| r.tag == tag).and_then(|r| r.outcome)
 }
 
@@ -173,7 +173,8 @@ async fn a_killed_execution_holds_the_lock_only_until_its_lease_ends() {
     assert_eq!(p.serving(Port::Production).await, Some(p.digest("v3")));
     let records = p.history("web").await;
     let v3 = records.iter().find(|r| r.tag == "v3").expect("v3 in the ledger");
-    let locked = v3.timeline.iter().find(|e| e.state == "locked").expect("locked");
+    let locked =
+        v3.timeline.iter().find(|e| e.state == greenlight_core::history::TimelineState::Locked).expect("locked");
     assert!(
         locked.detail.as_deref().is_some_and(|d| d.contains("from v2") && d.contains("lease had expired")),
         "{locked:?}"

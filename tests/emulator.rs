@@ -75,7 +75,7 @@ impl Stage {
     }
 
     async fn status(&self, id: &str) -> String {
-        self.deployments().state(id).await.expect("GetDeployment").status
+        self.deployments().state(id).await.expect("GetDeployment").status.as_str().to_string()
     }
 
     /// Polls until the deployment reaches one of `statuses`, sampling what production serves
@@ -342,7 +342,7 @@ async fn continue_during_termination_wait_ends_it_early() {
         .await
         .expect("continue");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while deployments.state(&id).await.expect("state").status != "Succeeded" {
+    while deployments.state(&id).await.expect("state").status != greenlight_core::ports::DeploymentStatus::Succeeded {
         assert!(Instant::now() < deadline, "not Succeeded after ContinueDeployment(TERMINATION_WAIT)");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -14,139 +14,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use greenlight_tests::emulator::root;
+use greenlight_tests::hcl::{
+    attribute, blocks, field, function_crates, function_environment, key_name, label, locals, module_dir, module_files,
+    named_block, parse, strings,
+};
 use greenlight_tests::pipeline::declared;
-use hcl::expr::{Expression, FuncCall, ObjectKey, TraversalOperator};
+use hcl::expr::{Expression, FuncCall, TraversalOperator};
 use hcl::{Block, Body};
 use serde_json::Value;
-
-fn module_dir() -> PathBuf {
-    root().join("infra/modules/greenlight")
-}
-
-/// Every `.tf` file of a module, as `(file name, text)`.
-fn module_files(dir: &Path) -> Vec<(String, String)> {
-    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "tf"))
-        .map(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
-            (name, text)
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-fn parse(files: &[(String, String)]) -> Body {
-    let mut body = Body::default();
-    for (name, text) in files {
-        let parsed = hcl::parse(text).unwrap_or_else(|e| panic!("{name} is not valid HCL: {e}"));
-        for structure in parsed {
-            body.0.push(structure);
-        }
-    }
-    body
-}
-
-fn function_crates() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root().join("functions"))
-        .expect("functions/")
-        .filter_map(Result::ok)
-        .filter(|e| e.path().join("Cargo.toml").is_file())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .collect();
-    names.sort();
-    names
-}
-
-fn label(block: &Block, i: usize) -> Option<&str> {
-    block.labels.get(i).map(|l| l.as_str())
-}
-
-fn blocks<'a>(body: &'a Body, kind: &'a str, first: &'a str) -> impl Iterator<Item = &'a Block> + 'a {
-    body.blocks().filter(move |b| b.identifier.as_str() == kind && label(b, 0) == Some(first))
-}
-
-fn named_block<'a>(body: &'a Body, kind: &str, first: &str, second: &str) -> Option<&'a Block> {
-    body.blocks().find(|b| b.identifier.as_str() == kind && label(b, 0) == Some(first) && label(b, 1) == Some(second))
-}
-
-fn attribute<'a>(body: &'a Body, key: &str) -> Option<&'a Expression> {
-    body.attributes().find(|a| a.key.as_str() == key).map(|a| &a.expr)
-}
-
-fn locals(body: &Body) -> BTreeMap<String, Expression> {
-    body.blocks()
-        .filter(|b| b.identifier.as_str() == "locals")
-        .flat_map(|b| b.body.attributes())
-        .map(|a| (a.key.to_string(), a.expr.clone()))
-        .collect()
-}
-
-fn key_name(key: &ObjectKey) -> Option<String> {
-    match key {
-        ObjectKey::Identifier(i) => Some(i.to_string()),
-        ObjectKey::Expression(Expression::String(s)) => Some(s.clone()),
-        ObjectKey::Expression(Expression::Variable(v)) => Some(v.to_string()),
-        _ => None,
-    }
-}
-
-fn field<'a>(object: &'a Expression, name: &str) -> Option<&'a Expression> {
-    match object {
-        Expression::Object(o) => o.iter().find(|(k, _)| key_name(k).as_deref() == Some(name)).map(|(_, v)| v),
-        _ => None,
-    }
-}
-
-/// Follows `local.a.b["c"]` through the module's locals, as far as they are literal objects.
-fn resolve<'a>(expr: &'a Expression, locals: &'a BTreeMap<String, Expression>) -> Option<&'a Expression> {
-    let Expression::Traversal(t) = expr else { return Some(expr) };
-    let Expression::Variable(root) = &t.expr else { return None };
-    if root.as_str() != "local" {
-        return None;
-    }
-    let mut ops = t.operators.iter();
-    let Some(TraversalOperator::GetAttr(first)) = ops.next() else { return None };
-    let mut current = locals.get(first.as_str())?;
-    for op in ops {
-        let name = match op {
-            TraversalOperator::GetAttr(i) => i.to_string(),
-            TraversalOperator::Index(Expression::String(s)) => s.clone(),
-            _ => return None,
-        };
-        current = field(current, &name)?;
-    }
-    Some(current)
-}
-
-/// The keys of an environment expression: object literals, `merge(...)` of them and locals.
-fn env_keys(expr: &Expression, locals: &BTreeMap<String, Expression>) -> BTreeSet<String> {
-    match expr {
-        Expression::Object(o) => o.iter().filter_map(|(k, _)| key_name(k)).collect(),
-        Expression::FuncCall(call) if call.name.name.as_str() == "merge" => {
-            call.args.iter().flat_map(|a| env_keys(a, locals)).collect()
-        }
-        Expression::Traversal(_) => resolve(expr, locals).map(|e| env_keys(e, locals)).unwrap_or_default(),
-        _ => BTreeSet::new(),
-    }
-}
-
-fn strings(expr: &Expression) -> Vec<String> {
-    match expr {
-        Expression::Array(items) => items
-            .iter()
-            .filter_map(|i| match i {
-                Expression::String(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
 
 /// Every action of every statement of `data "aws_iam_policy_document" "<name>"`.
 fn policy_actions(body: &Body, name: &str) -> Option<BTreeSet<String>> {
@@ -200,7 +75,7 @@ const TEST_ONLY_VARIABLE: &str = "GREENLIGHT_FAULT_INJECTION";
 fn sdk_of(service: &str) -> Option<(&'static str, &'static str)> {
     Some(match service {
         "codedeploy" => ("aws_sdk_codedeploy", "codedeploy.rs"),
-        "dynamodb" => ("aws_sdk_dynamodb", "dynamodb.rs"),
+        "dynamodb" => ("aws_sdk_dynamodb", "dynamodb"),
         "ecr" => ("aws_sdk_ecr", "ecr.rs"),
         "ecs" => ("aws_sdk_ecs", "ecs.rs"),
         "secretsmanager" => ("aws_sdk_secretsmanager", "secrets.rs"),
@@ -209,6 +84,18 @@ fn sdk_of(service: &str) -> Option<(&'static str, &'static str)> {
         "states" => ("aws_sdk_sfn", "sfn.rs"),
         _ => return None,
     })
+}
+
+/// An adapter's source: `crates/aws/src/<file>`, or every file of the directory `<name>/`.
+fn adapter_source(adapter: &str) -> String {
+    let path = root().join("crates/aws/src").join(adapter);
+    if !path.is_dir() {
+        return std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&path).expect("adapter directory").filter_map(Result::ok).map(|e| e.path()).collect();
+    files.sort();
+    files.iter().map(|f| std::fs::read_to_string(f).expect("adapter source")).collect()
 }
 
 fn snake_case(operation: &str) -> String {
@@ -252,17 +139,7 @@ fn function_problems(body: &Body) -> Vec<String> {
     }
 
     for krate in crates.iter().filter(|k| in_terraform.contains(*k)) {
-        // Environment: the function's entry, plus what a dedicated resource adds (request-approval
-        // gets the callback URL there).
-        let entry = functions.iter().find(|(k, _)| key_name(k).as_deref() == Some(krate.as_str())).map(|(_, v)| v);
-        let mut set = entry.and_then(|e| field(e, "environment")).map(|e| env_keys(e, &locals)).unwrap_or_default();
-        if let Some(own) = named_block(body, "resource", "aws_lambda_function", &krate.replace('-', "_")) {
-            for env in own.body.blocks().filter(|b| b.identifier.as_str() == "environment") {
-                if let Some(vars) = attribute(&env.body, "variables") {
-                    set.extend(env_keys(vars, &locals));
-                }
-            }
-        }
+        let set = function_environment(body, krate);
         let read = env_read_by(krate);
         for var in read.iter().filter(|v| v.as_str() != TEST_ONLY_VARIABLE) {
             if !set.contains(var) {
@@ -399,7 +276,7 @@ fn every_listed_call_is_one_the_function_code_can_make() {
             if !source.contains(&format!("{sdk}::Client")) {
                 problems.push(format!("{krate} lists {call}, but never builds an {sdk} client"));
             }
-            let adapter_source = std::fs::read_to_string(root().join("crates/aws/src").join(adapter)).expect("adapter");
+            let adapter_source = adapter_source(adapter);
             let builder = format!(".{}()", snake_case(operation));
             if !adapter_source.contains(&builder) {
                 problems.push(format!("{krate} lists {call}, but crates/aws/src/{adapter} never calls {builder}"));

@@ -159,7 +159,7 @@ async fn hook_failure_rolls_back_and_says_why() {
     let message = note["message"].as_str().unwrap_or_default();
     assert!(message.contains("Reason:") && message.contains("AfterAllowTestTraffic"), "{message}");
     assert!(message.contains("production stays on the previous version"), "{message}");
-    p.assert_ledger("web", "v3", greenlight_core::lock::Outcome::RolledBack, "AfterAllowTestTraffic").await;
+    p.assert_ledger("web", "v3", greenlight_core::history::Outcome::RolledBack, "AfterAllowTestTraffic").await;
 }
 
 #[tokio::test]
@@ -214,4 +214,20 @@ async fn active_deployment_is_retried_until_the_group_is_free() {
     assert_eq!(end.status, "SUCCEEDED", "{end:?}");
     assert_eq!(p.serving(Port::Production).await.as_deref(), Some(p.digest("v2").as_str()));
     assert_eq!(p.deployments().await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_variable_terraform_does_not_set_fails_the_deploy_and_rolls_back() {
+    // The functions run with exactly the environment infra/modules/greenlight gives them: drop
+    // start-deployment's GREENLIGHT_VALIDATE_FUNCTION there, and the deploy fails, saying which.
+    let edit = ("GREENLIGHT_VALIDATE_FUNCTION = local.function_name[\"validate\"]", "");
+    let p = Pipeline::start(Setup { orchestrator_edit: Some(edit), ..Setup::default() }).await;
+    let v1 = p.digest("v1");
+    let execution = started(&p.push("v2").await);
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.status, "FAILED", "{end:?}");
+    let cause = end.cause.clone().unwrap_or_default();
+    assert!(cause.contains("GREENLIGHT_VALIDATE_FUNCTION"), "the cause names the variable: {cause}");
+    assert!(p.deployments().await.is_empty(), "nothing was deployed");
+    assert_eq!(p.serving(Port::Production).await.as_deref(), Some(v1.as_str()));
 }

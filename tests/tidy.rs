@@ -204,3 +204,112 @@ fn state_machine_readme_names_every_state_and_function() {
         assert!(readme.contains(&format!("`{f}`")), "state-machine/README.md does not name function `{f}`");
     }
 }
+
+#[test]
+fn the_state_machine_raises_exactly_the_names_core_knows() {
+    let definition = asl();
+    let mut raised = Vec::new();
+    walk(&definition, "Error", &mut raised);
+    let mut raised: Vec<&str> = raised.iter().filter_map(|v| v.as_str()).collect();
+    raised.sort_unstable();
+    raised.dedup();
+    let mut known = greenlight_core::error::raised::ALL.to_vec();
+    known.sort_unstable();
+    assert_eq!(raised, known, "the `Error` names deploy.asl.json raises vs greenlight_core::error::raised::ALL");
+}
+
+/// Every `.rs` file under `dir`, relative to the root.
+fn rust_files(dir: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root().join(dir)];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("dir").filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn no_source_file_grows_past_one_concern() {
+    const LIMIT: usize = 500;
+    for group in ["crates", "functions"] {
+        for path in rust_files(group) {
+            let lines = std::fs::read_to_string(&path).expect("source").lines().count();
+            assert!(
+                lines <= LIMIT,
+                "{} has {lines} lines (more than {LIMIT}): split it by concern",
+                path.strip_prefix(root()).unwrap_or(&path).display()
+            );
+        }
+    }
+}
+
+/// The top-level module of `crates/core/src` a file belongs to (`pipeline/prepare.rs` → `pipeline`).
+fn core_module(path: &Path) -> String {
+    let rel = path.strip_prefix(root().join("crates/core/src")).expect("under core");
+    let first = rel.components().next().expect("a component").as_os_str().to_string_lossy().to_string();
+    first.trim_end_matches(".rs").to_string()
+}
+
+#[test]
+fn core_modules_import_each_other_without_circles() {
+    // Edges: module → the modules it names as `crate::<module>`. `fakes` is the tests' support
+    // (it implements every port) and `lib` only declares modules.
+    let mut edges: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    let names = regex::Regex::new(r"crate::([a-z_]+)").expect("regex");
+    for path in rust_files("crates/core/src") {
+        let from = core_module(&path);
+        if from == "lib" || from == "fakes" {
+            continue;
+        }
+        let text = read(path.strip_prefix(root()).expect("rel").to_str().expect("utf-8"));
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for m in names.captures_iter(code) {
+            let to = m[1].to_string();
+            if to != from && to != "fakes" {
+                edges.entry(from.clone()).or_default().insert(to);
+            }
+        }
+        // `use crate::{a, b}` style.
+        for group in code.split("use crate::{").skip(1) {
+            for to in group.split('}').next().unwrap_or_default().split(',') {
+                let to = to.trim().split("::").next().unwrap_or_default().to_string();
+                if !to.is_empty() && to != from {
+                    edges.entry(from.clone()).or_default().insert(to);
+                }
+            }
+        }
+    }
+    // Depth-first search for a cycle.
+    fn visit(
+        m: &str,
+        edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) {
+        if done.contains(m) {
+            return;
+        }
+        if let Some(i) = path.iter().position(|p| p == m) {
+            panic!("crates/core imports in a circle: {} -> {m}", path[i..].join(" -> "));
+        }
+        path.push(m.to_string());
+        for to in edges.get(m).into_iter().flatten() {
+            visit(to, edges, path, done);
+        }
+        path.pop();
+        done.insert(m.to_string());
+    }
+    assert!(edges.contains_key("pipeline"), "the module graph was read");
+    let mut done = Default::default();
+    for m in edges.keys() {
+        visit(m, &edges, &mut Vec::new(), &mut done);
+    }
+}

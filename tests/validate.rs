@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use greenlight_core::ports::{ExecutionStart, Ledger};
+use greenlight_core::ports::{ExecutionStart, Validations};
 use greenlight_tests::emulator::Port;
 use greenlight_tests::pipeline::{Hook, Pipeline, Setup};
 use serde_json::{Value, json};
@@ -48,7 +48,7 @@ async fn deploy_v2(behaviour: Value, checks: Value, fault_injection: Option<&'st
     let ledger = greenlight_aws::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&p.config), "greenlight-ledger");
     let records = ledger.validations(&deployment).await.expect("ledger");
     assert_eq!(records.len(), 1, "one report per hook run: {records:?}");
-    let report = records[0].clone();
+    let report = serde_json::to_value(&records[0]).expect("a record is JSON");
     Outcome { status: end.status, cause: end.cause.unwrap_or_default(), report, production, p }
 }
 

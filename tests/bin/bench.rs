@@ -282,7 +282,8 @@ fn function_env(function: &str, p: &Pipeline) -> Vec<(String, String)> {
         ("AWS_SECRET_ACCESS_KEY", "emulated".into()),
         ("AWS_ENDPOINT_URL", p.emulator.endpoint.clone()),
     ];
-    lambda.into_iter().map(|(k, v)| (k.to_string(), v)).chain(p.function_env.iter().cloned()).collect()
+    let own = p.function_env.get(function).cloned().unwrap_or_default();
+    lambda.into_iter().map(|(k, v)| (k.to_string(), v)).chain(own).collect()
 }
 
 async fn cold_starts(packaged: &Path, table: &mut Table) {
@@ -518,7 +519,7 @@ async fn validation_verdict(table: &mut Table) {
             .expect("check")
         })
         .collect();
-    let probe = Arc::new(validate::HttpProbe::new(false));
+    let probe = Arc::new(greenlight_http::HttpProbe::new(greenlight_http::client()));
     let (mut verdicts, mut sums) = (Vec::new(), Vec::new());
     for _ in 0..VERDICT_RUNS {
         let started = Instant::now();

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use greenlight_core::ports::{ExecutionStart, Ledger};
+use greenlight_core::ports::{ExecutionStart, Validations};
 use greenlight_tests::emulator::{Options, Port};
 use greenlight_tests::pipeline::{FUNCTIONS, Hook, Pipeline, Setup};
 use serde_json::json;
@@ -142,9 +142,7 @@ async fn main() -> std::process::ExitCode {
     for tag in ["v2", "v3"] {
         if let Some(id) = v_deployment(&p, tag).await {
             for record in ledger.validations(&id).await.unwrap_or_default() {
-                let report: greenlight_core::checks::Report = serde_json::from_value(record["report"].clone())
-                    .unwrap_or_else(|_| greenlight_core::checks::Report::failed("unreadable report", Duration::ZERO));
-                println!("\nvalidation report of {tag} ({id}), from the ledger:\n{}", indent(&report.summary()));
+                println!("\nvalidation report of {tag} ({id}), from the ledger:\n{}", indent(&record.report.summary()));
             }
         }
     }

@@ -3,8 +3,9 @@
 //! errorType); `emulator.rs` drives the local AWS emulation with aws-sdk-rust clients. This
 //! library is their support: [`emulator::Emulator`] starts one emulation and tears it down;
 //! [`pipeline::Pipeline`] adds greenlight's functions and state machine on top; [`bench`] is
-//! the arithmetic of `cargo xtask bench`.
+//! the arithmetic of `cargo xtask bench`; [`hcl`] reads the orchestrator module's Terraform.
 
 pub mod bench;
 pub mod emulator;
+pub mod hcl;
 pub mod pipeline;

@@ -2,7 +2,7 @@
 //! function binaries running behind the Lambda Runtime API, and the deploy state machine
 //! created from `state-machine/deploy.asl.json` with the function ARNs filled in.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -138,6 +138,9 @@ pub struct Setup {
     pub termination_wait_minutes: u32,
     /// `GREENLIGHT_WAIT_SECONDS`: how often deployment-status looks at the deployment.
     pub wait_seconds: u32,
+    /// `(from, to)`: the functions get the environment of a copy of the orchestrator module in
+    /// which main.tf's first `from` reads `to` (tests of what a Terraform mistake does).
+    pub orchestrator_edit: Option<(&'static str, &'static str)>,
 }
 
 impl Default for Setup {
@@ -151,6 +154,7 @@ impl Default for Setup {
             fail: None,
             second_service: false,
             termination_wait_minutes: 0,
+            orchestrator_edit: None,
             wait_seconds: 1,
         }
     }
@@ -164,9 +168,10 @@ pub struct Pipeline {
     pub other_digests: std::collections::HashMap<String, String>,
     pub config: aws_config::SdkConfig,
     pub state_machine_arn: String,
-    /// The environment every function process gets (as Terraform sets it, pointed at the
-    /// emulation), beside what Lambda itself sets.
-    pub function_env: Vec<(String, String)>,
+    /// The environment each function process gets, by function: exactly the variables the
+    /// orchestrator module (`infra/modules/greenlight`) sets for its Lambda, pointed at the
+    /// emulation, plus the test hook and `RUST_LOG`; beside what Lambda itself sets.
+    pub function_env: BTreeMap<String, Vec<(String, String)>>,
 }
 
 impl Pipeline {
@@ -243,28 +248,46 @@ impl Pipeline {
         };
         let lease = setup.lease_seconds.to_string();
         let wait = setup.wait_seconds.to_string();
-        let function_env: Vec<(String, String)> = [
+        // What the harness can give each variable Terraform may set; a function gets exactly the
+        // ones the module sets for it, so a variable missing there fails here too.
+        let values: BTreeMap<&str, &str> = [
             ("GREENLIGHT_MANIFEST_PARAMETER", MANIFEST_PARAMETER),
+            ("GREENLIGHT_MANIFEST_TTL_SECONDS", "60"),
             ("GREENLIGHT_STATE_MACHINE_ARN", &state_machine_arn),
             ("GREENLIGHT_TOPIC_ARN", &topic),
             ("GREENLIGHT_VALIDATE_FUNCTION", VALIDATE_FUNCTION),
             ("GREENLIGHT_WAIT_SECONDS", &wait),
+            ("GREENLIGHT_WATCH_SECONDS", "840"),
             ("GREENLIGHT_LEDGER_TABLE", &table),
-            ("GREENLIGHT_FAULT_INJECTION", fault),
             ("GREENLIGHT_CALLBACK_URL", &callback_url),
             ("GREENLIGHT_SLACK_WEBHOOK_SECRET", &slack_webhook),
             ("GREENLIGHT_SLACK_SIGNING_SECRET", &slack_signing),
             ("GREENLIGHT_LINK_KEY_SECRET", &link_key),
             ("GREENLIGHT_LEASE_SECONDS", &lease),
-            ("RUST_LOG", "info"),
         ]
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .into_iter()
         .collect();
-        let env: Vec<(&str, &str)> = function_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let module = match setup.orchestrator_edit {
+            None => crate::hcl::orchestrator(),
+            Some((from, to)) => crate::hcl::orchestrator_edited(from, to),
+        };
+        let mut function_env = BTreeMap::new();
         for krate in FUNCTIONS {
+            let mut env: Vec<(String, String)> = crate::hcl::function_environment(&module, krate)
+                .into_iter()
+                .map(|name| {
+                    let value = values.get(name.as_str()).unwrap_or_else(|| {
+                        panic!("infra/modules/greenlight sets {name} for {krate}, which the test harness has no value for: add it to Pipeline::start")
+                    });
+                    (name, (*value).to_string())
+                })
+                .collect();
+            env.push(("GREENLIGHT_FAULT_INJECTION".into(), fault.into()));
+            env.push(("RUST_LOG".into(), "info".into()));
+            let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let bin = binary(krate);
-            emulator.register_function(&function_name(krate), &[bin.to_str().unwrap_or_default()], &env).await;
+            emulator.register_function(&function_name(krate), &[bin.to_str().unwrap_or_default()], &pairs).await;
+            function_env.insert((*krate).to_string(), env);
         }
         if let Hook::Stub(behaviour) = setup.hook {
             let hook = binary("test-hook");
@@ -354,7 +377,7 @@ impl Pipeline {
     }
 
     /// The ledger of deployments of a service, newest push first.
-    pub async fn history(&self, service: &str) -> Vec<greenlight_core::lock::DeploymentRecord> {
+    pub async fn history(&self, service: &str) -> Vec<greenlight_core::history::DeploymentRecord> {
         use greenlight_core::ports::History;
         let table = self.seeded["table"].as_str().unwrap_or_default();
         let ledger = greenlight_aws::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&self.config), table);
@@ -367,9 +390,9 @@ impl Pipeline {
         &self,
         service: &str,
         tag: &str,
-        outcome: greenlight_core::lock::Outcome,
+        outcome: greenlight_core::history::Outcome,
         reason: &str,
-    ) -> greenlight_core::lock::DeploymentRecord {
+    ) -> greenlight_core::history::DeploymentRecord {
         assert!(self.lock_holder(service).await.is_none(), "{service}'s lock is still held");
         let records = self.history(service).await;
         let record = records.into_iter().find(|r| r.tag == tag).expect("the push is in the ledger");

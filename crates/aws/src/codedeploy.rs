@@ -11,7 +11,7 @@ use aws_sdk_codedeploy::types::{AppSpecContent, LifecycleEventStatus, RevisionLo
 use greenlight_core::Error;
 use greenlight_core::appspec::AppSpec;
 use greenlight_core::error::ResourceKind;
-use greenlight_core::ports::{DeploymentGroupSettings, DeploymentInfo, DeploymentState, Deployments};
+use greenlight_core::ports::{DeploymentGroupSettings, DeploymentInfo, DeploymentState, DeploymentStatus, Deployments};
 
 use crate::error::{Specific, classify};
 
@@ -38,6 +38,23 @@ impl CodeDeployDeployments {
             })
         })
     }
+}
+
+/// The deployment's status in the domain's terms; one this version does not know (or none)
+/// is an error, never a guess.
+fn status_of(
+    deployment_id: &str,
+    info: Option<&aws_sdk_codedeploy::types::DeploymentInfo>,
+) -> Result<DeploymentStatus, Error> {
+    let status = info.and_then(|i| i.status()).map(|s| s.as_str()).unwrap_or_default();
+    DeploymentStatus::parse(status).ok_or_else(|| Error::Aws {
+        operation: "codedeploy:GetDeployment",
+        retryable: false,
+        source: format!(
+            "deployment {deployment_id} has status `{status}`, which this version of greenlight does not know; upgrade greenlight"
+        )
+        .into(),
+    })
 }
 
 fn missing_application(application: &str) -> Option<Specific> {
@@ -87,7 +104,7 @@ impl Deployments for CodeDeployDeployments {
         let info = out.deployment_info();
         Ok(DeploymentState {
             id: deployment_id.to_string(),
-            status: info.and_then(|i| i.status()).map(|s| s.as_str().to_string()).unwrap_or_default(),
+            status: status_of(deployment_id, info)?,
             error_message: info.and_then(|i| i.error_information()).and_then(|e| e.message()).map(str::to_string),
         })
     }
@@ -109,7 +126,7 @@ impl Deployments for CodeDeployDeployments {
             id: deployment_id.to_string(),
             application: info.and_then(|i| i.application_name()).unwrap_or_default().to_string(),
             deployment_group: info.and_then(|i| i.deployment_group_name()).unwrap_or_default().to_string(),
-            status: info.and_then(|i| i.status()).map(|s| s.as_str().to_string()).unwrap_or_default(),
+            status: status_of(deployment_id, info)?,
             task_definition_arn,
         })
     }

@@ -246,7 +246,7 @@ async fn codedeploy_create_sends_the_appspec_and_reads_state() {
     let cd = CodeDeployDeployments::new(mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, &[&create, &get, &group]));
     assert_eq!(cd.create("api", "api-prod", &appspec(), "v2").await.expect("created"), "d-A1B2C3D4E");
     let state = cd.state("d-A1B2C3D4E").await.expect("state");
-    assert_eq!(state.status, "Failed");
+    assert_eq!(state.status, greenlight_core::ports::DeploymentStatus::Failed);
     assert_eq!(state.error_message.as_deref(), Some("AfterAllowTestTraffic failed"));
     let settings = cd.group_settings("api", "api-prod").await.expect("group");
     assert_eq!(settings.action_on_ready_timeout.as_deref(), Some("STOP_DEPLOYMENT"));

@@ -46,8 +46,35 @@ pub struct Decided {
     pub by: String,
     /// RFC 3339.
     pub at: String,
-    /// `slack` or `link`.
-    pub channel: String,
+    pub channel: DecidedVia,
+}
+
+/// Where a decision came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedVia {
+    /// Slack's Approve / Reject buttons.
+    Slack,
+    /// A signed link of the email, confirmed on its page.
+    Link,
+    /// greenlight itself: a newer push superseded the deployment.
+    Superseded,
+}
+
+impl DecidedVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Slack => "slack",
+            Self::Link => "link",
+            Self::Superseded => "superseded",
+        }
+    }
+}
+
+impl std::fmt::Display for DecidedVia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Decided {
@@ -233,249 +260,11 @@ pub fn email_message(record: &ApprovalRecord, evidence: &Evidence, approve: &str
     )
 }
 
-/// An HTTP request to the approval-callback function URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallbackRequest {
-    pub method: String,
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    /// Lowercase names.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl CallbackRequest {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    fn query(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallbackResponse {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: String,
-}
-
-/// The keys approval-callback verifies with (from Secrets Manager).
-#[derive(Debug, Clone)]
-pub struct CallbackKeys {
-    pub slack_signing_secret: Option<Vec<u8>>,
-    pub link_key: Option<Vec<u8>>,
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
-fn page(status: u16, title: &str, body_html: &str) -> CallbackResponse {
-    CallbackResponse {
-        status,
-        content_type: "text/html; charset=utf-8",
-        body: format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\"><title>{t}</title></head><body><h1>{t}</h1>{body_html}</body></html>",
-            t = escape(title)
-        ),
-    }
-}
-
-fn text(status: u16, body: impl Into<String>) -> CallbackResponse {
-    CallbackResponse { status, content_type: "text/plain; charset=utf-8", body: body.into() }
-}
-
-fn rfc3339(now: i64) -> String {
+/// A decision's time: RFC 3339 to the second, in UTC (`2026-12-01T09:30:00Z`).
+pub fn decision_time(now: i64) -> String {
     chrono::DateTime::from_timestamp(now, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
-}
-
-/// What applying a decision came to.
-enum Applied {
-    Done(ApprovalRecord, Decided),
-    AlreadyDecided(ApprovalRecord, Decided),
-    Expired(ApprovalRecord),
-    Unknown,
-}
-
-async fn apply(
-    id: &str,
-    decision: Decision,
-    by: &str,
-    channel: &str,
-    now: i64,
-    approvals: &impl crate::ports::Approvals,
-    tokens: &impl crate::ports::TaskTokens,
-) -> Result<Applied, crate::Error> {
-    let Some(record) = approvals.approval(id).await? else { return Ok(Applied::Unknown) };
-    if let Some(d) = &record.decided {
-        return Ok(Applied::AlreadyDecided(record.clone(), d.clone()));
-    }
-    if now > record.expires_at {
-        return Ok(Applied::Expired(record));
-    }
-    let decided =
-        Decided { approved: decision == Decision::Approve, by: by.into(), at: rfc3339(now), channel: channel.into() };
-    if !approvals.decide(id, &decided, now).await? {
-        // Someone else was faster, or it expired in between: say what the ledger says.
-        return Ok(match approvals.approval(id).await? {
-            Some(r) if r.decided.is_some() => {
-                let d = r.decided.clone().unwrap_or_else(|| decided.clone());
-                Applied::AlreadyDecided(r, d)
-            }
-            Some(r) => Applied::Expired(r),
-            None => Applied::Unknown,
-        });
-    }
-    let output = serde_json::to_value(&decided).unwrap_or_default();
-    tokens.succeed(&record.task_token, &output).await?;
-    Ok(Applied::Done(record, decided))
-}
-
-fn applied_page(applied: Applied) -> CallbackResponse {
-    match applied {
-        Applied::Done(r, d) => page(
-            200,
-            if d.approved { "Approved" } else { "Rejected" },
-            &format!(
-                "<p>{} {} {}. Thank you, {}.</p>",
-                escape(&r.service),
-                escape(&r.tag),
-                if d.approved { "goes to production now" } else { "is being rolled back" },
-                escape(&d.by)
-            ),
-        ),
-        Applied::AlreadyDecided(r, d) => page(
-            409,
-            "Already decided",
-            &format!(
-                "<p>{} {} was already {} by {} at {} (via {}). Nothing changed.</p>",
-                escape(&r.service),
-                escape(&r.tag),
-                if d.approved { "approved" } else { "rejected" },
-                escape(&d.by),
-                escape(&d.at),
-                escape(&d.channel)
-            ),
-        ),
-        Applied::Expired(r) => page(
-            410,
-            "Approval expired",
-            &format!(
-                "<p>The approval for {} {} expired at {}; the deployment followed its timeout policy. Nothing changed.</p>",
-                escape(&r.service),
-                escape(&r.tag),
-                rfc3339(r.expires_at)
-            ),
-        ),
-        Applied::Unknown => page(404, "Unknown approval", "<p>There is no such approval request. Nothing changed.</p>"),
-    }
-}
-
-/// The approval-callback function URL: Slack interactivity (`POST /slack`) and signed links
-/// (`GET` shows a confirmation page and changes nothing; `POST` decides).
-pub async fn callback(
-    req: &CallbackRequest,
-    now: i64,
-    keys: &CallbackKeys,
-    approvals: &impl crate::ports::Approvals,
-    tokens: &impl crate::ports::TaskTokens,
-    chat: &impl crate::ports::Chat,
-) -> Result<CallbackResponse, crate::Error> {
-    let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["slack"] if req.method == "POST" => slack(req, now, keys, approvals, tokens, chat).await,
-        ["slack"] => Ok(text(405, "use POST")),
-        ["links", id, decision] => {
-            let Some(decision) = Decision::parse(decision) else {
-                return Ok(page(404, "Unknown link", "<p>Nothing changed.</p>"));
-            };
-            let Some(key) = &keys.link_key else { return Ok(text(403, "signed links are not configured")) };
-            let expires: i64 = req.query("expires").and_then(|e| e.parse().ok()).unwrap_or(0);
-            let sig = req.query("sig").unwrap_or_default();
-            match verify_link(key, id, decision, expires, sig, now) {
-                Err(Refusal::Expired) => {
-                    return Ok(page(410, "Link expired", "<p>This link has expired. Nothing changed.</p>"));
-                }
-                Err(r) => {
-                    return Ok(page(
-                        403,
-                        "Invalid link",
-                        &format!("<p>This link is not valid: {}. Nothing changed.</p>", escape(&r.to_string())),
-                    ));
-                }
-                Ok(()) => {}
-            }
-            match req.method.as_str() {
-                // Link scanners and chat unfurlers follow links: a GET only asks.
-                "GET" | "HEAD" => Ok(page(
-                    200,
-                    if decision == Decision::Approve { "Approve this deployment?" } else { "Reject this deployment?" },
-                    &format!(
-                        "<form method=\"post\"><button type=\"submit\">{}</button></form>",
-                        if decision == Decision::Approve {
-                            "Approve: shift production traffic"
-                        } else {
-                            "Reject: roll back"
-                        }
-                    ),
-                )),
-                "POST" => Ok(applied_page(apply(id, decision, "signed link", "link", now, approvals, tokens).await?)),
-                _ => Ok(text(405, "use GET to see the page, POST to decide")),
-            }
-        }
-        _ => Ok(page(404, "Not found", "<p>Nothing here.</p>")),
-    }
-}
-
-async fn slack(
-    req: &CallbackRequest,
-    now: i64,
-    keys: &CallbackKeys,
-    approvals: &impl crate::ports::Approvals,
-    tokens: &impl crate::ports::TaskTokens,
-    chat: &impl crate::ports::Chat,
-) -> Result<CallbackResponse, crate::Error> {
-    let Some(secret) = &keys.slack_signing_secret else { return Ok(text(401, "Slack is not configured")) };
-    let timestamp = req.header("x-slack-request-timestamp").unwrap_or_default();
-    let signature = req.header("x-slack-signature").unwrap_or_default();
-    if let Err(r) = verify_slack(secret, timestamp, &req.body, signature, now) {
-        return Ok(text(401, format!("refused: {r}")));
-    }
-    let payload = url::form_urlencoded::parse(&req.body).find(|(k, _)| k == "payload").map(|(_, v)| v.into_owned());
-    let Some(payload) = payload.and_then(|p| serde_json::from_str::<Value>(&p).ok()) else {
-        return Ok(text(400, "no interaction payload"));
-    };
-    let value = payload.pointer("/actions/0/value").and_then(Value::as_str).unwrap_or_default();
-    let Some((decision, id)) =
-        value.split_once(':').and_then(|(d, id)| Decision::parse(d).map(|d| (d, id.to_string())))
-    else {
-        return Ok(text(400, "not a greenlight action"));
-    };
-    let user = payload
-        .pointer("/user/username")
-        .or_else(|| payload.pointer("/user/name"))
-        .or_else(|| payload.pointer("/user/id"));
-    let by = format!("@{}", user.and_then(Value::as_str).unwrap_or("someone"));
-    let applied = apply(&id, decision, &by, "slack", now, approvals, tokens).await?;
-    let (reply, update) = match &applied {
-        Applied::Done(r, d) => {
-            (format!("{} by {by}", if d.approved { "approved" } else { "rejected" }), Some(slack_decided_message(r, d)))
-        }
-        Applied::AlreadyDecided(r, d) => (
-            format!("already {} by {} at {}", if d.approved { "approved" } else { "rejected" }, d.by, d.at),
-            Some(slack_decided_message(r, d)),
-        ),
-        Applied::Expired(_) => ("this approval has expired; nothing changed".into(), None),
-        Applied::Unknown => ("unknown approval; nothing changed".into(), None),
-    };
-    if let (Some(update), Some(url)) = (update, payload.get("response_url").and_then(Value::as_str)) {
-        chat.post(url, &update).await?;
-    }
-    Ok(text(200, reply))
 }
 
 #[cfg(test)]

@@ -92,6 +92,20 @@ pub struct Report {
     pub elapsed_ms: u64,
 }
 
+/// One run of the validation hook: what it checked, against which image, and the verdict. The
+/// hook stores it in the ledger (by deployment id) and returns it; notifications read it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationRecord {
+    pub deployment_id: String,
+    pub hook_execution_id: String,
+    /// The manifest's service, once the deployment was matched to one.
+    pub service: Option<String>,
+    /// `image_tag`, `image_digest`, `task_definition_revision`: what the checks' templates saw.
+    #[serde(flatten)]
+    pub vars: Vars,
+    pub report: Report,
+}
+
 impl Report {
     /// A failed report with no checks run (e.g. the deployment could not be read).
     pub fn failed(reason: impl Into<String>, elapsed: Duration) -> Self {

@@ -22,6 +22,20 @@ impl fmt::Display for Issue {
     }
 }
 
+/// Collects issues; small helpers (in the rules' modules) keep each rule one line.
+#[derive(Debug, Default)]
+pub(crate) struct IssueSink(pub(crate) Vec<Issue>);
+
+impl IssueSink {
+    pub(crate) fn extend(&mut self, issue: Issue) {
+        self.0.push(issue);
+    }
+
+    pub(crate) fn push(&mut self, path: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
+        self.0.push(Issue { path: path.into(), problem: problem.into(), fix: fix.into() });
+    }
+}
+
 /// What kind of AWS resource was missing, so the error name says which.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceKind {
@@ -118,6 +132,11 @@ pub enum Error {
     #[error("AWS `{operation}` was denied: {source}. Grant the function's role this action")]
     AccessDenied { operation: &'static str, source: BoxError },
 
+    #[error(
+        "the ledger's {what} is corrupt: {problem}. Delete the item (greenlight writes it anew) or restore it from the table's point-in-time recovery"
+    )]
+    CorruptRecord { what: String, problem: String },
+
     #[error("posting to the chat webhook failed: {reason}")]
     Chat { reason: String },
 
@@ -125,11 +144,30 @@ pub enum Error {
     Aws { operation: &'static str, retryable: bool, source: BoxError },
 }
 
+/// The error names the state machine raises itself (Pass and Fail states), beside the
+/// functions' `errorType`s; rollback reads them in `$.error.Error`. `tests/tidy.rs` checks
+/// that these are exactly the names `state-machine/deploy.asl.json` raises.
+pub mod raised {
+    /// The approver rejected the deployment (`Rejected`).
+    pub const REJECTED: &str = "Rejected";
+    /// Nobody decided in time and `approval.on_timeout` is `rollback` (`ApprovalExpired`).
+    pub const APPROVAL_TIMED_OUT: &str = "ApprovalTimedOut";
+    /// CodeDeploy reported the deployment Failed or Stopped (`DeploymentFailed`).
+    pub const DEPLOYMENT_FAILED: &str = "DeploymentFailed";
+    /// The rollback step itself failed (`RollbackFailed`).
+    pub const ROLLBACK_FAILED: &str = "RollbackFailed";
+
+    pub const ALL: &[&str] = &[REJECTED, APPROVAL_TIMED_OUT, DEPLOYMENT_FAILED, ROLLBACK_FAILED];
+}
+
 fn issues_list(issues: &[Issue]) -> String {
     issues.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n")
 }
 
 impl Error {
+    /// `Superseded`'s name, also given to a cancelled approval's task token.
+    pub const SUPERSEDED: &'static str = "Superseded";
+
     /// The stable name the state machine's `Retry` / `Catch` match on.
     pub fn error_type(&self) -> &'static str {
         match self {
@@ -155,12 +193,13 @@ impl Error {
                 ResourceKind::Secret => "SecretNotFound",
             },
             Self::DeploymentInProgress { .. } => "DeploymentInProgress",
-            Self::Superseded { .. } => "Superseded",
+            Self::Superseded { .. } => Self::SUPERSEDED,
             Self::Queued { .. } => "Queued",
             Self::QueueTimedOut { .. } => "QueueTimedOut",
             Self::Throttled { .. } => "Throttled",
             Self::AccessDenied { .. } => "AccessDenied",
             Self::Chat { .. } => "ChatFailed",
+            Self::CorruptRecord { .. } => "CorruptRecord",
             Self::Aws { retryable: true, .. } => "AwsTransient",
             Self::Aws { retryable: false, .. } => "AwsError",
         }
@@ -205,6 +244,7 @@ impl Error {
         "Throttled",
         "AccessDenied",
         "ChatFailed",
+        "CorruptRecord",
         "AwsTransient",
         "AwsError",
     ];
@@ -256,6 +296,7 @@ mod tests {
             Error::Throttled { operation: "op", source: boxed() },
             Error::AccessDenied { operation: "op", source: boxed() },
             Error::Chat { reason: "r".into() },
+            Error::CorruptRecord { what: "w".into(), problem: "p".into() },
             Error::Aws { operation: "op", retryable: true, source: boxed() },
             Error::Aws { operation: "op", retryable: false, source: boxed() },
         ];

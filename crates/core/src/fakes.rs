@@ -4,13 +4,15 @@
 use std::sync::Mutex;
 
 use crate::appspec::AppSpec;
+use crate::checks::ValidationRecord;
 use crate::error::{Error, ResourceKind};
 use crate::event::Push;
-use crate::lock::{Acquire, DeploymentRecord, HistoryUpdate, LockHolder, NewestPush, Renew, Renewal, TimelineEntry};
+use crate::history::{DeploymentRecord, HistoryUpdate, TimelineEntry};
+use crate::lock::{Acquire, LockHolder, NewestPush, Renew, Renewal};
 use crate::manifest::Manifest;
 use crate::ports::{
-    DeploymentGroupSettings, DeploymentInfo, DeploymentState, Deployments, ExecutionStart, Executions, Image, Images,
-    Ledger, ManifestSource, Notifier, Registered, TaskDefinitions,
+    DeploymentGroupSettings, DeploymentInfo, DeploymentState, DeploymentStatus, Deployments, ExecutionStart,
+    Executions, Image, Images, ManifestSource, Notifier, Registered, TaskDefinitions, Validations,
 };
 use crate::taskdef::{RegisterRequest, TaskDefinition};
 
@@ -54,10 +56,12 @@ impl Notifier for FakeNotifier {
     }
 }
 
-/// One live task definition; registering records the request and returns revision + 1.
+/// One live task definition; registering records the request and returns the family's next
+/// revision (after `registered_since` revisions others registered since the live one).
 #[derive(Debug)]
 pub struct FakeTaskDefinitions {
     pub live: TaskDefinition,
+    pub registered_since: u64,
     pub registered: Mutex<Vec<RegisterRequest>>,
 }
 
@@ -71,8 +75,9 @@ impl TaskDefinitions for FakeTaskDefinitions {
     }
 
     async fn register(&self, request: &RegisterRequest) -> Result<Registered, Error> {
-        let revision = self.live.revision().unwrap_or(0) + 1;
-        self.registered.lock().map_err(|_| poisoned())?.push(request.clone());
+        let mut registered = self.registered.lock().map_err(|_| poisoned())?;
+        registered.push(request.clone());
+        let revision = self.live.revision().unwrap_or(0) + self.registered_since + registered.len() as u64;
         Ok(Registered {
             arn: format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{}:{revision}", request.family()),
             revision,
@@ -92,9 +97,9 @@ pub struct FakeDeployments {
     /// StopDeployment answers "already completed".
     pub completed: bool,
     /// What GetDeployment reports (default `InProgress`).
-    pub status: Option<String>,
+    pub status: Option<DeploymentStatus>,
     /// What GetDeployment reports on its first calls, in turn, before `status`.
-    pub script: Mutex<std::collections::VecDeque<String>>,
+    pub script: Mutex<std::collections::VecDeque<DeploymentStatus>>,
     /// GetDeployment calls so far.
     pub looks: Mutex<u32>,
     /// The next this-many PutLifecycleEventHookExecutionStatus calls are throttled.
@@ -117,7 +122,7 @@ impl Deployments for FakeDeployments {
     async fn state(&self, deployment_id: &str) -> Result<DeploymentState, Error> {
         *self.looks.lock().map_err(|_| poisoned())? += 1;
         let scripted = self.script.lock().map_err(|_| poisoned())?.pop_front();
-        let status = scripted.or_else(|| self.status.clone()).unwrap_or_else(|| "InProgress".into());
+        let status = scripted.or(self.status).unwrap_or(DeploymentStatus::InProgress);
         Ok(DeploymentState { id: deployment_id.into(), status, error_message: None })
     }
 
@@ -126,7 +131,7 @@ impl Deployments for FakeDeployments {
             id: deployment_id.into(),
             application: "api-server".into(),
             deployment_group: "api-server-production".into(),
-            status: "InProgress".into(),
+            status: DeploymentStatus::InProgress,
             task_definition_arn: Some(
                 "arn:aws:ecs:us-east-1:123456789012:task-definition/api-server-production:42".into(),
             ),
@@ -176,7 +181,7 @@ fn poisoned() -> Error {
 /// adapter's conditions) and the deployment history.
 #[derive(Debug, Default)]
 pub struct FakeLedger {
-    pub validations: Mutex<Vec<(String, serde_json::Value)>>,
+    pub validations: Mutex<Vec<ValidationRecord>>,
     pub newest: Mutex<std::collections::HashMap<String, NewestPush>>,
     pub locks: Mutex<std::collections::HashMap<String, LockHolder>>,
     /// `(service, push order, update)` in the order recorded.
@@ -233,6 +238,10 @@ impl crate::ports::Locks for FakeLedger {
 
     async fn newest_push(&self, service: &str) -> Result<Option<NewestPush>, Error> {
         Ok(self.newest.lock().map_err(|_| poisoned())?.get(service).cloned())
+    }
+
+    async fn holder(&self, service: &str) -> Result<Option<LockHolder>, Error> {
+        Ok(self.locks.lock().map_err(|_| poisoned())?.get(service).cloned())
     }
 
     async fn acquire(&self, service: &str, claim: &LockHolder, now: i64, take_older: bool) -> Result<Acquire, Error> {
@@ -319,11 +328,7 @@ impl crate::ports::History for FakeLedger {
                     reason: None,
                 };
                 for (_, _, u) in history.iter().filter(|(s, o, _)| s == service && o == order) {
-                    r.timeline.push(TimelineEntry {
-                        state: u.state.clone(),
-                        at: String::new(),
-                        detail: u.detail.clone(),
-                    });
+                    r.timeline.push(TimelineEntry { state: u.state, at: String::new(), detail: u.detail.clone() });
                     r.execution_id = u.execution_id.clone().or(r.execution_id);
                     r.task_definition = u.task_definition.clone().or(r.task_definition);
                     r.deployment_id = u.deployment_id.clone().or(r.deployment_id);
@@ -338,15 +343,15 @@ impl crate::ports::History for FakeLedger {
     }
 }
 
-impl Ledger for FakeLedger {
-    async fn save_validation(&self, deployment_id: &str, report: &serde_json::Value) -> Result<(), Error> {
-        self.validations.lock().map_err(|_| poisoned())?.push((deployment_id.into(), report.clone()));
+impl Validations for FakeLedger {
+    async fn save_validation(&self, record: &ValidationRecord) -> Result<(), Error> {
+        self.validations.lock().map_err(|_| poisoned())?.push(record.clone());
         Ok(())
     }
 
-    async fn validations(&self, deployment_id: &str) -> Result<Vec<serde_json::Value>, Error> {
+    async fn validations(&self, deployment_id: &str) -> Result<Vec<ValidationRecord>, Error> {
         let all = self.validations.lock().map_err(|_| poisoned())?;
-        Ok(all.iter().filter(|(d, _)| d == deployment_id).map(|(_, r)| r.clone()).collect())
+        Ok(all.iter().filter(|r| r.deployment_id == deployment_id).cloned().collect())
     }
 }
 

@@ -11,6 +11,7 @@ pub mod diff;
 pub mod error;
 pub mod event;
 pub mod fakes;
+pub mod history;
 pub mod lock;
 pub mod manifest;
 pub mod pipeline;

@@ -8,7 +8,6 @@
 //! deployment is never stopped by a newer push, which waits for it instead, so an older digest
 //! never serves production after a newer one.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::Push;
@@ -91,96 +90,11 @@ pub fn lost_to(holder: Option<&LockHolder>) -> String {
     }
 }
 
-/// One entry of a deployment's timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimelineEntry {
-    pub state: String,
-    /// RFC 3339.
-    pub at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-/// How a deployment ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Deployed,
-    AlreadyLive,
-    RolledBack,
-    Superseded,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Deployed => "deployed",
-            Self::AlreadyLive => "already_live",
-            Self::RolledBack => "rolled_back",
-            Self::Superseded => "superseded",
-        }
-    }
-}
-
-/// One step's addition to a deployment's ledger item: a timeline entry and the fields it
-/// learned.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HistoryUpdate {
-    pub state: String,
-    pub detail: Option<String>,
-    pub execution_id: Option<String>,
-    pub task_definition: Option<String>,
-    pub deployment_id: Option<String>,
-    pub approver: Option<String>,
-    pub validation: Option<String>,
-    pub outcome: Option<Outcome>,
-    pub reason: Option<String>,
-}
-
-impl HistoryUpdate {
-    pub fn state(state: &str) -> Self {
-        Self { state: state.into(), ..Self::default() }
-    }
-
-    pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
-        self
-    }
-}
-
-/// One execution's item in the ledger of deployments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeploymentRecord {
-    pub service: String,
-    pub order: String,
-    pub execution: String,
-    pub digest: String,
-    pub tag: String,
-    #[serde(default)]
-    pub execution_id: Option<String>,
-    #[serde(default)]
-    pub task_definition: Option<String>,
-    #[serde(default)]
-    pub deployment_id: Option<String>,
-    pub timeline: Vec<TimelineEntry>,
-    #[serde(default)]
-    pub validation: Option<String>,
-    #[serde(default)]
-    pub approver: Option<String>,
-    #[serde(default)]
-    pub outcome: Option<Outcome>,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// RFC 3339 of seconds since the epoch.
-pub fn rfc3339(secs: i64) -> String {
-    DateTime::<Utc>::from_timestamp(secs, 0).unwrap_or_default().to_rfc3339()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::rfc3339;
+    use chrono::{DateTime, Utc};
 
     fn push(digest: &str, pushed_at: Option<i64>, event_ms: i64) -> Push {
         Push {

@@ -1,5 +1,6 @@
-//! The deploy plan: what one push will do. `greenlight plan` prints it; the real path
-//! (prepare, start-deployment) builds the same type and acts on it.
+//! The deploy plan: what one push will do. `greenlight plan` prints it; the real path carries
+//! out the same two halves: prepare the [`Registration`] (register a revision, or nothing when
+//! the digest is already live), start-deployment the AppSpec of [`deployment_appspec`].
 
 use std::fmt::Write as _;
 
@@ -31,12 +32,16 @@ pub struct TargetPlan {
     pub codedeploy_deployment_group: String,
     pub action: Action,
     pub current_task_definition: Option<String>,
-    /// The ARN the new revision is expected to get (current revision + 1).
-    pub expected_task_definition: Option<String>,
+    /// The family the new revision is registered in; ECS numbers the revision when it
+    /// registers it (other revisions may have been registered since the live one).
+    pub task_definition_family: Option<String>,
     /// Exactly what `aws ecs register-task-definition --cli-input-json` accepts.
     pub register_task_definition: Option<RegisterRequest>,
+    /// The load balancer's container port in the new revision.
+    pub container_port: Option<u16>,
+    /// The AppSpec start-deployment sends, its `TaskDefinition` standing for the registered
+    /// revision's ARN ([`NEXT_REVISION`] in place of the revision number).
     pub appspec: Option<Value>,
-    pub appspec_sha256: Option<String>,
     /// Old → new, field by field (tags and read-only fields aside, only images change).
     pub diff: Vec<Change>,
     pub dropped_read_only_fields: Vec<&'static str>,
@@ -44,6 +49,30 @@ pub struct TargetPlan {
     pub validation_hooks: Vec<Hook>,
     /// The human decision before production traffic moves (null: none).
     pub approval: Option<Approval>,
+}
+
+/// Stands for the revision number ECS gives the new revision, in a plan's AppSpec.
+pub const NEXT_REVISION: &str = "<next revision>";
+
+/// What a push asks of one service's task definition: the first half of its plan, which
+/// prepare carries out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Registration {
+    /// The listed containers already run the digest: nothing to register or deploy.
+    AlreadyLive,
+    /// Register this revision; the load balancer reaches green on `container_port`.
+    Register { request: RegisterRequest, container_port: u16 },
+}
+
+impl Registration {
+    /// "Already live" first (then nothing else matters), else the revision to register and the
+    /// load balancer's port in it.
+    pub fn of(s: &Service, push: &Push, current: &TaskDefinition) -> Result<Self, Error> {
+        match current.next_revision(&s.containers, &push.image_uri())? {
+            Revision::AlreadyLive => Ok(Self::AlreadyLive),
+            Revision::Register(request) => Ok(Self::Register { container_port: container_port(s, current)?, request }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,9 +135,9 @@ impl DeployPlan {
                 Action::Deploy => {
                     let _ = writeln!(
                         out,
-                        "  register {} -> {}",
+                        "  register {} -> a new revision of {} (ECS numbers it)",
                         t.current_task_definition.as_deref().unwrap_or("?"),
-                        t.expected_task_definition.as_deref().unwrap_or("?")
+                        t.task_definition_family.as_deref().unwrap_or("?")
                     );
                     for c in &t.diff {
                         let _ = writeln!(out, "    {c}");
@@ -118,8 +147,8 @@ impl DeployPlan {
                             writeln!(out, "    (read-only fields not sent: {})", t.dropped_read_only_fields.join(", "));
                     }
                     let _ = writeln!(out, "  then   {}", t.steps().join(" -> "));
-                    let _ = writeln!(out, "  appspec sha256 {}", t.appspec_sha256.as_deref().unwrap_or("?"));
                     if let Some(spec) = &t.appspec {
+                        let _ = writeln!(out, "  appspec (TaskDefinition: the registered revision)");
                         let _ = writeln!(out, "    {spec}");
                     }
                 }
@@ -137,7 +166,6 @@ impl DeployPlan {
 
 impl TargetPlan {
     pub fn build(s: &Service, push: &Push, current: &TaskDefinition, hooks: &HookFunctions) -> Result<Self, Error> {
-        let image_uri = push.image_uri();
         let mut plan = Self {
             service: s.name.clone(),
             cluster: s.cluster.clone(),
@@ -146,28 +174,26 @@ impl TargetPlan {
             codedeploy_deployment_group: s.codedeploy.deployment_group.clone(),
             action: Action::AlreadyLive,
             current_task_definition: current.arn().map(str::to_string),
-            expected_task_definition: None,
+            task_definition_family: None,
             register_task_definition: None,
+            container_port: None,
             appspec: None,
-            appspec_sha256: None,
             diff: Vec::new(),
             dropped_read_only_fields: Vec::new(),
             validation_hooks: if s.validation.enabled { s.validation.hooks.clone() } else { Vec::new() },
             approval: s.approval.required.then(|| s.approval.clone()),
         };
-        let req = match current.next_revision(&s.containers, &image_uri)? {
-            Revision::AlreadyLive => return Ok(plan),
-            Revision::Register(req) => req,
+        let (req, port) = match Registration::of(s, push, current)? {
+            Registration::AlreadyLive => return Ok(plan),
+            Registration::Register { request, container_port } => (request, container_port),
         };
-        let port = container_port(s, current)?;
-        let expected = expected_arn(current);
-        let spec = AppSpec::render(&appspec_input(s, expected.clone(), port, hooks));
+        let spec = deployment_appspec(s, next_revision_arn(current), port, hooks);
         plan.action = Action::Deploy;
         plan.diff = diff(&current.as_register_request().to_value(), &req.to_value());
         plan.dropped_read_only_fields = current.read_only_fields_present();
-        plan.expected_task_definition = Some(expected);
+        plan.task_definition_family = Some(current.family().to_string());
+        plan.container_port = Some(port);
         plan.appspec = Some(spec.value());
-        plan.appspec_sha256 = Some(spec.sha256);
         plan.register_task_definition = Some(req);
         Ok(plan)
     }
@@ -200,13 +226,18 @@ impl TargetPlan {
     }
 }
 
-/// The AppSpec input for a service once its new revision is known.
-pub fn appspec_input(
+/// The AppSpec of a service's deployment once its new revision is registered: what
+/// start-deployment sends, and (with [`NEXT_REVISION`] for the revision) what the plan shows.
+pub fn deployment_appspec(
     s: &Service,
     task_definition_arn: String,
     container_port: u16,
     hooks: &HookFunctions,
-) -> AppSpecInput {
+) -> AppSpec {
+    AppSpec::render(&appspec_input(s, task_definition_arn, container_port, hooks))
+}
+
+fn appspec_input(s: &Service, task_definition_arn: String, container_port: u16, hooks: &HookFunctions) -> AppSpecInput {
     // With validation off, the validate function still runs in AfterAllowTestTraffic: it is the
     // service lock's last word before production traffic moves ("latest digest wins").
     let hook_list = if s.validation.enabled && !s.validation.hooks.is_empty() {
@@ -254,10 +285,10 @@ pub fn container_port(s: &Service, td: &TaskDefinition) -> Result<u16, Error> {
     }
 }
 
-fn expected_arn(td: &TaskDefinition) -> String {
-    let next = td.revision().map_or(1, |r| r + 1);
+/// The live revision's ARN with [`NEXT_REVISION`] for its revision number.
+fn next_revision_arn(td: &TaskDefinition) -> String {
     match td.arn().and_then(|a| a.rsplit_once(':')) {
-        Some((base, _)) => format!("{base}:{next}"),
-        None => format!("{}:{next}", td.family()),
+        Some((base, _)) => format!("{base}:{NEXT_REVISION}"),
+        None => format!("{}:{NEXT_REVISION}", td.family()),
     }
 }

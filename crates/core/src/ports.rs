@@ -8,9 +8,11 @@ use serde_json::Value;
 
 use crate::approval::{ApprovalRecord, Decided};
 use crate::appspec::AppSpec;
+use crate::checks::ValidationRecord;
 use crate::error::Error;
 use crate::event::Push;
-use crate::lock::{Acquire, DeploymentRecord, HistoryUpdate, LockHolder, NewestPush, Renew, Renewal};
+use crate::history::{DeploymentRecord, HistoryUpdate};
+use crate::lock::{Acquire, LockHolder, NewestPush, Renew, Renewal};
 use crate::manifest::Manifest;
 use crate::taskdef::{RegisterRequest, TaskDefinition};
 
@@ -48,12 +50,68 @@ pub trait Images {
     fn image(&self, repository: &str, digest: &str) -> impl Future<Output = Result<Image, Error>> + Send;
 }
 
-/// Where a CodeDeploy deployment stands, in CodeDeploy's status names.
+/// A CodeDeploy deployment's status, by CodeDeploy's names (`DeploymentStatus` in its API);
+/// the state machine's `DeploymentProgress` choice matches the same strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeploymentStatus {
+    Created,
+    Queued,
+    InProgress,
+    Baking,
+    /// Green is up and tested; production traffic waits for ContinueDeployment.
+    Ready,
+    Succeeded,
+    Failed,
+    Stopped,
+}
+
+impl DeploymentStatus {
+    pub const ALL: [Self; 8] = [
+        Self::Created,
+        Self::Queued,
+        Self::InProgress,
+        Self::Baking,
+        Self::Ready,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Stopped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "Created",
+            Self::Queued => "Queued",
+            Self::InProgress => "InProgress",
+            Self::Baking => "Baking",
+            Self::Ready => "Ready",
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+            Self::Stopped => "Stopped",
+        }
+    }
+
+    /// CodeDeploy's name; `None` for one this version does not know.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// Failed or Stopped: the deployment ended without reaching production.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failed | Self::Stopped)
+    }
+}
+
+impl std::fmt::Display for DeploymentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a CodeDeploy deployment stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentState {
     pub id: String,
-    /// Created, Queued, InProgress, Baking, Ready, Succeeded, Failed, Stopped.
-    pub status: String,
+    pub status: DeploymentStatus,
     pub error_message: Option<String>,
 }
 
@@ -63,7 +121,7 @@ pub struct DeploymentInfo {
     pub id: String,
     pub application: String,
     pub deployment_group: String,
-    pub status: String,
+    pub status: DeploymentStatus,
     /// The AppSpec's `TaskDefinition` (green's task definition).
     pub task_definition_arn: Option<String>,
 }
@@ -143,19 +201,21 @@ pub trait Notifier {
     fn notify(&self, subject: &str, message: &str) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
-/// The DynamoDB ledger.
-pub trait Ledger {
-    /// Stores a validation report under the deployment id.
-    fn save_validation(&self, deployment_id: &str, report: &Value) -> impl Future<Output = Result<(), Error>> + Send;
+/// Validation reports in the ledger, by deployment id.
+pub trait Validations {
+    /// Stores a validation record under its deployment id.
+    fn save_validation(&self, record: &ValidationRecord) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// The validation reports stored for a deployment, oldest first.
-    fn validations(&self, deployment_id: &str) -> impl Future<Output = Result<Vec<Value>, Error>> + Send;
+    /// The validation records stored for a deployment, oldest first.
+    fn validations(&self, deployment_id: &str) -> impl Future<Output = Result<Vec<ValidationRecord>, Error>> + Send;
 }
 
 /// Pending approvals in the ledger: single use, expiring.
 pub trait Approvals {
     fn put_approval(&self, record: &ApprovalRecord) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// The approval with this id; `Ok(None)` when there is none, `CorruptRecord` when the
+    /// stored item cannot be read.
     fn approval(&self, id: &str) -> impl Future<Output = Result<Option<ApprovalRecord>, Error>> + Send;
 
     /// Records the decision unless one is already recorded or the approval has expired
@@ -178,6 +238,9 @@ pub trait Locks {
     fn record_push(&self, service: &str, push: &NewestPush) -> impl Future<Output = Result<bool, Error>> + Send;
 
     fn newest_push(&self, service: &str) -> impl Future<Output = Result<Option<NewestPush>, Error>> + Send;
+
+    /// Who holds the service's lock now, if anyone.
+    fn holder(&self, service: &str) -> impl Future<Output = Result<Option<LockHolder>, Error>> + Send;
 
     /// Takes the lock when nobody holds it, its lease ended at `now`, `claim.execution` holds
     /// it already, or (with `take_older`) an older push holds it and its traffic is not moving.

@@ -82,7 +82,7 @@ impl TagRules {
         Ok(TagMatcher { include: self.include.clone(), include_set, exclude: self.exclude.clone(), exclude_set })
     }
 
-    pub(crate) fn validate(&self, at: &str, v: &mut crate::manifest::IssueSink) {
+    pub(crate) fn validate(&self, at: &str, v: &mut crate::error::IssueSink) {
         if self.include.is_empty() {
             v.push(
                 format!("{at}.include"),

@@ -7,10 +7,12 @@ use greenlight_core::event::Push;
 use greenlight_core::fakes::{
     FakeDeployments, FakeLedger, FakeManifest, FakeNotifier, FakeTaskDefinitions, FakeTaskTokens,
 };
-use greenlight_core::lock::{LockHolder, NewestPush, Outcome, order_key};
+use greenlight_core::history::{Outcome, TimelineState, rfc3339};
+use greenlight_core::lock::{LockHolder, NewestPush, order_key};
 use greenlight_core::manifest::Manifest;
 use greenlight_core::pipeline::{
-    Lease, PreparePorts, RollbackRequest, StepInput, execution_name, prepare, rollback, start_deployment,
+    Lease, NotifyPorts, PreparePorts, RollbackRequest, StartPorts, StepInput, execution_name, prepare, rollback,
+    start_deployment,
 };
 use greenlight_core::ports::{DeploymentGroupSettings, Locks};
 use greenlight_core::taskdef::TaskDefinition;
@@ -37,6 +39,7 @@ fn world(policy: &str) -> World {
         manifests: FakeManifest(Manifest::parse(&manifest.to_string()).expect("manifest")),
         task_definitions: FakeTaskDefinitions {
             live: TaskDefinition::from_json(live).expect("td"),
+            registered_since: 0,
             registered: Default::default(),
         },
         deployments: FakeDeployments {
@@ -73,7 +76,7 @@ fn step(p: &Push) -> StepInput {
         prepared: None,
         deployment: None,
         execution_id: None,
-        started_at: Some(greenlight_core::lock::rfc3339(NOW - 5)),
+        started_at: Some(rfc3339(NOW - 5)),
     }
 }
 
@@ -204,16 +207,10 @@ async fn a_step_that_lost_the_lock_is_superseded_and_deploys_nothing() {
         }))
         .expect("prepared"),
     );
-    let err = start_deployment(
-        &input,
-        &w.manifests,
-        &w.deployments,
-        &w.ledger,
-        Some("validate"),
-        Lease { now: NOW, seconds: 60 },
-    )
-    .await
-    .expect_err("superseded");
+    let ports = StartPorts { manifests: &w.manifests, deployments: &w.deployments, ledger: &w.ledger };
+    let err = start_deployment(&input, ports, Some("validate"), Lease { now: NOW, seconds: 60 })
+        .await
+        .expect_err("superseded");
     assert_eq!(err.error_type(), "Superseded");
     assert!(err.to_string().contains("v2 (sha256:bbbb) now holds the service's lock"), "{err}");
     assert!(w.deployments.created.lock().expect("lock").is_empty(), "no deployment created");
@@ -232,17 +229,18 @@ async fn rollback_releases_the_lock_records_why_and_announces_only_what_was_depl
         }
         serde_json::from_value(json!({"state": state})).expect("request")
     };
-    let out = rollback(&request("Superseded", false), &w.deployments, &notifier, &w.ledger).await.expect("rolled back");
+    let ports = || NotifyPorts { deployments: &w.deployments, notifier: &notifier, ledger: &w.ledger };
+    let out = rollback(&request("Superseded", false), ports()).await.expect("rolled back");
     assert_eq!(out.error, "Superseded");
     assert!(notifier.sent.lock().expect("lock").is_empty(), "a push superseded before it deployed is not announced");
     assert!(w.ledger.locks.lock().expect("lock").is_empty(), "lock released");
-    rollback(&request("ValidationFailed", true), &w.deployments, &notifier, &w.ledger).await.expect("rolled back");
+    rollback(&request("ValidationFailed", true), ports()).await.expect("rolled back");
     assert_eq!(notifier.sent.lock().expect("lock")[0].0, "greenlight: api-server v1 rolled back");
     let records = greenlight_core::ports::History::deployments(&w.ledger, "api-server", 10).await.expect("history");
     assert_eq!(records[0].outcome, Some(Outcome::RolledBack));
     assert_eq!(records[0].reason.as_deref(), Some("why"));
-    let states: Vec<&str> = records[0].timeline.iter().map(|e| e.state.as_str()).collect();
-    assert_eq!(states, ["superseded", "rolled_back"]);
+    let states: Vec<TimelineState> = records[0].timeline.iter().map(|e| e.state).collect();
+    assert_eq!(states, [TimelineState::Superseded, TimelineState::RolledBack]);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use greenlight_core::event::PushEvent;
 use greenlight_core::manifest::Manifest;
-use greenlight_core::plan::{Action, DeployPlan, HookFunctions};
+use greenlight_core::plan::{Action, DeployPlan, HookFunctions, NEXT_REVISION};
 use greenlight_core::taskdef::TaskDefinition;
 use serde_json::{Value, json};
 
@@ -28,13 +28,15 @@ fn plan_registers_revision_42_and_names_the_hook() {
     assert_eq!(p.targets.len(), 2);
     let api = &p.targets[0];
     assert_eq!(api.action, Action::Deploy);
-    assert_eq!(
-        api.expected_task_definition.as_deref(),
-        Some("arn:aws:ecs:us-east-1:123456789012:task-definition/api-server-production:42")
-    );
+    assert_eq!(api.task_definition_family.as_deref(), Some("api-server-production"));
+    assert_eq!(api.container_port, Some(3000));
     let spec = api.appspec.as_ref().expect("appspec");
     let props = &spec["Resources"][0]["TargetService"]["Properties"];
-    assert_eq!(props["TaskDefinition"], api.expected_task_definition.as_deref().expect("arn"));
+    // ECS numbers the revision when prepare registers it: the plan does not guess "live + 1".
+    assert_eq!(
+        props["TaskDefinition"],
+        format!("arn:aws:ecs:us-east-1:123456789012:task-definition/api-server-production:{NEXT_REVISION}")
+    );
     assert_eq!(props["LoadBalancerInfo"], json!({"ContainerName": "api-server", "ContainerPort": 3000}));
     assert_eq!(spec["Hooks"], json!([{"AfterAllowTestTraffic": "greenlight-validate"}]));
     let diff: Vec<String> = api.diff.iter().map(ToString::to_string).collect();

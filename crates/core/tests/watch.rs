@@ -8,7 +8,10 @@ use greenlight_core::Error;
 use greenlight_core::event::Push;
 use greenlight_core::fakes::{FakeDeployments, FakeLedger};
 use greenlight_core::lock::LockHolder;
-use greenlight_core::pipeline::{Lease, StatusInput, Watch, WatchedDeployment, deployment_status, execution_name};
+use greenlight_core::pipeline::{
+    Continued, Lease, StatusInput, StatusPorts, Watch, WatchedDeployment, deployment_status, execution_name,
+};
+use greenlight_core::ports::DeploymentStatus;
 
 const NOW: i64 = 1_800_000_000;
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -30,7 +33,8 @@ fn input(continued: bool) -> StatusInput {
     StatusInput {
         deployment: WatchedDeployment {
             deployment_id: "d-1".into(),
-            continued: continued.then(|| serde_json::json!({"continued": "d-1"})),
+            appspec_sha256: None,
+            continued: continued.then(|| Continued { continued: "d-1".into() }),
         },
         service: Some("api-server".into()),
         push: Some(push()),
@@ -40,8 +44,8 @@ fn input(continued: bool) -> StatusInput {
 
 fn deployments(script: &[&str], then: &str) -> FakeDeployments {
     FakeDeployments {
-        status: Some(then.into()),
-        script: std::sync::Mutex::new(script.iter().map(|s| (*s).to_string()).collect()),
+        status: DeploymentStatus::parse(then),
+        script: std::sync::Mutex::new(script.iter().filter_map(|s| DeploymentStatus::parse(s)).collect()),
         ..Default::default()
     }
 }
@@ -61,10 +65,15 @@ async fn a_long_deployment_is_watched_in_one_invocation_until_it_succeeds() {
     let d = deployments(&script, "Succeeded");
     let ledger = FakeLedger::held_by("api-server", DIGEST);
     let started = tokio::time::Instant::now();
-    let state = deployment_status(&input(false), &d, &ledger, Lease { now: NOW, seconds: 900 }, watch(810))
-        .await
-        .expect("state");
-    assert_eq!(state.status, "Succeeded");
+    let state = deployment_status(
+        &input(false),
+        StatusPorts { deployments: &d, ledger: &ledger },
+        Lease { now: NOW, seconds: 900 },
+        watch(810),
+    )
+    .await
+    .expect("state");
+    assert_eq!(state.status, DeploymentStatus::Succeeded);
     assert_eq!(looks(&d), 41);
     assert_eq!(started.elapsed(), Duration::from_secs(600));
 }
@@ -74,10 +83,15 @@ async fn the_budget_hands_back_to_the_state_machine_before_it_runs_out() {
     let d = deployments(&[], "InProgress");
     let ledger = FakeLedger::held_by("api-server", DIGEST);
     let started = tokio::time::Instant::now();
-    let state = deployment_status(&input(false), &d, &ledger, Lease { now: NOW, seconds: 900 }, watch(100))
-        .await
-        .expect("state");
-    assert_eq!(state.status, "InProgress");
+    let state = deployment_status(
+        &input(false),
+        StatusPorts { deployments: &d, ledger: &ledger },
+        Lease { now: NOW, seconds: 900 },
+        watch(100),
+    )
+    .await
+    .expect("state");
+    assert_eq!(state.status, DeploymentStatus::InProgress);
     // Looks at 0, 15, …, 90 s; one more would end after 100 s.
     assert_eq!(looks(&d), 7);
     assert_eq!(started.elapsed(), Duration::from_secs(90));
@@ -87,18 +101,28 @@ async fn the_budget_hands_back_to_the_state_machine_before_it_runs_out() {
 async fn ready_ends_the_watch_for_approval_but_not_once_continued() {
     let d = deployments(&["InProgress"], "Ready");
     let ledger = FakeLedger::held_by("api-server", DIGEST);
-    let state = deployment_status(&input(false), &d, &ledger, Lease { now: NOW, seconds: 900 }, watch(810))
-        .await
-        .expect("state");
-    assert_eq!(state.status, "Ready");
+    let state = deployment_status(
+        &input(false),
+        StatusPorts { deployments: &d, ledger: &ledger },
+        Lease { now: NOW, seconds: 900 },
+        watch(810),
+    )
+    .await
+    .expect("state");
+    assert_eq!(state.status, DeploymentStatus::Ready);
     assert_eq!(looks(&d), 2);
 
     // After ContinueDeployment, a Ready that has not moved on yet is not news.
     let d = deployments(&["Ready", "Ready", "InProgress"], "Succeeded");
-    let state = deployment_status(&input(true), &d, &ledger, Lease { now: NOW, seconds: 900 }, watch(810))
-        .await
-        .expect("state");
-    assert_eq!(state.status, "Succeeded");
+    let state = deployment_status(
+        &input(true),
+        StatusPorts { deployments: &d, ledger: &ledger },
+        Lease { now: NOW, seconds: 900 },
+        watch(810),
+    )
+    .await
+    .expect("state");
+    assert_eq!(state.status, DeploymentStatus::Succeeded);
     assert_eq!(looks(&d), 4);
 }
 
@@ -108,7 +132,12 @@ async fn a_deployment_stopped_by_a_takeover_reads_as_superseded() {
     let ledger = FakeLedger::held_by("api-server", DIGEST);
     let taken = newer_holder();
     let input = input(false);
-    let watching = deployment_status(&input, &d, &ledger, Lease { now: NOW, seconds: 900 }, watch(810));
+    let watching = deployment_status(
+        &input,
+        StatusPorts { deployments: &d, ledger: &ledger },
+        Lease { now: NOW, seconds: 900 },
+        watch(810),
+    );
     // A newer push takes the lock over while the watch runs, then stops the deployment.
     let takeover = async {
         tokio::time::sleep(Duration::from_secs(20)).await;
@@ -125,10 +154,15 @@ async fn a_deployment_stopped_by_a_takeover_reads_as_superseded() {
 async fn a_deployment_that_failed_on_its_own_is_reported_as_failed() {
     let d = deployments(&["InProgress"], "Failed");
     let ledger = FakeLedger::held_by("api-server", DIGEST);
-    let state = deployment_status(&input(false), &d, &ledger, Lease { now: NOW, seconds: 900 }, watch(810))
-        .await
-        .expect("state");
-    assert_eq!(state.status, "Failed");
+    let state = deployment_status(
+        &input(false),
+        StatusPorts { deployments: &d, ledger: &ledger },
+        Lease { now: NOW, seconds: 900 },
+        watch(810),
+    )
+    .await
+    .expect("state");
+    assert_eq!(state.status, DeploymentStatus::Failed);
 }
 
 #[test]

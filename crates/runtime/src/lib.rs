@@ -39,33 +39,6 @@ pub fn parse_input<T: serde::de::DeserializeOwned>(payload: serde_json::Value) -
     })
 }
 
-/// Posts JSON to chat webhooks (Slack's incoming webhook and `response_url`) over one client.
-#[derive(Debug, Clone, Default)]
-pub struct HttpChat {
-    client: reqwest::Client,
-}
-
-impl greenlight_core::ports::Chat for HttpChat {
-    async fn post(&self, url: &str, payload: &serde_json::Value) -> Result<(), greenlight_core::Error> {
-        let chat = |reason: String| greenlight_core::Error::Chat { reason };
-        let response = self
-            .client
-            .post(url)
-            .json(payload)
-            .timeout(std::time::Duration::from_secs(10))
-            .send()
-            .await
-            // The URL is a secret: report the failure without it.
-            .map_err(|e| {
-                chat(if e.is_timeout() { "no answer within 10 s".into() } else { "the request failed".into() })
-            })?;
-        if !response.status().is_success() {
-            return Err(chat(format!("HTTP {}", response.status())));
-        }
-        Ok(())
-    }
-}
-
 /// A required environment variable; its absence is an `InvalidConfiguration` error naming it.
 pub fn env(variable: &'static str) -> Result<String, FunctionError> {
     std::env::var(variable)
@@ -103,15 +76,30 @@ pub fn lease_seconds() -> Result<i64, FunctionError> {
 /// Fault injection for the end-to-end tests of failure paths: with
 /// `GREENLIGHT_FAULT_INJECTION=fail:<function>`, that function fails every invocation with a
 /// terminal `AwsError` (as if AWS refused its call), and the state machine's failure path runs.
+/// Only in builds with the `fault-injection` feature (the tests'); a packaged function has none.
+#[cfg(feature = "fault-injection")]
 pub fn fault_point(function: &str) -> Result<(), FunctionError> {
-    match std::env::var("GREENLIGHT_FAULT_INJECTION") {
-        Ok(v) if v.strip_prefix("fail:") == Some(function) => Err(FunctionError(greenlight_core::Error::Aws {
+    match fault_injection() {
+        Some(v) if v.strip_prefix("fail:") == Some(function) => Err(FunctionError(greenlight_core::Error::Aws {
             operation: "fault injection",
             retryable: false,
             source: format!("GREENLIGHT_FAULT_INJECTION={v}").into(),
         })),
         _ => Ok(()),
     }
+}
+
+/// Without the `fault-injection` feature, nothing fails on purpose.
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn fault_point(_function: &str) -> Result<(), FunctionError> {
+    Ok(())
+}
+
+/// `GREENLIGHT_FAULT_INJECTION`, in builds with the `fault-injection` feature.
+#[cfg(feature = "fault-injection")]
+pub fn fault_injection() -> Option<String> {
+    std::env::var("GREENLIGHT_FAULT_INJECTION").ok()
 }
 
 /// Seconds since the epoch.

@@ -5,11 +5,16 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod pages;
+mod routes;
+
 use greenlight_aws::{DynamoLedger, SecretsManagerSecrets, SfnExecutions};
-use greenlight_core::approval::{CallbackKeys, CallbackRequest, callback};
 use greenlight_core::ports::{Approvals, Chat, Secrets, TaskTokens};
-use greenlight_runtime::{FunctionError, HttpChat, env};
+use greenlight_http::HttpChat;
+use greenlight_runtime::{FunctionError, env};
 use lambda_http::{Body, Request, RequestExt, Response};
+
+pub use routes::{CallbackKeys, CallbackRequest, CallbackResponse, callback};
 
 #[derive(Debug)]
 pub struct Handler<A, T, C> {
@@ -22,7 +27,7 @@ pub struct Handler<A, T, C> {
 impl Handler<DynamoLedger, SfnExecutions, HttpChat> {
     /// `GREENLIGHT_LEDGER_TABLE`, and the secrets `GREENLIGHT_SLACK_SIGNING_SECRET` and
     /// `GREENLIGHT_LINK_KEY_SECRET` (read once at start; a channel without its secret refuses).
-    pub async fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
+    pub async fn from_env(config: &aws_config::SdkConfig, http: reqwest::Client) -> Result<Self, FunctionError> {
         let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config));
         let mut keys = CallbackKeys { slack_signing_secret: None, link_key: None };
         if let Ok(id) = env("GREENLIGHT_SLACK_SIGNING_SECRET") {
@@ -35,7 +40,7 @@ impl Handler<DynamoLedger, SfnExecutions, HttpChat> {
             approvals: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
             // Only SendTaskSuccess is used: no state machine ARN needed.
             tokens: SfnExecutions::new(aws_sdk_sfn::Client::new(config), String::new()),
-            chat: HttpChat::default(),
+            chat: HttpChat::new(http),
             keys,
         })
     }

@@ -8,7 +8,7 @@
 use greenlight_aws::{CodeDeployDeployments, DynamoLedger};
 use std::time::{Duration, SystemTime};
 
-use greenlight_core::pipeline::{StatusInput, Watch, deployment_status};
+use greenlight_core::pipeline::{StatusInput, StatusPorts, Watch, deployment_status};
 use greenlight_core::ports::{DeploymentState, Deployments, Locks};
 use greenlight_runtime::{FunctionError, env, env_number, lease, lease_seconds, parse_input};
 use serde_json::Value;
@@ -44,9 +44,9 @@ impl<D: Deployments, L: Locks> Handler<D, L> {
         let remaining = deadline.duration_since(SystemTime::now()).unwrap_or_default();
         let poll = Duration::from_secs(u64::from(input.poll_seconds.unwrap_or(15).max(1)));
         let watch = Watch::new(poll, self.watch_limit, remaining, self.lease_seconds);
-        let state =
-            deployment_status(&input, &self.deployments, &self.ledger, lease(self.lease_seconds), watch).await?;
-        tracing::info!(deployment_id = state.id, status = state.status, "deployment status");
+        let ports = StatusPorts { deployments: &self.deployments, ledger: &self.ledger };
+        let state = deployment_status(&input, ports, lease(self.lease_seconds), watch).await?;
+        tracing::info!(deployment_id = state.id, status = state.status.as_str(), "deployment status");
         Ok(state)
     }
 }
@@ -59,14 +59,17 @@ mod tests {
     #[tokio::test]
     async fn reads_the_state_and_rejects_a_missing_id() {
         let h = Handler {
-            deployments: FakeDeployments { status: Some("Succeeded".into()), ..Default::default() },
+            deployments: FakeDeployments {
+                status: Some(greenlight_core::ports::DeploymentStatus::Succeeded),
+                ..Default::default()
+            },
             ledger: FakeLedger::default(),
             lease_seconds: 60,
             watch_limit: Duration::from_secs(840),
         };
         let deadline = SystemTime::now() + Duration::from_secs(30);
         let s = h.handle(serde_json::json!({"deployment": {"deployment_id": "d-1"}}), deadline).await.expect("state");
-        assert_eq!(s.status, "Succeeded");
+        assert_eq!(s.status, greenlight_core::ports::DeploymentStatus::Succeeded);
         let d: lambda_runtime::Diagnostic =
             h.handle(serde_json::json!({}), deadline).await.expect_err("missing").into();
         assert_eq!(d.error_type, "InvalidInput");

@@ -2,8 +2,8 @@
 //! deployment Succeeded.
 
 use greenlight_aws::{CodeDeployDeployments, DynamoLedger, SnsNotifier};
-use greenlight_core::pipeline::{FinishInput, finish};
-use greenlight_core::ports::{Deployments, History, Ledger, Locks, Notifier};
+use greenlight_core::pipeline::{FinishInput, FinishOutput, NotifyPorts, finish};
+use greenlight_core::ports::{Deployments, History, Locks, Notifier, Validations};
 use greenlight_runtime::{FunctionError, env, lease, lease_seconds, parse_input};
 use serde_json::Value;
 
@@ -28,11 +28,12 @@ impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger> {
     }
 }
 
-impl<D: Deployments, N: Notifier, L: Ledger + Locks + History> Handler<D, N, L> {
-    pub async fn handle(&self, payload: Value) -> Result<Value, FunctionError> {
+impl<D: Deployments, N: Notifier, L: Validations + Locks + History> Handler<D, N, L> {
+    pub async fn handle(&self, payload: Value) -> Result<FinishOutput, FunctionError> {
         greenlight_runtime::fault_point("finish")?;
         let input: FinishInput = parse_input(payload)?;
-        let out = finish(&input, &self.deployments, &self.notifier, &self.ledger, lease(self.lease_seconds)).await?;
+        let ports = NotifyPorts { deployments: &self.deployments, notifier: &self.notifier, ledger: &self.ledger };
+        let out = finish(&input, ports, lease(self.lease_seconds)).await?;
         tracing::info!(
             service = input.step.service,
             image_digest = input.step.push.digest,

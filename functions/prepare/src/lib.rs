@@ -101,6 +101,7 @@ mod tests {
             manifests: FakeManifest(Manifest::parse(&manifest.to_string()).expect("manifest")),
             task_definitions: FakeTaskDefinitions {
                 live: TaskDefinition::from_json(live).expect("td"),
+                registered_since: 0,
                 registered: Default::default(),
             },
             deployments: FakeDeployments {

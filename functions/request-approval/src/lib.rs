@@ -10,9 +10,10 @@ use greenlight_core::pipeline::{
     ApprovalChannels, ApprovalPorts, ApprovalRequest, ApprovalRequested, request_approval,
 };
 use greenlight_core::ports::{
-    Approvals, Chat, History, Ledger, Locks, ManifestSource, Notifier, Secrets, TaskDefinitions,
+    Approvals, Chat, History, Locks, ManifestSource, Notifier, Secrets, TaskDefinitions, Validations,
 };
-use greenlight_runtime::{FunctionError, HttpChat, env, env_number, lease, lease_seconds, parse_input};
+use greenlight_http::HttpChat;
+use greenlight_runtime::{FunctionError, env, env_number, lease, lease_seconds, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
@@ -32,14 +33,14 @@ impl Handler<SsmManifest, EcsTaskDefinitions, DynamoLedger, SecretsManagerSecret
     /// `GREENLIGHT_MANIFEST_PARAMETER`, `GREENLIGHT_LEDGER_TABLE`, `GREENLIGHT_TOPIC_ARN`,
     /// `GREENLIGHT_CALLBACK_URL`, and the secrets `GREENLIGHT_SLACK_WEBHOOK_SECRET`,
     /// `GREENLIGHT_LINK_KEY_SECRET` (each needed by services using that channel).
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
+    pub fn from_env(config: &aws_config::SdkConfig, http: reqwest::Client) -> Result<Self, FunctionError> {
         let ttl = Duration::from_secs(env_number("GREENLIGHT_MANIFEST_TTL_SECONDS", 60)?);
         Ok(Self {
             manifests: SsmManifest::new(aws_sdk_ssm::Client::new(config), env("GREENLIGHT_MANIFEST_PARAMETER")?, ttl),
             task_definitions: EcsTaskDefinitions::new(aws_sdk_ecs::Client::new(config)),
             ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
             secrets: SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)),
-            chat: HttpChat::default(),
+            chat: HttpChat::new(http),
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
             channels: ApprovalChannels {
                 callback_url: env("GREENLIGHT_CALLBACK_URL")?,
@@ -55,7 +56,7 @@ impl<M, T, L, S, C, N> Handler<M, T, L, S, C, N>
 where
     M: ManifestSource,
     T: TaskDefinitions,
-    L: Approvals + Ledger + Locks + History,
+    L: Approvals + Validations + Locks + History,
     S: Secrets,
     C: Chat,
     N: Notifier,
@@ -90,7 +91,7 @@ where
 mod tests {
     use super::*;
     use greenlight_core::fakes::{FakeChat, FakeLedger, FakeManifest, FakeNotifier, FakeSecrets, FakeTaskDefinitions};
-    use greenlight_core::manifest::Manifest;
+    use greenlight_core::manifest::{Channel, Manifest};
     use greenlight_core::taskdef::TaskDefinition;
     use serde_json::json;
 
@@ -105,6 +106,7 @@ mod tests {
             manifests: FakeManifest(manifest),
             task_definitions: FakeTaskDefinitions {
                 live: TaskDefinition::from_json(td).expect("td"),
+                registered_since: 0,
                 registered: Default::default(),
             },
             ledger: FakeLedger::held_by("api-server", "sha256:abc"),
@@ -132,7 +134,7 @@ mod tests {
             "deployment": {"deployment_id": "d-1", "appspec_sha256": "00"}
         });
         let out = h.handle(payload).await.expect("requested");
-        assert_eq!(out.channels, ["slack", "sns"]);
+        assert_eq!(out.channels, [Channel::Slack, Channel::Sns]);
         let stored = h.ledger.approvals.records.lock().expect("lock").clone();
         assert_eq!(stored[0].task_token, "TOKEN-123");
         assert_eq!(stored[0].id, out.approval_id);

@@ -3,8 +3,8 @@
 //! machine's Fail state reports.
 
 use greenlight_aws::{CodeDeployDeployments, DynamoLedger, SnsNotifier};
-use greenlight_core::pipeline::{RollbackRequest, RolledBack, rollback};
-use greenlight_core::ports::{Deployments, History, Ledger, Locks, Notifier};
+use greenlight_core::pipeline::{NotifyPorts, RollbackRequest, RolledBack, rollback};
+use greenlight_core::ports::{Deployments, History, Locks, Notifier, Validations};
 use greenlight_runtime::{FunctionError, env, parse_input};
 use serde_json::Value;
 
@@ -27,10 +27,11 @@ impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger> {
     }
 }
 
-impl<D: Deployments, N: Notifier, L: Ledger + Locks + History> Handler<D, N, L> {
+impl<D: Deployments, N: Notifier, L: Validations + Locks + History> Handler<D, N, L> {
     pub async fn handle(&self, payload: Value) -> Result<RolledBack, FunctionError> {
         let request: RollbackRequest = parse_input(payload)?;
-        let out = rollback(&request, &self.deployments, &self.notifier, &self.ledger).await?;
+        let ports = NotifyPorts { deployments: &self.deployments, notifier: &self.notifier, ledger: &self.ledger };
+        let out = rollback(&request, ports).await?;
         tracing::warn!(
             service = request.state.service,
             image_digest = request.state.push.digest,
@@ -48,7 +49,9 @@ impl<D: Deployments, N: Notifier, L: Ledger + Locks + History> Handler<D, N, L> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use greenlight_core::checks::{Report, ValidationRecord, Vars};
     use greenlight_core::fakes::{FakeDeployments, FakeLedger, FakeNotifier};
+    use greenlight_core::ports::DeploymentStatus;
     use serde_json::json;
 
     fn state(extra: Value) -> Value {
@@ -125,7 +128,11 @@ mod tests {
     #[tokio::test]
     async fn a_deployment_that_succeeded_before_the_stop_is_not_called_rolled_back() {
         let h = Handler {
-            deployments: FakeDeployments { completed: true, status: Some("Succeeded".into()), ..Default::default() },
+            deployments: FakeDeployments {
+                completed: true,
+                status: Some(DeploymentStatus::Succeeded),
+                ..Default::default()
+            },
             notifier: FakeNotifier::default(),
             ledger: FakeLedger::default(),
         };
@@ -144,10 +151,18 @@ mod tests {
     #[tokio::test]
     async fn a_failed_validation_is_the_reason() {
         let ledger = FakeLedger::default();
-        ledger.validations.lock().expect("lock").push((
-            "d-9".into(),
-            json!({"report": {"passed": false, "reason": "check `health` failed: HTTP 500 (expected 200)", "checks": [], "elapsed_ms": 3}}),
-        ));
+        ledger.validations.lock().expect("lock").push(ValidationRecord {
+            deployment_id: "d-9".into(),
+            hook_execution_id: "h-1".into(),
+            service: Some("web".into()),
+            vars: Vars::default(),
+            report: Report {
+                passed: false,
+                reason: Some("check `health` failed: HTTP 500 (expected 200)".into()),
+                checks: Vec::new(),
+                elapsed_ms: 3,
+            },
+        });
         let h = Handler {
             deployments: FakeDeployments { completed: true, ..Default::default() },
             notifier: FakeNotifier::default(),

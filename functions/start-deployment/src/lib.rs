@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use greenlight_aws::{CodeDeployDeployments, DynamoLedger, SsmManifest};
-use greenlight_core::pipeline::{Started, StepInput, start_deployment};
+use greenlight_core::pipeline::{StartPorts, Started, StepInput, start_deployment};
 use greenlight_core::ports::{Deployments, History, Locks, ManifestSource};
 use greenlight_runtime::{FunctionError, env, env_number, lease, lease_seconds, parse_input};
 use serde_json::Value;
@@ -39,15 +39,9 @@ impl<M: ManifestSource, D: Deployments, L: Locks + History> Handler<M, D, L> {
     pub async fn handle(&self, payload: Value) -> Result<Started, FunctionError> {
         greenlight_runtime::fault_point("start-deployment")?;
         let input: StepInput = parse_input(payload)?;
-        let started = start_deployment(
-            &input,
-            &self.manifests,
-            &self.deployments,
-            &self.ledger,
-            self.validate_function.as_deref(),
-            lease(self.lease_seconds),
-        )
-        .await;
+        let ports = StartPorts { manifests: &self.manifests, deployments: &self.deployments, ledger: &self.ledger };
+        let started =
+            start_deployment(&input, ports, self.validate_function.as_deref(), lease(self.lease_seconds)).await;
         match &started {
             Ok(s) => tracing::info!(
                 service = input.service,

@@ -2,10 +2,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use greenlight_core::checks::run;
+use greenlight_core::checks::{Vars, run};
 use greenlight_core::fakes::{FakeDeployments, FakeImages, FakeLedger, FakeManifest, FakeTaskDefinitions};
 use greenlight_core::manifest::{Check, Manifest};
 use greenlight_core::taskdef::TaskDefinition;
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -99,7 +100,7 @@ fn vars() -> Vars {
 }
 
 fn probe() -> Arc<HttpProbe> {
-    Arc::new(HttpProbe::new(false))
+    Arc::new(HttpProbe::new(greenlight_http::client()))
 }
 
 #[tokio::test]
@@ -198,7 +199,7 @@ async fn refused_connections_and_the_deadline() {
 async fn a_panic_in_check_code_fails_the_check() {
     let s = server().await;
     let report = run(
-        Arc::new(HttpProbe::new(true)),
+        Arc::new(HttpProbe::new(greenlight_http::client()).panicking(true)),
         &s.base,
         &[check("any", "/ok", json!({}))],
         &vars(),
@@ -233,11 +234,12 @@ fn handler(base: &str, application: &str, panic_in_checks: bool) -> TestHandler 
         deployments: FakeDeployments::default(),
         task_definitions: FakeTaskDefinitions {
             live: TaskDefinition::from_json(td).expect("td"),
+            registered_since: 0,
             registered: Default::default(),
         },
-        images: FakeImages { tags: vec!["latest".into(), "v1.42.0".into()] },
+        images: FakeImages { tags: vec!["latest".into(), "v1.42.0".into(), "v1.42".into()] },
         ledger: FakeLedger::held_by("api-server", "sha256:abc"),
-        probe: Arc::new(HttpProbe::new(panic_in_checks)),
+        probe: Arc::new(HttpProbe::new(greenlight_http::client()).panicking(panic_in_checks)),
         lease_seconds: 60,
     }
 }
@@ -255,19 +257,32 @@ fn deadline() -> SystemTime {
 async fn handler_reports_succeeded_and_stores_the_report() {
     let s = server().await;
     let h = handler(&s.base, "api-server", false);
+    h.ledger.locks.lock().expect("lock").get_mut("api-server").expect("held").tag = "v1.42".into();
     let record = h.handle(event(), deadline()).await.expect("reported");
-    assert_eq!(record["report"]["passed"], true, "{record}");
-    assert_eq!(record["image_tag"], "v1.42.0", "the tag the service's rules accept");
-    assert_eq!(record["image_digest"], "sha256:abc");
-    assert_eq!(record["task_definition_revision"], "41");
+    assert!(record.report.passed, "{record:?}");
+    assert_eq!(record.vars.image_tag, "v1.42", "the pushed tag (the lock's holder), not another tag of the image");
+    assert_eq!(record.vars.image_digest, "sha256:abc");
+    assert_eq!(record.vars.task_definition_revision, "41");
     let reported = h.deployments.reported.lock().expect("lock").clone();
     assert_eq!(
         reported,
         [("d-A1B2C3D4E".to_string(), event()["LifecycleEventHookExecutionId"].as_str().expect("id").to_string(), true)]
     );
     let stored = h.ledger.validations.lock().expect("lock").clone();
-    assert_eq!(stored[0].0, "d-A1B2C3D4E");
-    assert_eq!(stored[0].1["report"]["checks"][0]["name"], "health");
+    assert_eq!(stored, std::slice::from_ref(&record), "the ledger holds what the hook returned");
+    assert_eq!(stored[0].deployment_id, "d-A1B2C3D4E");
+    assert_eq!(stored[0].report.checks[0].name, "health");
+}
+
+#[tokio::test]
+async fn a_deployment_whose_lock_was_lost_checks_with_a_tag_the_rules_accept_and_fails_at_the_gate() {
+    let s = server().await;
+    let h = handler(&s.base, "api-server", false);
+    h.ledger.locks.lock().expect("lock").clear();
+    let record = h.handle(event(), deadline()).await.expect("reported");
+    assert_eq!(record.vars.image_tag, "v1.42.0", "ECR's first tag the service's rules accept");
+    assert!(!record.report.passed, "the gate refuses a deployment whose execution lost the lock");
+    assert!(!h.deployments.reported.lock().expect("lock")[0].2);
 }
 
 #[tokio::test]
@@ -275,14 +290,14 @@ async fn unknown_deployment_group_and_panics_still_report_failed() {
     let s = server().await;
     let h = handler(&s.base, "another-application", false);
     let record = h.handle(event(), deadline()).await.expect("reported");
-    assert_eq!(record["report"]["passed"], false);
-    let reason = record["report"]["reason"].as_str().unwrap_or_default();
+    assert!(!record.report.passed);
+    let reason = record.report.reason.clone().unwrap_or_default();
     assert!(reason.contains("for deployment group api-server/api-server-production"), "{reason}");
     assert!(!h.deployments.reported.lock().expect("lock")[0].2);
 
     let h = handler(&s.base, "api-server", true);
     let record = h.handle(event(), deadline()).await.expect("reported");
-    assert!(record["report"]["reason"].as_str().unwrap_or_default().contains("a check crashed"), "{record}");
+    assert!(record.report.reason.clone().unwrap_or_default().contains("a check crashed"), "{record:?}");
     assert!(!h.deployments.reported.lock().expect("lock")[0].2);
 }
 
@@ -297,7 +312,7 @@ async fn the_lambda_deadline_bounds_the_verdict() {
     h.manifests = FakeManifest(manifest);
     // Six seconds left: the safety margin leaves one for the checks.
     let record = h.handle(event(), SystemTime::now() + Duration::from_secs(6)).await.expect("reported");
-    let reason = record["report"]["reason"].as_str().unwrap_or_default().to_string();
+    let reason = record.report.reason.clone().unwrap_or_default();
     assert!(reason.contains("deadline"), "{reason}");
     assert!(!h.deployments.reported.lock().expect("lock")[0].2);
 }

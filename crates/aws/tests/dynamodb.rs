@@ -1,0 +1,258 @@
+//! The DynamoDB ledger through the SDK's request path: every conditional write's exact
+//! `ConditionExpression`, update expression and values as they go on the wire, what a failed
+//! condition means to each port, and corrupt items read as `CorruptRecord`.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_http_client::test_util::infallible_client_fn;
+use aws_smithy_types::body::SdkBody;
+use greenlight_aws::DynamoLedger;
+use greenlight_core::Error;
+use greenlight_core::approval::{Decided, DecidedVia};
+use greenlight_core::lock::{Acquire, LockHolder, NewestPush, Renew, Renewal};
+use greenlight_core::ports::{Approvals, History, Locks};
+use serde_json::{Value, json};
+
+/// What the ledger sent: (operation, JSON body), in order.
+type Sent = Arc<Mutex<Vec<(String, Value)>>>;
+
+const CONDITION_FAILED: (u16, &str) = (400, "ConditionalCheckFailedException");
+
+/// A ledger whose requests are recorded and answered, in turn, by `answers` (then `{}`): a
+/// status with a JSON body, or an error code.
+fn ledger(answers: Vec<(u16, Value)>) -> (DynamoLedger, Sent) {
+    let sent: Sent = Arc::default();
+    let seen = sent.clone();
+    let answers = Arc::new(Mutex::new(VecDeque::from(answers)));
+    let http = infallible_client_fn(move |req| {
+        let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or_default().to_string();
+        let body = serde_json::from_slice(req.body().bytes().unwrap_or_default()).unwrap_or(Value::Null);
+        seen.lock().expect("lock").push((operation, body));
+        let (status, body) = answers.lock().expect("lock").pop_front().unwrap_or((200, json!({})));
+        http::Response::builder().status(status).body(SdkBody::from(body.to_string())).expect("response")
+    });
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .with_test_defaults_v2()
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        .http_client(http)
+        .build();
+    (DynamoLedger::new(aws_sdk_dynamodb::Client::from_conf(conf), "ledger"), sent)
+}
+
+fn error((status, code): (u16, &str)) -> (u16, Value) {
+    (status, json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{code}"), "message": "from the test"}))
+}
+
+fn only(sent: &Sent) -> (String, Value) {
+    let sent = sent.lock().expect("lock");
+    assert_eq!(sent.len(), 1, "one request: {sent:?}");
+    sent[0].clone()
+}
+
+fn claim() -> LockHolder {
+    LockHolder {
+        execution: "web-bbbb".into(),
+        order: "000000000002000.000000000002000.bbbb".into(),
+        tag: "v2".into(),
+        digest: "sha256:bbbb".into(),
+        lease_until: 1_800_000_900,
+        deployment_id: None,
+        approval_id: None,
+        shifting: false,
+    }
+}
+
+fn lock_item(execution: &str) -> Value {
+    json!({
+        "pk": {"S": "service#web"}, "sk": {"S": "lock"}, "execution": {"S": execution},
+        "push_order": {"S": "000000000001000.000000000001000.aaaa"}, "tag": {"S": "v1"},
+        "digest": {"S": "sha256:aaaa"}, "lease_until": {"N": "1800000600"}, "shifting": {"BOOL": false},
+        "deployment_id": {"S": "d-OLD"}
+    })
+}
+
+#[tokio::test]
+async fn the_newest_push_is_a_conditional_put_on_its_order() {
+    let push = NewestPush { order: "000000000002000.x.bbbb".into(), tag: "v2".into(), digest: "sha256:bbbb".into() };
+    let (l, sent) = ledger(vec![]);
+    assert!(l.record_push("web", &push).await.expect("recorded"));
+    let (op, body) = only(&sent);
+    assert_eq!(op, "PutItem");
+    assert_eq!(body["ConditionExpression"], "attribute_not_exists(pk) OR push_order <= :order");
+    assert_eq!(body["ExpressionAttributeValues"], json!({":order": {"S": push.order}}));
+    assert_eq!(body["Item"]["pk"], json!({"S": "service#web"}));
+    assert_eq!(body["Item"]["sk"], json!({"S": "newest"}));
+
+    let (l, _) = ledger(vec![error(CONDITION_FAILED)]);
+    assert!(!l.record_push("web", &push).await.expect("a newer push is recorded"), "a failed condition is `false`");
+}
+
+#[tokio::test]
+async fn acquiring_the_lock_pins_its_condition_with_and_without_supersede() {
+    let (l, sent) = ledger(vec![(200, json!({}))]);
+    let got = l.acquire("web", &claim(), 1_800_000_000, false).await.expect("acquired");
+    assert_eq!(got, Acquire::Acquired { previous: None });
+    let (op, body) = only(&sent);
+    assert_eq!(op, "PutItem");
+    assert_eq!(body["ConditionExpression"], "attribute_not_exists(pk) OR execution = :me OR lease_until < :now");
+    assert_eq!(body["ExpressionAttributeValues"], json!({":me": {"S": "web-bbbb"}, ":now": {"N": "1800000000"}}));
+    assert_eq!(body["ReturnValues"], "ALL_OLD");
+    assert_eq!(body["Item"]["shifting"], json!({"BOOL": false}));
+    assert_eq!(body["Item"]["lease_until"], json!({"N": "1800000900"}));
+
+    // supersede: an older push holds it and its traffic is not moving; the old holder comes back.
+    let (l, sent) = ledger(vec![(200, json!({"Attributes": lock_item("web-aaaa")}))]);
+    let got = l.acquire("web", &claim(), 1_800_000_000, true).await.expect("taken over");
+    let Acquire::Acquired { previous: Some(previous) } = got else { panic!("{got:?}") };
+    assert_eq!(previous.execution, "web-aaaa");
+    assert_eq!(previous.deployment_id.as_deref(), Some("d-OLD"));
+    let (_, body) = only(&sent);
+    assert_eq!(
+        body["ConditionExpression"],
+        "attribute_not_exists(pk) OR execution = :me OR lease_until < :now OR (push_order < :order AND (attribute_not_exists(shifting) OR shifting = :false))"
+    );
+    assert_eq!(
+        body["ExpressionAttributeValues"],
+        json!({
+            ":me": {"S": "web-bbbb"}, ":now": {"N": "1800000000"},
+            ":order": {"S": "000000000002000.000000000002000.bbbb"}, ":false": {"BOOL": false}
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_held_lock_is_read_back_and_a_vanished_one_is_queued() {
+    let (l, sent) = ledger(vec![error(CONDITION_FAILED), (200, json!({"Item": lock_item("web-cccc")}))]);
+    let got = l.acquire("web", &claim(), 1_800_000_000, false).await.expect("read");
+    let Acquire::Held(holder) = got else { panic!("{got:?}") };
+    assert_eq!(holder.execution, "web-cccc");
+    let sent = sent.lock().expect("lock").clone();
+    assert_eq!(sent[1].0, "GetItem");
+    assert_eq!(sent[1].1["ConsistentRead"], true);
+    assert_eq!(sent[1].1["Key"], json!({"pk": {"S": "service#web"}, "sk": {"S": "lock"}}));
+
+    let (l, _) = ledger(vec![error(CONDITION_FAILED), (200, json!({}))]);
+    let err = l.acquire("web", &claim(), 1_800_000_000, false).await.expect_err("released in between");
+    assert_eq!(err.error_type(), "Queued");
+}
+
+#[tokio::test]
+async fn renewing_sets_only_what_the_renewal_says_while_the_holder_holds() {
+    let (l, sent) = ledger(vec![]);
+    let renew = Renew { deployment_id: Some("d-1"), approval_id: Some("a-1"), shifting: true };
+    assert_eq!(l.renew("web", "web-bbbb", 1_800_000_900, &renew).await.expect("renewed"), Renewal::Held);
+    let (op, body) = only(&sent);
+    assert_eq!(op, "UpdateItem");
+    assert_eq!(body["ConditionExpression"], "execution = :me");
+    assert_eq!(
+        body["UpdateExpression"],
+        "SET lease_until = :until, deployment_id = :deployment, approval_id = :approval, shifting = :true"
+    );
+    assert_eq!(
+        body["ExpressionAttributeValues"],
+        json!({
+            ":me": {"S": "web-bbbb"}, ":until": {"N": "1800000900"}, ":deployment": {"S": "d-1"},
+            ":approval": {"S": "a-1"}, ":true": {"BOOL": true}
+        })
+    );
+
+    let (l, sent) = ledger(vec![]);
+    l.renew("web", "web-bbbb", 5, &Renew::default()).await.expect("renewed");
+    let (_, body) = only(&sent);
+    assert_eq!(body["UpdateExpression"], "SET lease_until = :until");
+    assert_eq!(body["ExpressionAttributeValues"], json!({":me": {"S": "web-bbbb"}, ":until": {"N": "5"}}));
+
+    let (l, _) = ledger(vec![error(CONDITION_FAILED), (200, json!({"Item": lock_item("web-cccc")}))]);
+    let lost = l.renew("web", "web-bbbb", 5, &Renew::default()).await.expect("read");
+    assert!(matches!(lost, Renewal::Lost(Some(ref h)) if h.execution == "web-cccc"), "{lost:?}");
+}
+
+#[tokio::test]
+async fn only_the_holder_releases_the_lock() {
+    let (l, sent) = ledger(vec![]);
+    assert!(l.release("web", "web-bbbb").await.expect("released"));
+    let (op, body) = only(&sent);
+    assert_eq!(op, "DeleteItem");
+    assert_eq!(body["ConditionExpression"], "execution = :me");
+    assert_eq!(body["ExpressionAttributeValues"], json!({":me": {"S": "web-bbbb"}}));
+    let (l, _) = ledger(vec![error(CONDITION_FAILED)]);
+    assert!(!l.release("web", "web-bbbb").await.expect("not ours"));
+}
+
+#[tokio::test]
+async fn an_approval_is_decided_once_and_before_it_expires() {
+    let decided =
+        Decided { approved: true, by: "@ana".into(), at: "2026-12-01T09:30:00Z".into(), channel: DecidedVia::Slack };
+    let (l, sent) = ledger(vec![]);
+    assert!(l.decide("a1", &decided, 1_800_000_000).await.expect("decided"));
+    let (op, body) = only(&sent);
+    assert_eq!(op, "UpdateItem");
+    assert_eq!(body["Key"], json!({"pk": {"S": "approval#a1"}, "sk": {"S": "approval"}}));
+    assert_eq!(body["UpdateExpression"], "SET decided = :decided");
+    assert_eq!(
+        body["ConditionExpression"],
+        "attribute_exists(pk) AND attribute_not_exists(decided) AND expires_at >= :now"
+    );
+    assert_eq!(body["ExpressionAttributeValues"][":now"], json!({"N": "1800000000"}));
+    let stored: Value =
+        serde_json::from_str(body["ExpressionAttributeValues"][":decided"]["S"].as_str().expect("S")).expect("JSON");
+    assert_eq!(stored, json!({"approved": true, "by": "@ana", "at": "2026-12-01T09:30:00Z", "channel": "slack"}));
+
+    let (l, _) = ledger(vec![error(CONDITION_FAILED)]);
+    assert!(!l.decide("a1", &decided, 1_800_000_000).await.expect("refused"), "decided already, or expired");
+
+    let (l, _) = ledger(vec![error((400, "ProvisionedThroughputExceededException"))]);
+    let err = l.decide("a1", &decided, 1_800_000_000).await.expect_err("throttled");
+    assert_eq!(err.error_type(), "Throttled", "{err}");
+}
+
+#[tokio::test]
+async fn a_new_approval_never_overwrites_one() {
+    let record = greenlight_core::approval::ApprovalRecord {
+        id: "a1".into(),
+        task_token: "TOKEN".into(),
+        service: "web".into(),
+        tag: "v2".into(),
+        digest: "sha256:bbbb".into(),
+        deployment_id: "d-1".into(),
+        execution_id: None,
+        expires_at: 1_800_003_600,
+        decided: None,
+    };
+    let (l, sent) = ledger(vec![]);
+    l.put_approval(&record).await.expect("stored");
+    let (op, body) = only(&sent);
+    assert_eq!(op, "PutItem");
+    assert_eq!(body["ConditionExpression"], "attribute_not_exists(pk)");
+    assert_eq!(body["Item"]["expires_at"], json!({"N": "1800003600"}));
+}
+
+#[tokio::test]
+async fn a_corrupt_approval_is_an_error_not_a_missing_one() {
+    let item = json!({"pk": {"S": "approval#a1"}, "sk": {"S": "approval"}, "record": {"S": "{not json"}});
+    let (l, _) = ledger(vec![(200, json!({"Item": item}))]);
+    let err = l.approval("a1").await.expect_err("corrupt");
+    assert!(matches!(err, Error::CorruptRecord { .. }), "{err:?}");
+    assert_eq!(err.error_type(), "CorruptRecord");
+    assert!(err.to_string().contains("approval record"), "{err}");
+
+    let (l, _) = ledger(vec![(200, json!({}))]);
+    assert_eq!(l.approval("a1").await.expect("absent"), None, "no item is `None`");
+}
+
+#[tokio::test]
+async fn a_deployment_record_with_an_unknown_timeline_state_is_corrupt() {
+    let item = json!({
+        "pk": {"S": "service#web"}, "sk": {"S": "deploy#1"}, "push_order": {"S": "1"},
+        "timeline": {"L": [{"M": {"state": {"S": "celebrated"}, "at": {"S": "2026-12-01T09:30:00+00:00"}}}]}
+    });
+    let (l, sent) = ledger(vec![(200, json!({"Items": [item], "Count": 1}))]);
+    let err = l.deployments("web", 5).await.expect_err("corrupt");
+    assert!(err.to_string().contains("timeline state `celebrated` is unknown"), "{err}");
+    let (op, body) = only(&sent);
+    assert_eq!(op, "Query");
+    assert_eq!(body["ScanIndexForward"], false, "newest push first");
+    assert_eq!(body["Limit"], 5);
+}

@@ -1,0 +1,134 @@
+//! request-approval's step: a single-use, expiring approval in the ledger, then the request on
+//! every channel of the service, with the evidence.
+
+use crate::approval::{ApprovalRecord, Decision, Evidence, email_message, link, new_id, slack_message};
+use crate::error::Error;
+use crate::history::{HistoryUpdate, TimelineState, rfc3339};
+use crate::lock::Renew;
+use crate::manifest::Channel;
+use crate::ports::{Approvals, Chat, History, Locks, ManifestSource, Notifier, Secrets, TaskDefinitions, Validations};
+
+use super::lease::{Lease, keep_lock};
+use super::{ApprovalRequest, ApprovalRequested, find, missing_input, validation_summary};
+
+/// Where request-approval sends the request, and with which secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalChannels {
+    /// The approval-callback function URL (signed links point there).
+    pub callback_url: String,
+    /// Secrets Manager id of the Slack incoming webhook URL.
+    pub slack_webhook_secret: Option<String>,
+    /// Secrets Manager id of the key that signs links.
+    pub link_key_secret: Option<String>,
+}
+
+/// Ports request-approval uses.
+#[derive(Debug)]
+pub struct ApprovalPorts<'a, M, T, A, L, S, C, N> {
+    pub manifests: &'a M,
+    pub task_definitions: &'a T,
+    pub approvals: &'a A,
+    pub ledger: &'a L,
+    pub secrets: &'a S,
+    pub chat: &'a C,
+    pub notifier: &'a N,
+}
+
+/// request-approval: stores a single-use, expiring approval, then asks on every channel of the
+/// service with the evidence (image, task definition diff, validation report).
+pub async fn request_approval<M, T, A, L, S, C, N>(
+    request: &ApprovalRequest,
+    ports: ApprovalPorts<'_, M, T, A, L, S, C, N>,
+    channels: &ApprovalChannels,
+    lease: Lease,
+) -> Result<ApprovalRequested, Error>
+where
+    M: ManifestSource,
+    T: TaskDefinitions,
+    A: Approvals,
+    L: Validations + Locks + History,
+    S: Secrets,
+    C: Chat,
+    N: Notifier,
+{
+    let manifest = ports.manifests.manifest().await?;
+    let service = find(&manifest, &request.step.service)?;
+    let deployment = request.step.deployment.as_ref().ok_or_else(|| missing_input("deployment"))?;
+    let push = &request.step.push;
+    let record = ApprovalRecord {
+        id: new_id(),
+        task_token: request.task_token.clone(),
+        service: service.name.clone(),
+        tag: push.tag.clone(),
+        digest: push.digest.clone(),
+        deployment_id: deployment.deployment_id.clone(),
+        execution_id: request.step.execution_id.clone(),
+        expires_at: lease.now + i64::from(service.approval.timeout_seconds),
+        decided: None,
+    };
+    ports.approvals.put_approval(&record).await?;
+    // The lock outlives the wait for a decision, and names the approval so that a newer push
+    // can cancel it.
+    let renew = Renew { approval_id: Some(&record.id), ..Renew::default() };
+    keep_lock(ports.ledger, &service.name, push, record.expires_at + lease.seconds, &renew).await?;
+
+    let mut diff = Vec::new();
+    if let Some(prepared) = &request.step.prepared
+        && let (Some(old), Some(new)) = (&prepared.previous_task_definition_arn, &prepared.task_definition_arn)
+    {
+        let (old, new) = (ports.task_definitions.describe(old).await?, ports.task_definitions.describe(new).await?);
+        diff = crate::diff::diff(&old.as_register_request().to_value(), &new.as_register_request().to_value())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+    }
+    let (validation, _) = validation_summary(ports.ledger, &deployment.deployment_id).await;
+    let evidence = Evidence {
+        image_uri: push.image_uri(),
+        diff,
+        validation: validation.trim().trim_start_matches("Validation:").trim().to_string(),
+        links: vec![(
+            "deployment".into(),
+            format!(
+                "https://console.aws.amazon.com/codesuite/codedeploy/deployments/{}?region={}",
+                deployment.deployment_id, push.region
+            ),
+        )],
+    };
+    let mut sent = Vec::new();
+    for channel in &service.approval.channels {
+        match channel {
+            Channel::Slack => {
+                let secret = channels.slack_webhook_secret.as_deref().ok_or(Error::Configuration {
+                    variable: "GREENLIGHT_SLACK_WEBHOOK_SECRET",
+                    problem: format!("is not set, and service `{}` asks for approval in Slack", service.name),
+                })?;
+                let webhook = ports.secrets.secret(secret).await?;
+                let message = slack_message(&record, &evidence, service.approval.timeout_seconds);
+                ports.chat.post(&webhook, &message).await?;
+            }
+            Channel::Sns => {
+                let secret = channels.link_key_secret.as_deref().ok_or(Error::Configuration {
+                    variable: "GREENLIGHT_LINK_KEY_SECRET",
+                    problem: format!("is not set, and service `{}` asks for approval by email links", service.name),
+                })?;
+                let key = ports.secrets.secret(secret).await?;
+                let approve =
+                    link(&channels.callback_url, key.as_bytes(), &record.id, Decision::Approve, record.expires_at);
+                let reject =
+                    link(&channels.callback_url, key.as_bytes(), &record.id, Decision::Reject, record.expires_at);
+                let subject = format!("greenlight: approve {} {} for production?", record.service, record.tag);
+                ports.notifier.notify(&subject, &email_message(&record, &evidence, &approve, &reject)).await?;
+            }
+        }
+        sent.push(*channel);
+    }
+    let names: Vec<&str> = sent.iter().map(|c| c.as_str()).collect();
+    let update = HistoryUpdate::state(TimelineState::ApprovalRequested).detail(format!(
+        "via {}, until {}",
+        names.join(" and "),
+        rfc3339(record.expires_at)
+    ));
+    ports.ledger.record(&service.name, push, &update).await?;
+    Ok(ApprovalRequested { approval_id: record.id, expires_at: record.expires_at, channels: sent })
+}

@@ -1,0 +1,67 @@
+//! finish's step: let production traffic move (ContinueDeployment), or record and announce the
+//! success.
+
+use crate::approval::Decided;
+use crate::error::Error;
+use crate::history::{HistoryUpdate, Outcome, TimelineState};
+use crate::lock::Renew;
+use crate::ports::{Deployments, History, Locks, Notifier, Validations};
+
+use super::lease::{Lease, keep_lock};
+use super::validation_summary;
+use super::{Continued, FinishAction, FinishInput, FinishOutput, Notified, execution_name, missing_input};
+
+/// Ports of the steps that end a deployment and tell the team (finish, rollback).
+#[derive(Debug)]
+pub struct NotifyPorts<'a, D, N, L> {
+    pub deployments: &'a D,
+    pub notifier: &'a N,
+    pub ledger: &'a L,
+}
+
+/// finish: ContinueDeployment (once the lock records that production traffic moves, so no
+/// newer push stops it halfway), or the success: ledger, lock released, notification.
+pub async fn finish<D, N, L>(
+    input: &FinishInput,
+    ports: NotifyPorts<'_, D, N, L>,
+    lease: Lease,
+) -> Result<FinishOutput, Error>
+where
+    D: Deployments,
+    N: Notifier,
+    L: Validations + Locks + History,
+{
+    let deployment = input.step.deployment.as_ref().ok_or_else(|| missing_input("deployment"))?;
+    let (step, ledger) = (&input.step, ports.ledger);
+    match input.action {
+        FinishAction::Continue => {
+            let shifting = Renew { shifting: true, ..Renew::default() };
+            keep_lock(ledger, &step.service, &step.push, lease.until(), &shifting).await?;
+            ports.deployments.continue_deployment(&deployment.deployment_id).await?;
+            let mut update = HistoryUpdate::state(TimelineState::TrafficShifting);
+            update.approver = input.approval.as_ref().map(Decided::summary);
+            ledger.record(&step.service, &step.push, &update).await?;
+            Ok(FinishOutput::Continued(Continued { continued: deployment.deployment_id.clone() }))
+        }
+        FinishAction::Succeeded => {
+            let push = &step.push;
+            let subject = format!("greenlight: {} {} is live", step.service, push.tag);
+            let revision = step.prepared.as_ref().and_then(|p| p.task_definition_arn.as_deref()).unwrap_or("?");
+            let (validation, _) = validation_summary(ledger, &deployment.deployment_id).await;
+            let mut update = HistoryUpdate::state(TimelineState::Succeeded);
+            update.outcome = Some(Outcome::Deployed);
+            update.validation = Some(validation.trim().to_string()).filter(|v| !v.is_empty());
+            ledger.record(&step.service, push, &update).await?;
+            ledger.release(&step.service, &execution_name(&step.service, &push.digest)).await?;
+            let message = format!(
+                "{service}: {tag} is in production.\n\nImage: {image}\nTask definition: {revision}\nDeployment: {id}\n{validation}",
+                service = step.service,
+                tag = push.tag,
+                image = push.image_uri(),
+                id = deployment.deployment_id,
+            );
+            ports.notifier.notify(&subject, &message).await?;
+            Ok(FinishOutput::Notified(Notified { notified: subject }))
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The deploy pipeline's steps as the functions run them, one module per step, each over the
+//! ports it names in its own `*Ports` struct; the payloads between them are in `payloads`.
+//!
+//! A function crate parses its input, builds the ports from the SDK adapters and calls one of
+//! these; the tests call them over the in-memory fakes of `crate::fakes`.
+
+mod approval;
+mod decide;
+mod finish;
+mod lease;
+mod payloads;
+mod prepare;
+mod push;
+mod rollback;
+mod start;
+mod status;
+mod validate;
+
+pub use approval::{ApprovalChannels, ApprovalPorts, request_approval};
+pub use decide::{Applied, DecidePorts, decide};
+pub use finish::{NotifyPorts, finish};
+pub use lease::{Lease, epoch_seconds};
+pub use payloads::*;
+pub use prepare::{PreparePorts, prepare};
+pub use push::{PushPorts, on_push};
+pub use rollback::rollback;
+pub use start::{StartPorts, start_deployment};
+pub use status::{StatusPorts, Watch, deployment_status};
+pub use validate::{HookTimes, ValidatePorts, traffic_gate, validate, validation_summary};
+
+use crate::error::Error;
+use crate::manifest::{Manifest, Service};
+
+/// The manifest's entry for the execution's service; `UnknownService` names those it has.
+fn find<'a>(manifest: &'a Manifest, name: &str) -> Result<&'a Service, Error> {
+    manifest.service(name).ok_or_else(|| Error::UnknownService {
+        service: name.into(),
+        known: manifest.services.iter().map(|s| s.name.clone()).collect(),
+    })
+}
+
+fn missing_input(field: &str) -> Error {
+    Error::InvalidInput { field: field.into(), problem: "is missing from the state machine's input".into() }
+}

@@ -1,0 +1,101 @@
+//! rollback's step: stop what is still running, record why, release the lock, tell the team.
+
+use crate::approval::Decided;
+use crate::error::{Error, raised};
+use crate::history::{HistoryUpdate, Outcome, TimelineState};
+use crate::ports::{DeploymentState, DeploymentStatus, Deployments, History, Locks, Notifier, Validations};
+
+use super::finish::NotifyPorts;
+use super::{RollbackRequest, RolledBack, execution_name, validation_summary};
+
+fn ended(s: &DeploymentState) -> String {
+    format!("deployment {} ended {}: {}", s.id, s.status, s.error_message.as_deref().unwrap_or("no reason given"))
+}
+
+/// rollback: stop the deployment with auto-rollback (traffic back to blue) if it is still
+/// active, record why in the ledger, release the service's lock, and tell the team. A push
+/// superseded before anything of it was deployed is recorded, not announced.
+pub async fn rollback<D, N, L>(request: &RollbackRequest, ports: NotifyPorts<'_, D, N, L>) -> Result<RolledBack, Error>
+where
+    D: Deployments,
+    N: Notifier,
+    L: Validations + Locks + History,
+{
+    let (deployments, ledger) = (ports.deployments, ports.ledger);
+    let input = &request.state;
+    let error = input.error.as_ref().map_or_else(|| raised::DEPLOYMENT_FAILED.to_string(), |e| e.error.clone());
+    let reason = match (&input.error, &input.status) {
+        (Some(e), _) if e.error == raised::REJECTED && input.approval.is_some() => {
+            format!("rejected by {}", input.approval.as_ref().map(Decided::summary).unwrap_or_default())
+        }
+        (Some(e), Some(s)) if e.cause.as_deref().is_none_or(str::is_empty) => ended(s),
+        (Some(e), _) => e.reason(),
+        (None, Some(s)) => ended(s),
+        (None, None) => "the deployment failed for an unknown reason".into(),
+    };
+    let stopped = match &input.deployment {
+        Some(d) => deployments.stop(&d.deployment_id).await?,
+        None => false,
+    };
+    // A failed validation says more than "the hook reported Failed": add its reason.
+    let (validation, failure) = match &input.deployment {
+        Some(d) => validation_summary(ledger, &d.deployment_id).await,
+        None => (String::new(), None),
+    };
+    let reason = match failure {
+        Some(f) if !reason.contains(&f) => format!("{reason} Validation: {f}."),
+        _ => reason,
+    };
+    let push = &input.push;
+    // A deployment that ended before the stop may have succeeded on its own (the failure was
+    // greenlight's, after CodeDeploy finished): say so instead of claiming a rollback.
+    let succeeded = match &input.deployment {
+        Some(d) if !stopped => {
+            deployments.state(&d.deployment_id).await.is_ok_and(|s| s.status == DeploymentStatus::Succeeded)
+        }
+        _ => false,
+    };
+    let subject = format!("greenlight: {} {} rolled back", input.service, push.tag);
+    let deployment = match &input.deployment {
+        Some(d) if stopped => format!("{} (stopped and rolled back)", d.deployment_id),
+        Some(d) if succeeded => format!("{} (had already succeeded before it could be stopped)", d.deployment_id),
+        Some(d) => format!("{} (already ended; CodeDeploy rolled it back)", d.deployment_id),
+        None => "none started".into(),
+    };
+    let outcome = if succeeded {
+        "greenlight failed after CodeDeploy had finished: it is in production. Check it, and push a fix if it must not stay"
+    } else {
+        "was not deployed; production stays on the previous version"
+    };
+    let message = format!(
+        "{service}: {tag} {outcome}.\n\nReason: {reason}\nError: {error}\nImage: {image}\nDeployment: {deployment}\nExecution: {execution}\n{validation}",
+        service = input.service,
+        tag = push.tag,
+        image = push.image_uri(),
+        execution = request.execution_id.as_deref().unwrap_or("?"),
+    );
+    let is_superseded = error == Error::SUPERSEDED;
+    let mut notes = Vec::new();
+    let (state, outcome) = match (is_superseded, succeeded) {
+        (true, _) => (TimelineState::Superseded, Outcome::Superseded),
+        (false, true) => (TimelineState::FailedAfterSuccess, Outcome::Deployed),
+        (false, false) => (TimelineState::RolledBack, Outcome::RolledBack),
+    };
+    let mut update = HistoryUpdate::state(state);
+    update.outcome = Some(outcome);
+    update.reason = Some(reason.clone());
+    update.validation = Some(validation.trim().to_string()).filter(|v| !v.is_empty());
+    update.approver = input.approval.as_ref().map(Decided::summary);
+    if let Err(e) = ledger.record(&input.service, push, &update).await {
+        notes.push(format!("the ledger did not record the outcome: {e}"));
+    }
+    if let Err(e) = ledger.release(&input.service, &execution_name(&input.service, &push.digest)).await {
+        notes.push(format!("the lock was not released (its lease ends it): {e}"));
+    }
+    if is_superseded && input.deployment.is_none() {
+        return Ok(RolledBack { error, reason, stopped_deployment: stopped, notes });
+    }
+    let subject = if is_superseded { subject.replace("rolled back", "superseded") } else { subject };
+    ports.notifier.notify(&subject, &message).await?;
+    Ok(RolledBack { error, reason, stopped_deployment: stopped, notes })
+}

@@ -1,0 +1,66 @@
+//! The pages and short answers approval-callback sends: HTML for people following a link,
+//! plain text for Slack.
+
+use greenlight_core::approval::decision_time;
+use greenlight_core::pipeline::Applied;
+
+use crate::routes::CallbackResponse;
+
+pub(crate) fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+pub(crate) fn page(status: u16, title: &str, body_html: &str) -> CallbackResponse {
+    CallbackResponse {
+        status,
+        content_type: "text/html; charset=utf-8",
+        body: format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\"><title>{t}</title></head><body><h1>{t}</h1>{body_html}</body></html>",
+            t = escape(title)
+        ),
+    }
+}
+
+pub(crate) fn text(status: u16, body: impl Into<String>) -> CallbackResponse {
+    CallbackResponse { status, content_type: "text/plain; charset=utf-8", body: body.into() }
+}
+
+pub(crate) fn applied_page(applied: Applied) -> CallbackResponse {
+    match applied {
+        Applied::Done(r, d) => page(
+            200,
+            if d.approved { "Approved" } else { "Rejected" },
+            &format!(
+                "<p>{} {} {}. Thank you, {}.</p>",
+                escape(&r.service),
+                escape(&r.tag),
+                if d.approved { "goes to production now" } else { "is being rolled back" },
+                escape(&d.by)
+            ),
+        ),
+        Applied::AlreadyDecided(r, d) => page(
+            409,
+            "Already decided",
+            &format!(
+                "<p>{} {} was already {} by {} at {} (via {}). Nothing changed.</p>",
+                escape(&r.service),
+                escape(&r.tag),
+                if d.approved { "approved" } else { "rejected" },
+                escape(&d.by),
+                escape(&d.at),
+                escape(d.channel.as_str())
+            ),
+        ),
+        Applied::Expired(r) => page(
+            410,
+            "Approval expired",
+            &format!(
+                "<p>The approval for {} {} expired at {}; the deployment followed its timeout policy. Nothing changed.</p>",
+                escape(&r.service),
+                escape(&r.tag),
+                decision_time(r.expires_at)
+            ),
+        ),
+        Applied::Unknown => page(404, "Unknown approval", "<p>There is no such approval request. Nothing changed.</p>"),
+    }
+}

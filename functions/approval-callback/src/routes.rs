@@ -1,0 +1,151 @@
+//! The function URL's routes: Slack interactivity (`POST /slack`, signature verified) and the
+//! email's signed links (`GET` shows a confirmation page and changes nothing; `POST` decides).
+
+use greenlight_core::Error;
+use greenlight_core::approval::{DecidedVia, Decision, Refusal, slack_decided_message, verify_link, verify_slack};
+use greenlight_core::pipeline::{Applied, DecidePorts, decide};
+use greenlight_core::ports::{Approvals, Chat, TaskTokens};
+use serde_json::Value;
+
+use crate::pages::{applied_page, escape, page, text};
+
+/// An HTTP request to the approval-callback function URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// Lowercase names.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl CallbackRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackResponse {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// The keys approval-callback verifies with (from Secrets Manager).
+#[derive(Debug, Clone)]
+pub struct CallbackKeys {
+    pub slack_signing_secret: Option<Vec<u8>>,
+    pub link_key: Option<Vec<u8>>,
+}
+
+/// The approval-callback function URL: Slack interactivity (`POST /slack`) and signed links
+/// (`GET` shows a confirmation page and changes nothing; `POST` decides).
+pub async fn callback(
+    req: &CallbackRequest,
+    now: i64,
+    keys: &CallbackKeys,
+    approvals: &impl Approvals,
+    tokens: &impl TaskTokens,
+    chat: &impl Chat,
+) -> Result<CallbackResponse, Error> {
+    let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["slack"] if req.method == "POST" => slack(req, now, keys, approvals, tokens, chat).await,
+        ["slack"] => Ok(text(405, "use POST")),
+        ["links", id, decision] => {
+            let Some(decision) = Decision::parse(decision) else {
+                return Ok(page(404, "Unknown link", "<p>Nothing changed.</p>"));
+            };
+            let Some(key) = &keys.link_key else { return Ok(text(403, "signed links are not configured")) };
+            let expires: i64 = req.query("expires").and_then(|e| e.parse().ok()).unwrap_or(0);
+            let sig = req.query("sig").unwrap_or_default();
+            match verify_link(key, id, decision, expires, sig, now) {
+                Err(Refusal::Expired) => {
+                    return Ok(page(410, "Link expired", "<p>This link has expired. Nothing changed.</p>"));
+                }
+                Err(r) => {
+                    return Ok(page(
+                        403,
+                        "Invalid link",
+                        &format!("<p>This link is not valid: {}. Nothing changed.</p>", escape(&r.to_string())),
+                    ));
+                }
+                Ok(()) => {}
+            }
+            match req.method.as_str() {
+                // Link scanners and chat unfurlers follow links: a GET only asks.
+                "GET" | "HEAD" => Ok(page(
+                    200,
+                    if decision == Decision::Approve { "Approve this deployment?" } else { "Reject this deployment?" },
+                    &format!(
+                        "<form method=\"post\"><button type=\"submit\">{}</button></form>",
+                        if decision == Decision::Approve {
+                            "Approve: shift production traffic"
+                        } else {
+                            "Reject: roll back"
+                        }
+                    ),
+                )),
+                "POST" => {
+                    let ports = DecidePorts { approvals, tokens };
+                    Ok(applied_page(decide(id, decision, "signed link", DecidedVia::Link, now, ports).await?))
+                }
+                _ => Ok(text(405, "use GET to see the page, POST to decide")),
+            }
+        }
+        _ => Ok(page(404, "Not found", "<p>Nothing here.</p>")),
+    }
+}
+
+async fn slack(
+    req: &CallbackRequest,
+    now: i64,
+    keys: &CallbackKeys,
+    approvals: &impl Approvals,
+    tokens: &impl TaskTokens,
+    chat: &impl Chat,
+) -> Result<CallbackResponse, Error> {
+    let Some(secret) = &keys.slack_signing_secret else { return Ok(text(401, "Slack is not configured")) };
+    let timestamp = req.header("x-slack-request-timestamp").unwrap_or_default();
+    let signature = req.header("x-slack-signature").unwrap_or_default();
+    if let Err(r) = verify_slack(secret, timestamp, &req.body, signature, now) {
+        return Ok(text(401, format!("refused: {r}")));
+    }
+    let payload = url::form_urlencoded::parse(&req.body).find(|(k, _)| k == "payload").map(|(_, v)| v.into_owned());
+    let Some(payload) = payload.and_then(|p| serde_json::from_str::<Value>(&p).ok()) else {
+        return Ok(text(400, "no interaction payload"));
+    };
+    let value = payload.pointer("/actions/0/value").and_then(Value::as_str).unwrap_or_default();
+    let Some((decision, id)) =
+        value.split_once(':').and_then(|(d, id)| Decision::parse(d).map(|d| (d, id.to_string())))
+    else {
+        return Ok(text(400, "not a greenlight action"));
+    };
+    let user = payload
+        .pointer("/user/username")
+        .or_else(|| payload.pointer("/user/name"))
+        .or_else(|| payload.pointer("/user/id"));
+    let by = format!("@{}", user.and_then(Value::as_str).unwrap_or("someone"));
+    let applied = decide(&id, decision, &by, DecidedVia::Slack, now, DecidePorts { approvals, tokens }).await?;
+    let (reply, update) = match &applied {
+        Applied::Done(r, d) => {
+            (format!("{} by {by}", if d.approved { "approved" } else { "rejected" }), Some(slack_decided_message(r, d)))
+        }
+        Applied::AlreadyDecided(r, d) => (
+            format!("already {} by {} at {}", if d.approved { "approved" } else { "rejected" }, d.by, d.at),
+            Some(slack_decided_message(r, d)),
+        ),
+        Applied::Expired(_) => ("this approval has expired; nothing changed".into(), None),
+        Applied::Unknown => ("unknown approval; nothing changed".into(), None),
+    };
+    if let (Some(update), Some(url)) = (update, payload.get("response_url").and_then(Value::as_str)) {
+        chat.post(url, &update).await?;
+    }
+    Ok(text(200, reply))
+}
