@@ -19,19 +19,25 @@ use greenlight_tests::hcl::{
     named_block, parse, strings,
 };
 use greenlight_tests::pipeline::declared;
-use hcl::expr::{Expression, FuncCall, TraversalOperator};
+use hcl::expr::{Expression, FuncCall};
 use hcl::{Block, Body};
 use serde_json::Value;
 
-/// Every action of every statement of `data "aws_iam_policy_document" "<name>"`.
-fn policy_actions(body: &Body, name: &str) -> Option<BTreeSet<String>> {
-    let block = named_block(body, "data", "aws_iam_policy_document", name)?;
+/// The statements of `local.policy_statements["<function>"]`, from which the function's
+/// policy document is built.
+fn policy_statements<'a>(locals: &'a BTreeMap<String, Expression>, krate: &str) -> Option<&'a Vec<Expression>> {
+    match field(locals.get("policy_statements")?, krate)? {
+        Expression::Array(statements) => Some(statements),
+        _ => None,
+    }
+}
+
+/// Every action the function's statements grant.
+fn policy_actions(locals: &BTreeMap<String, Expression>, krate: &str) -> Option<BTreeSet<String>> {
     Some(
-        block
-            .body
-            .blocks()
-            .filter(|b| b.identifier.as_str() == "statement")
-            .flat_map(|s| attribute(&s.body, "actions").map(strings).unwrap_or_default())
+        policy_statements(locals, krate)?
+            .iter()
+            .flat_map(|statement| field(statement, "actions").map(strings).unwrap_or_default())
             .collect(),
     )
 }
@@ -159,43 +165,80 @@ fn function_problems(body: &Body) -> Vec<String> {
         // Policy: exactly the declared calls and implied actions.
         let (calls, implied) = declared(krate);
         let wanted: BTreeSet<String> = calls.union(&implied).cloned().collect();
-        let document = krate.replace('-', "_");
-        let Some(granted) = policy_actions(body, &document) else {
-            problems.push(format!("{krate} has no data \"aws_iam_policy_document\" \"{document}\""));
+        let Some(granted) = policy_actions(&locals, krate) else {
+            problems.push(format!("{krate} has no entry in local.policy_statements"));
             continue;
         };
         for action in wanted.difference(&granted) {
             problems.push(format!(
-                "{krate} needs {action} (functions/{krate}/Cargo.toml), but data.aws_iam_policy_document.{document} does not grant it"
+                "{krate} needs {action} (functions/{krate}/Cargo.toml), but local.policy_statements[\"{krate}\"] does not grant it"
             ));
         }
         for action in granted.difference(&wanted) {
             problems.push(format!(
-                "data.aws_iam_policy_document.{document} grants {action}, which {krate} never needs: remove it (or list it in functions/{krate}/Cargo.toml with the reason)"
+                "local.policy_statements[\"{krate}\"] grants {action}, which {krate} never needs: remove it (or list it in functions/{krate}/Cargo.toml with the reason)"
             ));
         }
-        match resolve_policy_reference(&locals, krate) {
-            Some(referenced) if referenced == document => {}
-            other => problems.push(format!(
-                "local.policy_documents[\"{krate}\"] must be data.aws_iam_policy_document.{document}.json, found {other:?}"
-            )),
+        for statement in policy_statements(&locals, krate).into_iter().flatten() {
+            problems.extend(statement_problems(krate, statement));
         }
+    }
+    problems.extend(policy_document_problems(body));
+    problems
+}
+
+/// What checkov cannot see in statements built from a local: no wildcard action, and a
+/// statement on every resource (`"*"`) only where the actions take none, saying why.
+fn statement_problems(krate: &str, statement: &Expression) -> Vec<String> {
+    let mut problems = Vec::new();
+    let sid = match field(statement, "sid") {
+        Some(Expression::String(s)) => s.clone(),
+        _ => "?".into(),
+    };
+    let at = format!("local.policy_statements[\"{krate}\"] statement `{sid}`");
+    for action in field(statement, "actions").map(strings).unwrap_or_default() {
+        if action.contains('*') {
+            problems.push(format!("{at} grants `{action}`: name each action the function calls"));
+        }
+    }
+    let everything = field(statement, "resources").map(strings).is_some_and(|r| r == ["*"]);
+    let why = match field(statement, "unscoped") {
+        Some(Expression::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    match (everything, why) {
+        (true, None) => problems.push(format!(
+            "{at} applies to every resource (\"*\"): scope it to the resources it needs, or say in `unscoped` why its actions take no resource ARN"
+        )),
+        (false, Some(_)) => problems.push(format!("{at} is scoped: remove its `unscoped` reason")),
+        _ => {}
     }
     problems
 }
 
-/// The policy document `local.policy_documents["<function>"]` points at.
-fn resolve_policy_reference(locals: &BTreeMap<String, Expression>, krate: &str) -> Option<String> {
-    let documents = locals.get("policy_documents")?;
-    let Expression::Traversal(t) = field(documents, krate)? else { return None };
-    match t.operators.as_slice() {
-        [TraversalOperator::GetAttr(kind), TraversalOperator::GetAttr(name), TraversalOperator::GetAttr(json)]
-            if kind.as_str() == "aws_iam_policy_document" && json.as_str() == "json" =>
-        {
-            Some(name.to_string())
+/// One document per function, from `local.policy_statements`, and each role's policy is its own.
+fn policy_document_problems(body: &Body) -> Vec<String> {
+    let mut problems = Vec::new();
+    match named_block(body, "data", "aws_iam_policy_document", "function") {
+        Some(doc) => {
+            let for_each = attribute(&doc.body, "for_each").map(|e| format!("{e}"));
+            if for_each.as_deref() != Some("local.policy_statements") {
+                problems.push(format!(
+                    "data.aws_iam_policy_document.function must have for_each = local.policy_statements, found {for_each:?}"
+                ));
+            }
         }
-        _ => None,
+        None => problems.push("infra/modules/greenlight has no data \"aws_iam_policy_document\" \"function\"".into()),
     }
+    let policy = named_block(body, "resource", "aws_iam_role_policy", "function")
+        .and_then(|p| attribute(&p.body, "policy"))
+        .map(|e| format!("{e}"));
+    if policy.as_deref() != Some("data.aws_iam_policy_document.function[each.key].json") {
+        problems.push(format!(
+            "aws_iam_role_policy.function must use data.aws_iam_policy_document.function[each.key].json, found {policy:?}"
+        ));
+    }
+    problems
 }
 
 #[test]
@@ -228,12 +271,11 @@ fn problems_with_main_tf_edited(anchor: &str, from: &str, to: &str) -> Vec<Strin
 fn a_policy_missing_an_action_the_code_calls_is_caught() {
     // prepare's ledger statement loses DeleteItem, which prepare calls to release the lock when
     // the push is already live.
-    let problems =
-        problems_with_main_tf_edited("data \"aws_iam_policy_document\" \"prepare\"", ", \"dynamodb:DeleteItem\"", "");
+    let problems = problems_with_main_tf_edited("\"prepare\" = [", ", \"dynamodb:DeleteItem\"", "");
     assert_eq!(
         problems,
         vec![
-            "prepare needs dynamodb:DeleteItem (functions/prepare/Cargo.toml), but data.aws_iam_policy_document.prepare does not grant it"
+            "prepare needs dynamodb:DeleteItem (functions/prepare/Cargo.toml), but local.policy_statements[\"prepare\"] does not grant it"
                 .to_string()
         ]
     );
@@ -242,12 +284,30 @@ fn a_policy_missing_an_action_the_code_calls_is_caught() {
 #[test]
 fn a_policy_granting_more_than_the_code_needs_is_caught() {
     let problems = problems_with_main_tf_edited(
-        "data \"aws_iam_policy_document\" \"deployment_status\"",
+        "\"deployment-status\" = [",
         "[\"codedeploy:GetDeployment\"]",
         "[\"codedeploy:GetDeployment\", \"codedeploy:*\"]",
     );
-    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(problems[0].contains("grants codedeploy:*, which deployment-status never needs"), "{problems:?}");
+    assert!(problems[1].contains("grants `codedeploy:*`: name each action"), "{problems:?}");
+}
+
+#[test]
+fn a_statement_on_every_resource_must_say_why() {
+    let problems = problems_with_main_tf_edited(
+        "\"approval-callback\" = [",
+        "unscoped  = \"SendTaskSuccess takes a task token, not a resource ARN.\"",
+        "",
+    );
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("statement `Resume` applies to every resource"), "{problems:?}");
+    let widened = problems_with_main_tf_edited(
+        "\"finish\" = [",
+        "resources = [aws_sns_topic.notifications.arn]",
+        "resources = [\"*\"]",
+    );
+    assert!(widened.iter().any(|p| p.contains("statement `Notify` applies to every resource")), "{widened:?}");
 }
 
 #[test]

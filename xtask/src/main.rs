@@ -10,6 +10,7 @@ mod demo;
 mod emulator;
 mod package;
 mod schema;
+mod terraform_schema;
 mod test;
 mod venv;
 
@@ -25,6 +26,8 @@ tasks:
   bench validate   only the validation verdict (20 concurrent checks vs the sum of their latencies)
   package    release build of every function: target/lambda/<name>/bootstrap.zip, sizes printed
   schema     regenerate schema/manifest.schema.json from the manifest types
+  terraform-schema   regenerate tests/terraform/aws-provider-schema.json (the AWS provider's
+             schema of the types infra/ uses) from the provider's prebuilt CDK for Terraform bindings
   emulator setup   create .venv/emulator with the pinned moto (test runs it first)
   emulator up      start the local AWS emulation in the background, print its endpoints
   emulator down    stop it and everything it started
@@ -42,6 +45,7 @@ fn main() {
         },
         Some("package") => package::run(),
         Some("schema") => schema::run(),
+        Some("terraform-schema") => terraform_schema::run(),
         Some("emulator") => match args.get(1).map(String::as_str) {
             Some("setup") => venv::emulator(),
             Some(action @ ("up" | "down")) => emulator::run(action),
