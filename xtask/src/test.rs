@@ -21,6 +21,7 @@ pub(crate) fn run() -> Result<()> {
     asl_validate()?;
     terraform_fmt()?;
     checkov()?;
+    python_checks()?;
     venv::emulator()?;
     build_binaries()?;
     let calls = root().join("target/aws-calls");
@@ -77,4 +78,22 @@ fn checkov() -> Result<()> {
     // Every finding is fixed or skipped inline with its reason (`#checkov:skip=<id>:<why>`).
     check.args(["--framework", "terraform", "--skip-download", "--compact", "--quiet", "-d"]).arg(root().join("infra"));
     step("checkov infra/", check)
+}
+
+/// ruff and mypy (strict) over greenlight's Python under tests/ (the emulation, the benchmark's
+/// peer, the Terraform schema extractor), with the settings of tests/pyproject.toml.
+fn python_checks() -> Result<()> {
+    let bin = venv::python_checks()?.join("bin");
+    let tests = root().join("tests");
+    let mut ruff = Command::new(bin.join("ruff"));
+    ruff.current_dir(&tests).args(["check", "--quiet", "."]);
+    step("ruff check tests/", ruff)?;
+    let mut mypy = Command::new(bin.join("mypy"));
+    mypy.current_dir(&tests).args([
+        "--no-error-summary",
+        "emulator/greenlight_emulator",
+        "terraform/extract_schema.py",
+        "bench/peer.py",
+    ]);
+    step("mypy --strict (tests/pyproject.toml)", mypy)
 }

@@ -28,6 +28,20 @@ pub(crate) fn emulator() -> Result<()> {
     Ok(())
 }
 
+/// The Python checks: ruff's lints and mypy (strict), with the emulation's packages installed so
+/// mypy reads moto's types.
+const RUFF: &str = "ruff==0.17.5";
+const MYPY: &str = "mypy==2.4.1";
+
+/// `.venv/pycheck`: ruff, mypy and the emulation's requirements.
+pub(crate) fn python_checks() -> Result<PathBuf> {
+    let requirements = root().join("tests/emulator/requirements.txt");
+    let pinned = std::fs::read_to_string(&requirements).context("reading tests/emulator/requirements.txt")?;
+    let path = requirements.to_string_lossy();
+    let wanted = format!("{RUFF}\n{MYPY}\n{pinned}");
+    python_venv("pycheck", &[RUFF, MYPY, "-r", &path], &wanted, &format!("install {RUFF} and {MYPY}"))
+}
+
 /// checkov's venv (`.venv/checkov`).
 pub(crate) fn checkov() -> Result<PathBuf> {
     python_venv("checkov", &[CHECKOV], CHECKOV, &format!("install {CHECKOV}"))

@@ -20,7 +20,8 @@ import io
 import os
 import threading
 import urllib.parse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 CBOR_OPERATION = "/operation/"
 
@@ -38,10 +39,10 @@ def caller_and_service(authorization: str) -> tuple[str, str] | None:
 
 
 def operation(environ: dict[str, Any], body: bytes) -> str | None:
-    target = environ.get("HTTP_X_AMZ_TARGET")
+    target = str(environ.get("HTTP_X_AMZ_TARGET") or "")
     if target:
         return target.rsplit(".", 1)[-1]
-    path = environ.get("PATH_INFO", "")
+    path = str(environ.get("PATH_INFO", ""))
     if CBOR_OPERATION in path:
         return path.rsplit("/", 1)[-1]
     if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):

@@ -12,7 +12,8 @@ import base64
 import datetime as dt
 import io
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cbor2
 
@@ -57,7 +58,7 @@ def _to_cbor(value: Any, shape: Any) -> Any:
         return {k: _to_cbor(v, shape.value) for k, v in value.items()}
     if kind == "timestamp":
         if isinstance(value, str):
-            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            value = dt.datetime.fromisoformat(value).timestamp()
         return cbor2.CBORTag(1, float(value))
     if kind == "blob":
         return base64.b64decode(value) if isinstance(value, str) else value
@@ -105,7 +106,7 @@ def middleware(app: Callable[..., Any]) -> Callable[..., Any]:
         if status.startswith("2"):
             try:
                 shape = _service_model().operation_model(operation).output_shape
-            except Exception:
+            except Exception:  # noqa: BLE001 - an operation botocore's model lacks answers without a shape
                 shape = None
             out = cbor2.dumps(_to_cbor(parsed, shape) if shape is not None else {})
         else:

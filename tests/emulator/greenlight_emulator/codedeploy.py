@@ -26,7 +26,8 @@ import random
 import string
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
@@ -74,7 +75,7 @@ def _deployment_id() -> str:
 class Lifecycle:
     """One ECS blue/green deployment in flight."""
 
-    def __init__(self, engine: "Engine", deployment: Any, appspec: dict[str, Any], region: str):
+    def __init__(self, engine: Engine, deployment: Any, appspec: dict[str, Any], region: str):
         self.engine = engine
         self.deployment = deployment
         self.appspec = appspec
@@ -116,19 +117,22 @@ class Lifecycle:
         return svc["clusterName"], svc["serviceName"]
 
     def _pair(self) -> dict[str, Any]:
-        return self.group.load_balancer_info["targetGroupPairInfoList"][0]
+        pair: dict[str, Any] = self.group.load_balancer_info["targetGroupPairInfoList"][0]
+        return pair
 
     def _listener_target(self, arn: str) -> str | None:
         listener = self.elbv2.describe_listeners(None, [arn])[0]
         action = listener.default_actions[0].data
-        return action.get("TargetGroupArn") or action["ForwardConfig"]["TargetGroups"][0]["TargetGroupArn"]
+        target: str | None = action.get("TargetGroupArn") or action["ForwardConfig"]["TargetGroups"][0]["TargetGroupArn"]
+        return target
 
     def _route(self, route: str, target_group: str) -> None:
         for arn in self._pair().get(route, {}).get("listenerArns", []):
             self.elbv2.modify_listener(arn, actions=[{"Type": "forward", "TargetGroupArn": target_group}])
 
     def _props(self) -> dict[str, Any]:
-        return self.appspec["Resources"][0]["TargetService"]["Properties"]
+        props: dict[str, Any] = self.appspec["Resources"][0]["TargetService"]["Properties"]
+        return props
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -201,7 +205,7 @@ class Lifecycle:
             self._fail_remaining("Skipped")
             self.error_information = {"code": "MANUAL_STOP", "message": "The deployment was stopped by a user."}
             self.set_status("Stopped")
-        except Exception as e:  # a bug here must not leave a deployment hanging
+        except Exception as e:  # noqa: BLE001 - a bug here must not leave a deployment hanging
             self._rollback(RolledBack("INTERNAL_ERROR", f"An internal error occurred: {e}"))
 
     def _hook(self, name: str) -> None:
@@ -354,7 +358,7 @@ class Lifecycle:
                 if self.blue_task_set:
                     self.ecs.update_service_primary_task_set(cluster, service, self.blue_task_set)
             message = "Deployment rolled back: traffic returned to the original task set and the replacement task set was removed."
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - the deployment still ends, saying the rollback failed
             message = f"Rollback failed: {e}"
         self.error_information = {"code": rb.code, "message": rb.message}
         self.rollback_info = {"rollbackMessage": message}
@@ -488,7 +492,8 @@ class Engine:
         ports = [int(m.get("containerPort", 0)) for m in containers[container].get("portMappings", [])]
         if port not in ports:
             raise _err("InvalidRevisionException", f"Container {container} does not map port {port} (it maps {ports}).")
-        return spec
+        checked: dict[str, Any] = spec
+        return checked
 
     def start(self, backend: Any, deployment: Any, appspec: dict[str, Any]) -> None:
         lc = Lifecycle(self, deployment, appspec, backend.region_name)
@@ -517,7 +522,8 @@ def install(engine: Engine) -> None:
         deployment.deployment_id = _deployment_id()
         self.deployments[deployment.deployment_id] = deployment
         engine.start(self, deployment, appspec)
-        return deployment.deployment_id
+        deployment_id: str = deployment.deployment_id
+        return deployment_id
 
     CodeDeployBackend.create_deployment = create_deployment  # type: ignore[method-assign]
 
@@ -549,7 +555,8 @@ def install(engine: Engine) -> None:
             }
         return info
 
-    r._deployment_group_info = deployment_group_info
+    # moto's own rendering takes its DeploymentGroup; ours reads the same object.
+    r._deployment_group_info = deployment_group_info  # type: ignore[assignment]
 
     def stop_deployment(self: Any) -> ActionResult:
         lc = engine.lifecycle(self._get_param("deploymentId"))

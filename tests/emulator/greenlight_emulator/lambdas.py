@@ -87,8 +87,9 @@ class Function:
             }
         )
         env.update(self.env)
-        log = open(os.path.join(self.log_dir, f"{self.name}.log"), "ab")
-        self.processes.append(subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        # The child process keeps its own copy of the descriptor; ours is closed once it is handed over.
+        with open(os.path.join(self.log_dir, f"{self.name}.log"), "ab") as log:
+            self.processes.append(subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
 
     def alive(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.processes if p.poll() is None]
@@ -125,7 +126,7 @@ class Function:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:

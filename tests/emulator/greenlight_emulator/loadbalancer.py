@@ -67,7 +67,7 @@ class App:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def do_GET(self) -> None:
@@ -148,7 +148,7 @@ class LoadBalancer:
         elbv2 = elbv2_backends[ACCOUNT_ID][self.region]
         try:
             listener = elbv2.describe_listeners(None, [arn])[0]
-        except Exception:
+        except Exception:  # noqa: BLE001 - a listener deleted meanwhile serves nothing
             return None, None
         action = listener.default_actions[0].data if listener.default_actions else {}
         tg = action.get("TargetGroupArn") or next(
@@ -189,7 +189,7 @@ class LoadBalancer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def do_GET(self) -> None:

@@ -24,4 +24,4 @@ def patch_stop_execution() -> None:
             self.exec_status = ExecutionStatus.ABORTED
             self.stop_date = stop_date
 
-    Execution.stop = stop
+    Execution.stop = stop  # type: ignore[method-assign]  # moto's method, replaced on purpose
