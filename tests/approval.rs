@@ -60,7 +60,8 @@ async fn click(p: &Pipeline, value: &str, user: &str, secret: &str, timestamp: i
     });
     let body = format!("payload={}", url_encode(&payload.to_string()));
     let signature = sign_slack(secret.as_bytes(), timestamp, body.as_bytes());
-    let resp = reqwest::Client::new()
+    let resp = greenlight_http::client()
+        .expect("an HTTP client")
         .post(format!("{}/slack", p.callback_url()))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-slack-request-timestamp", timestamp.to_string())
@@ -122,7 +123,7 @@ async fn approve_in_slack_moves_production_once() {
 
     // A second click, by link this time, says who already decided.
     let link = email_link(&p, "approve").await;
-    let resp = reqwest::Client::new().post(&link).send().await.expect("POST link");
+    let resp = greenlight_http::client().expect("an HTTP client").post(&link).send().await.expect("POST link");
     assert_eq!(resp.status().as_u16(), 409);
     let page = resp.text().await.unwrap_or_default();
     assert!(page.contains("already approved by @alice"), "{page}");
@@ -135,7 +136,7 @@ async fn reject_by_signed_link_rolls_back() {
     let (p, execution) = start(600).await;
     slack_request(&p).await;
     let link = email_link(&p, "reject").await;
-    let client = reqwest::Client::new();
+    let client = greenlight_http::client().expect("an HTTP client");
     // A GET (a link scanner, an unfurler) only shows the confirmation page.
     let page = client.get(&link).send().await.expect("GET link");
     assert_eq!(page.status().as_u16(), 200);

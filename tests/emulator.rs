@@ -379,7 +379,7 @@ async fn each_digest_behaves_as_the_scenario_says() {
     assert!(started.elapsed() >= Duration::from_millis(300), "a slow app answers no sooner than its delay");
 
     stage.emulator.set_behaviour(&stage.v2, json!({"mode": "hang", "hang_s": 30})).await;
-    let client = reqwest::Client::new();
+    let client = greenlight_http::client().expect("an HTTP client");
     let hung = client.get(&test).timeout(Duration::from_millis(500)).send().await;
     assert!(hung.is_err_and(|e| e.is_timeout()), "a hanging app does not answer");
 

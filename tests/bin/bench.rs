@@ -519,7 +519,7 @@ async fn validation_verdict(table: &mut Table) {
             .expect("check")
         })
         .collect();
-    let probe = Arc::new(greenlight_http::HttpProbe::new(greenlight_http::client()));
+    let probe = Arc::new(greenlight_http::HttpProbe::new(greenlight_http::client().expect("an HTTP client")));
     let (mut verdicts, mut sums) = (Vec::new(), Vec::new());
     for _ in 0..VERDICT_RUNS {
         let started = Instant::now();

@@ -13,11 +13,11 @@ use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let http = greenlight_http::client()?;
+    let config = greenlight_aws::load_config(greenlight_http::sdk_http_client(http.clone())).await;
     let client = aws_sdk_codedeploy::Client::new(&config);
     let behaviour = std::env::var("HOOK_BEHAVIOUR").unwrap_or_else(|_| "succeed".into());
     let check_url = std::env::var("CHECK_URL").unwrap_or_default();
-    let http = reqwest::Client::new();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let client = client.clone();
         let behaviour = behaviour.clone();

@@ -114,7 +114,7 @@ impl Emulator {
             test_url: field("test_url"),
             child: Some(child),
             dir,
-            http: reqwest::Client::new(),
+            http: greenlight_http::client().expect("an HTTP client"),
         })
     }
 
@@ -130,7 +130,9 @@ impl Emulator {
 
     /// An SDK config whose clients all talk to this emulator.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        let http = greenlight_http::client().expect("an HTTP client");
         aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(greenlight_http::sdk_http_client(http))
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_codedeploy::config::Credentials::new(

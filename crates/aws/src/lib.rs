@@ -29,9 +29,10 @@ pub fn config_loader() -> aws_config::ConfigLoader {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
 }
 
-/// Loads the SDK config once per process; build every client from it.
-pub async fn load_config() -> aws_config::SdkConfig {
-    config_loader().load().await
+/// Loads the SDK config once per process, over `http` (greenlight's one HTTP client:
+/// `greenlight_http::sdk_http_client`); build every client from it.
+pub async fn load_config(http: aws_smithy_runtime_api::client::http::SharedHttpClient) -> aws_config::SdkConfig {
+    config_loader().http_client(http).load().await
 }
 
 /// The adapters greenlight's functions use, built from one config.

@@ -8,7 +8,7 @@ use greenlight_core::ports::Chat;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Posts JSON to chat webhooks over one client.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpChat {
     client: reqwest::Client,
 }

@@ -1,13 +1,18 @@
 //! greenlight's HTTP adapters: the ports of `greenlight-core` that speak plain HTTP(S), over
-//! reqwest. `greenlight-aws` holds the ones that speak to AWS through the SDK.
+//! reqwest, and the AWS SDK's transport over the same client. `greenlight-aws` holds the
+//! adapters that speak to AWS through the SDK.
 
 mod chat;
 mod probe;
+mod sdk;
+mod tls;
 
 pub use chat::HttpChat;
 pub use probe::HttpProbe;
+pub use sdk::sdk_http_client;
 
-/// The process's one HTTP client for chat webhooks and checks (connections reused).
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().pool_max_idle_per_host(16).build().unwrap_or_default()
+/// The process's one HTTP client: the AWS SDK's transport ([`sdk_http_client`]), chat webhooks
+/// and the checks, over one connection pool and one rustls configuration.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder().pool_max_idle_per_host(16).tls_backend_preconfigured(tls::config()).build()
 }

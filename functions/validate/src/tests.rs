@@ -100,7 +100,7 @@ fn vars() -> Vars {
 }
 
 fn probe() -> Arc<HttpProbe> {
-    Arc::new(HttpProbe::new(greenlight_http::client()))
+    Arc::new(HttpProbe::new(greenlight_http::client().expect("an HTTP client")))
 }
 
 #[tokio::test]
@@ -199,7 +199,7 @@ async fn refused_connections_and_the_deadline() {
 async fn a_panic_in_check_code_fails_the_check() {
     let s = server().await;
     let report = run(
-        Arc::new(HttpProbe::new(greenlight_http::client()).panicking(true)),
+        Arc::new(HttpProbe::new(greenlight_http::client().expect("an HTTP client")).panicking(true)),
         &s.base,
         &[check("any", "/ok", json!({}))],
         &vars(),
@@ -239,7 +239,7 @@ fn handler(base: &str, application: &str, panic_in_checks: bool) -> TestHandler 
         },
         images: FakeImages { tags: vec!["latest".into(), "v1.42.0".into(), "v1.42".into()] },
         ledger: FakeLedger::held_by("api-server", "sha256:abc"),
-        probe: Arc::new(HttpProbe::new(greenlight_http::client()).panicking(panic_in_checks)),
+        probe: Arc::new(HttpProbe::new(greenlight_http::client().expect("an HTTP client")).panicking(panic_in_checks)),
         lease_seconds: 60,
     }
 }
