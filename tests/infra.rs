@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use greenlight_tests::emulator::root;
 use greenlight_tests::hcl::{
     attribute, blocks, field, function_crates, function_environment, key_name, label, locals, module_dir, module_files,
-    named_block, parse, strings,
+    named_block, parse, resolve, strings,
 };
 use greenlight_tests::pipeline::declared;
 use hcl::expr::{Expression, FuncCall};
@@ -24,12 +24,11 @@ use hcl::{Block, Body};
 use serde_json::Value;
 
 /// The statements of `local.policy_statements["<function>"]`, from which the function's
-/// policy document is built.
-fn policy_statements<'a>(locals: &'a BTreeMap<String, Expression>, krate: &str) -> Option<&'a Vec<Expression>> {
-    match field(locals.get("policy_statements")?, krate)? {
-        Expression::Array(statements) => Some(statements),
-        _ => None,
-    }
+/// policy document is built: each written out, or a `local.shared_statements.<name>` that
+/// several functions have alike.
+fn policy_statements<'a>(locals: &'a BTreeMap<String, Expression>, krate: &str) -> Option<Vec<&'a Expression>> {
+    let Expression::Array(items) = field(locals.get("policy_statements")?, krate)? else { return None };
+    items.iter().map(|item| resolve(item, locals)).collect()
 }
 
 /// Every action the function's statements grant.
@@ -76,6 +75,13 @@ fn env_read_by(krate: &str) -> BTreeSet<String> {
 
 /// Only the tests set it: it makes a function fail on purpose.
 const TEST_ONLY_VARIABLE: &str = "GREENLIGHT_FAULT_INJECTION";
+
+/// Whether a bundle of adapters from `greenlight_aws` the function builds makes `sdk`'s client.
+fn built_by_adapters(source: &str, sdk: &str) -> bool {
+    source.contains("NotifyAdapters::new(")
+        && ["aws_sdk_codedeploy", "aws_sdk_sns", "aws_sdk_dynamodb"].contains(&sdk)
+        && adapter_source("lib.rs").contains(&format!("{sdk}::Client::new"))
+}
 
 /// IAM service prefix → (aws-sdk crate, adapter file under crates/aws/src).
 fn sdk_of(service: &str) -> Option<(&'static str, &'static str)> {
@@ -304,10 +310,20 @@ fn a_statement_on_every_resource_must_say_why() {
     assert!(problems[0].contains("statement `Resume` applies to every resource"), "{problems:?}");
     let widened = problems_with_main_tf_edited(
         "\"finish\" = [",
+        "resources = local.deployment_group_arns",
+        "resources = [\"*\"]",
+    );
+    assert!(widened.iter().any(|p| p.contains("statement `Deployments` applies to every resource")), "{widened:?}");
+    // A statement several functions share is checked where it is used.
+    let shared = problems_with_main_tf_edited(
+        "shared_statements = {",
         "resources = [aws_sns_topic.notifications.arn]",
         "resources = [\"*\"]",
     );
-    assert!(widened.iter().any(|p| p.contains("statement `Notify` applies to every resource")), "{widened:?}");
+    assert!(
+        shared.iter().any(|p| p.contains("[\"finish\"] statement `Notify` applies to every resource")),
+        "{shared:?}"
+    );
 }
 
 #[test]
@@ -333,7 +349,7 @@ fn every_listed_call_is_one_the_function_code_can_make() {
                 problems.push(format!("{krate}: {call}: no adapter for `{service}` in crates/aws"));
                 continue;
             };
-            if !source.contains(&format!("{sdk}::Client")) {
+            if !source.contains(&format!("{sdk}::Client")) && !built_by_adapters(&source, sdk) {
                 problems.push(format!("{krate} lists {call}, but never builds an {sdk} client"));
             }
             let adapter_source = adapter_source(adapter);

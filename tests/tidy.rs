@@ -313,3 +313,21 @@ fn core_modules_import_each_other_without_circles() {
         visit(m, &edges, &mut Vec::new(), &mut done);
     }
 }
+
+#[test]
+fn one_tls_stack_one_crypto_provider() {
+    // The SDK's transport is greenlight's reqwest client (crates/http): no second HTTP/TLS stack
+    // and no second crypto provider may come back through a feature.
+    let lock: toml::Table = read("Cargo.lock").parse().expect("Cargo.lock is TOML");
+    let packages = lock.get("package").and_then(toml::Value::as_array).expect("packages");
+    let names: Vec<(&str, &str)> =
+        packages.iter().filter_map(|p| Some((p.get("name")?.as_str()?, p.get("version")?.as_str()?))).collect();
+    for banned in ["aws-lc-rs", "aws-lc-sys", "aws-lc-fips-sys"] {
+        assert!(
+            !names.iter().any(|(n, _)| *n == banned),
+            "Cargo.lock has {banned}: a second crypto provider is back (check the `default-https-client` and reqwest `rustls` features)"
+        );
+    }
+    let rustls: Vec<&str> = names.iter().filter(|(n, _)| *n == "rustls").map(|(_, v)| *v).collect();
+    assert_eq!(rustls.len(), 1, "one rustls, not {rustls:?}");
+}

@@ -35,6 +35,25 @@ pub async fn load_config(http: aws_smithy_runtime_api::client::http::SharedHttpC
     config_loader().http_client(http).load().await
 }
 
+/// The adapters of the steps that end a deployment and tell the team (finish, rollback).
+#[derive(Debug, Clone)]
+pub struct NotifyAdapters {
+    pub deployments: CodeDeployDeployments,
+    pub notifier: SnsNotifier,
+    pub ledger: DynamoLedger,
+}
+
+impl NotifyAdapters {
+    /// Over `config`: notifications to `topic_arn`, the ledger in `table`.
+    pub fn new(config: &aws_config::SdkConfig, topic_arn: String, table: String) -> Self {
+        Self {
+            deployments: CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(config)),
+            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), topic_arn),
+            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), table),
+        }
+    }
+}
+
 /// The adapters greenlight's functions use, built from one config.
 #[derive(Debug, Clone)]
 pub struct Adapters {

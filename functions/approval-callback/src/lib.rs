@@ -5,6 +5,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod keys;
 mod pages;
 mod routes;
 
@@ -14,28 +15,25 @@ use greenlight_http::HttpChat;
 use greenlight_runtime::{FunctionError, env};
 use lambda_http::{Body, Request, RequestExt, Response};
 
-pub use routes::{CallbackKeys, CallbackRequest, CallbackResponse, callback};
+pub use keys::Keys;
+pub use routes::{CallbackKeys, CallbackRequest, CallbackResponse};
 
 #[derive(Debug)]
-pub struct Handler<A, T, C> {
+pub struct Handler<A, T, C, S> {
     pub approvals: A,
     pub tokens: T,
     pub chat: C,
-    pub keys: CallbackKeys,
+    pub keys: Keys<S>,
 }
 
-impl Handler<DynamoLedger, SfnExecutions, HttpChat> {
+impl Handler<DynamoLedger, SfnExecutions, HttpChat, SecretsManagerSecrets> {
     /// `GREENLIGHT_LEDGER_TABLE`, and the secrets `GREENLIGHT_SLACK_SIGNING_SECRET` and
-    /// `GREENLIGHT_LINK_KEY_SECRET` (read once at start; a channel without its secret refuses).
-    pub async fn from_env(config: &aws_config::SdkConfig, http: reqwest::Client) -> Result<Self, FunctionError> {
+    /// `GREENLIGHT_LINK_KEY_SECRET` (read on the first request that needs them; a channel
+    /// without its secret refuses).
+    pub fn from_env(config: &aws_config::SdkConfig, http: reqwest::Client) -> Result<Self, FunctionError> {
         let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config));
-        let mut keys = CallbackKeys { slack_signing_secret: None, link_key: None };
-        if let Ok(id) = env("GREENLIGHT_SLACK_SIGNING_SECRET") {
-            keys.slack_signing_secret = Some(secrets.secret(&id).await?.into_bytes());
-        }
-        if let Ok(id) = env("GREENLIGHT_LINK_KEY_SECRET") {
-            keys.link_key = Some(secrets.secret(&id).await?.into_bytes());
-        }
+        let keys =
+            Keys::new(secrets, env("GREENLIGHT_SLACK_SIGNING_SECRET").ok(), env("GREENLIGHT_LINK_KEY_SECRET").ok());
         Ok(Self {
             approvals: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
             // Only SendTaskSuccess is used: no state machine ARN needed.
@@ -46,7 +44,7 @@ impl Handler<DynamoLedger, SfnExecutions, HttpChat> {
     }
 }
 
-impl<A: Approvals, T: TaskTokens, C: Chat> Handler<A, T, C> {
+impl<A: Approvals, T: TaskTokens, C: Chat, S: Secrets> Handler<A, T, C, S> {
     pub async fn handle(&self, request: Request) -> Result<Response<Body>, FunctionError> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
         let req = CallbackRequest {
@@ -60,15 +58,7 @@ impl<A: Approvals, T: TaskTokens, C: Chat> Handler<A, T, C> {
                 .collect(),
             body: request.body().to_vec(),
         };
-        let response = callback(
-            &req,
-            i64::try_from(now).unwrap_or_default(),
-            &self.keys,
-            &self.approvals,
-            &self.tokens,
-            &self.chat,
-        )
-        .await?;
+        let response = routes::callback(self, &req, i64::try_from(now).unwrap_or_default()).await?;
         tracing::info!(method = req.method, path = req.path, status = response.status, "approval callback");
         Ok(Response::builder()
             .status(response.status)
@@ -83,14 +73,14 @@ impl<A: Approvals, T: TaskTokens, C: Chat> Handler<A, T, C> {
 mod tests {
     use super::*;
     use greenlight_core::approval::{ApprovalRecord, Decision, link};
-    use greenlight_core::fakes::{FakeApprovals, FakeChat, FakeTaskTokens};
+    use greenlight_core::fakes::{FakeApprovals, FakeChat, FakeSecrets, FakeTaskTokens};
 
     fn now() -> i64 {
         i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default())
             .unwrap_or_default()
     }
 
-    fn handler() -> Handler<FakeApprovals, FakeTaskTokens, FakeChat> {
+    fn handler() -> Handler<FakeApprovals, FakeTaskTokens, FakeChat, FakeSecrets> {
         let approvals = FakeApprovals::default();
         approvals.records.lock().expect("lock").push(ApprovalRecord {
             id: "a1".into(),
@@ -107,7 +97,10 @@ mod tests {
             approvals,
             tokens: FakeTaskTokens::default(),
             chat: FakeChat::default(),
-            keys: CallbackKeys { slack_signing_secret: Some(b"slack".to_vec()), link_key: Some(b"key".to_vec()) },
+            keys: Keys::ready(
+                FakeSecrets::default(),
+                CallbackKeys { slack_signing_secret: Some(b"slack".to_vec()), link_key: Some(b"key".to_vec()) },
+            ),
         }
     }
 
@@ -166,5 +159,21 @@ mod tests {
         let stale_link = link("https://cb.example", b"key", "a1", Decision::Approve, now() - 5);
         assert_eq!(h.handle(request("GET", &stale_link)).await.expect("page").status(), 410);
         assert!(h.tokens.succeeded.lock().expect("lock").is_empty(), "nothing decided");
+    }
+
+    #[tokio::test]
+    async fn keys_are_read_when_first_needed_and_a_failed_read_decides_nothing() {
+        let mut h = handler();
+        // The link key's secret does not exist yet: the request fails and nothing is decided.
+        h.keys = Keys::new(FakeSecrets::default(), None, Some("links".into()));
+        let url = link("https://cb.example", b"key", "a1", Decision::Approve, now() + 600);
+        let err = h.handle(request("POST", &url)).await.expect_err("the key cannot be read");
+        assert_eq!(err.0.error_type(), "SecretNotFound");
+        assert!(h.tokens.succeeded.lock().expect("lock").is_empty(), "nothing decided");
+        // Once it reads, the link verifies against it; Slack stays refused (not configured).
+        let secrets = FakeSecrets { values: [("links".to_string(), "key".to_string())].into_iter().collect() };
+        h.keys = Keys::new(secrets, None, Some("links".into()));
+        assert_eq!(h.handle(request("POST", &url)).await.expect("decided").status(), 200);
+        assert_eq!(h.handle(request("POST", "https://cb.example/slack")).await.expect("page").status(), 401);
     }
 }

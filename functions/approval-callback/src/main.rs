@@ -7,7 +7,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let handler = approval_callback::Handler::from_env(
         &greenlight_aws::load_config(greenlight_http::sdk_http_client(http.clone())).await,
         http,
-    )
-    .await?;
+    )?;
     lambda_http::run(service_fn(|request: Request| handler.handle(request))).await
 }

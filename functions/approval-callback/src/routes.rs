@@ -4,9 +4,10 @@
 use greenlight_core::Error;
 use greenlight_core::approval::{DecidedVia, Decision, Refusal, slack_decided_message, verify_link, verify_slack};
 use greenlight_core::pipeline::{Applied, DecidePorts, decide};
-use greenlight_core::ports::{Approvals, Chat, TaskTokens};
+use greenlight_core::ports::{Approvals, Chat, Secrets, TaskTokens};
 use serde_json::Value;
 
+use crate::Handler;
 use crate::pages::{applied_page, escape, page, text};
 
 /// An HTTP request to the approval-callback function URL.
@@ -46,23 +47,23 @@ pub struct CallbackKeys {
 
 /// The approval-callback function URL: Slack interactivity (`POST /slack`) and signed links
 /// (`GET` shows a confirmation page and changes nothing; `POST` decides).
-pub async fn callback(
+pub(crate) async fn callback<A: Approvals, T: TaskTokens, C: Chat, S: Secrets>(
+    h: &Handler<A, T, C, S>,
     req: &CallbackRequest,
     now: i64,
-    keys: &CallbackKeys,
-    approvals: &impl Approvals,
-    tokens: &impl TaskTokens,
-    chat: &impl Chat,
 ) -> Result<CallbackResponse, Error> {
+    let (approvals, tokens) = (&h.approvals, &h.tokens);
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
-        ["slack"] if req.method == "POST" => slack(req, now, keys, approvals, tokens, chat).await,
+        ["slack"] if req.method == "POST" => slack(h, req, now).await,
         ["slack"] => Ok(text(405, "use POST")),
         ["links", id, decision] => {
             let Some(decision) = Decision::parse(decision) else {
                 return Ok(page(404, "Unknown link", "<p>Nothing changed.</p>"));
             };
-            let Some(key) = &keys.link_key else { return Ok(text(403, "signed links are not configured")) };
+            let Some(key) = &h.keys.get().await?.link_key else {
+                return Ok(text(403, "signed links are not configured"));
+            };
             let expires: i64 = req.query("expires").and_then(|e| e.parse().ok()).unwrap_or(0);
             let sig = req.query("sig").unwrap_or_default();
             match verify_link(key, id, decision, expires, sig, now) {
@@ -103,15 +104,15 @@ pub async fn callback(
     }
 }
 
-async fn slack(
+async fn slack<A: Approvals, T: TaskTokens, C: Chat, S: Secrets>(
+    h: &Handler<A, T, C, S>,
     req: &CallbackRequest,
     now: i64,
-    keys: &CallbackKeys,
-    approvals: &impl Approvals,
-    tokens: &impl TaskTokens,
-    chat: &impl Chat,
 ) -> Result<CallbackResponse, Error> {
-    let Some(secret) = &keys.slack_signing_secret else { return Ok(text(401, "Slack is not configured")) };
+    let (approvals, tokens) = (&h.approvals, &h.tokens);
+    let Some(secret) = &h.keys.get().await?.slack_signing_secret else {
+        return Ok(text(401, "Slack is not configured"));
+    };
     let timestamp = req.header("x-slack-request-timestamp").unwrap_or_default();
     let signature = req.header("x-slack-signature").unwrap_or_default();
     if let Err(r) = verify_slack(secret, timestamp, &req.body, signature, now) {
@@ -145,7 +146,7 @@ async fn slack(
         Applied::Unknown => ("unknown approval; nothing changed".into(), None),
     };
     if let (Some(update), Some(url)) = (update, payload.get("response_url").and_then(Value::as_str)) {
-        chat.post(url, &update).await?;
+        h.chat.post(url, &update).await?;
     }
     Ok(text(200, reply))
 }

@@ -1,7 +1,7 @@
 //! finish: ContinueDeployment once green is Ready, or the success notification once the
 //! deployment Succeeded.
 
-use greenlight_aws::{CodeDeployDeployments, DynamoLedger, SnsNotifier};
+use greenlight_aws::{CodeDeployDeployments, DynamoLedger, NotifyAdapters, SnsNotifier};
 use greenlight_core::pipeline::{FinishInput, FinishOutput, NotifyPorts, finish};
 use greenlight_core::ports::{Deployments, History, Locks, Notifier, Validations};
 use greenlight_runtime::{FunctionError, env, lease, lease_seconds, parse_input};
@@ -19,12 +19,9 @@ impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger> {
     /// `GREENLIGHT_TOPIC_ARN`: the notification topic; `GREENLIGHT_LEDGER_TABLE`: where the
     /// validation reports are.
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
-        Ok(Self {
-            deployments: CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(config)),
-            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
-            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
-            lease_seconds: lease_seconds()?,
-        })
+        let NotifyAdapters { deployments, notifier, ledger } =
+            NotifyAdapters::new(config, env("GREENLIGHT_TOPIC_ARN")?, env("GREENLIGHT_LEDGER_TABLE")?);
+        Ok(Self { deployments, notifier, ledger, lease_seconds: lease_seconds()? })
     }
 }
 

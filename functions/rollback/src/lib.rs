@@ -2,7 +2,7 @@
 //! deployment is still active, and a notification saying why. Its result is what the state
 //! machine's Fail state reports.
 
-use greenlight_aws::{CodeDeployDeployments, DynamoLedger, SnsNotifier};
+use greenlight_aws::{CodeDeployDeployments, DynamoLedger, NotifyAdapters, SnsNotifier};
 use greenlight_core::pipeline::{NotifyPorts, RollbackRequest, RolledBack, rollback};
 use greenlight_core::ports::{Deployments, History, Locks, Notifier, Validations};
 use greenlight_runtime::{FunctionError, env, parse_input};
@@ -16,14 +16,12 @@ pub struct Handler<D, N, L> {
 }
 
 impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger> {
-    /// `GREENLIGHT_TOPIC_ARN`: the notification topic; `GREENLIGHT_LEDGER_TABLE`: where the
-    /// validation reports are.
+    /// `GREENLIGHT_TOPIC_ARN`: where the failure is told; `GREENLIGHT_LEDGER_TABLE`: the outcome
+    /// to record, the lock to release and the validation reports to quote.
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
-        Ok(Self {
-            deployments: CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(config)),
-            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
-            ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
-        })
+        let NotifyAdapters { deployments, notifier, ledger } =
+            NotifyAdapters::new(config, env("GREENLIGHT_TOPIC_ARN")?, env("GREENLIGHT_LEDGER_TABLE")?);
+        Ok(Self { deployments, notifier, ledger })
     }
 }
 

@@ -135,6 +135,35 @@ locals {
   # the dead-letter queue.
   asynchronous = ["on-image-push", "validate"]
 
+  # Statements several functions have alike.
+  shared_statements = {
+    manifest = {
+      sid       = "Manifest"
+      actions   = ["ssm:GetParameter"]
+      resources = [aws_ssm_parameter.manifest.arn]
+    }
+    dead_letters = {
+      sid       = "DeadLetters"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.dead_letters.arn]
+    }
+    encrypted_dead_letters = {
+      sid       = "EncryptedDeadLetters"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [aws_kms_key.this.arn]
+    }
+    notify = {
+      sid       = "Notify"
+      actions   = ["sns:Publish"]
+      resources = [aws_sns_topic.notifications.arn]
+    }
+    encrypted_topic = {
+      sid       = "EncryptedTopic"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [aws_kms_key.this.arn]
+    }
+  }
+
   # Each function's role: exactly the calls its code makes (`aws-calls` in its Cargo.toml) and
   # what AWS checks on its behalf (`implied-actions`), on the resources it needs; one policy
   # document per function is built from these (tests/infra.rs holds them against the lists).
@@ -150,26 +179,14 @@ locals {
         actions   = ["ecr:DescribeImages"]
         resources = local.repository_arns
       },
-      {
-        sid       = "Manifest"
-        actions   = ["ssm:GetParameter"]
-        resources = [aws_ssm_parameter.manifest.arn]
-      },
+      local.shared_statements.manifest,
       {
         sid       = "StartDeploy"
         actions   = ["states:StartExecution"]
         resources = [local.state_machine_arn]
       },
-      {
-        sid       = "DeadLetters"
-        actions   = ["sqs:SendMessage"]
-        resources = [aws_sqs_queue.dead_letters.arn]
-      },
-      {
-        sid       = "EncryptedDeadLetters"
-        actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-        resources = [aws_kms_key.this.arn]
-      },
+      local.shared_statements.dead_letters,
+      local.shared_statements.encrypted_dead_letters,
     ]
     "prepare" = [
       {
@@ -177,11 +194,7 @@ locals {
         actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
         resources = [aws_dynamodb_table.ledger.arn]
       },
-      {
-        sid       = "Manifest"
-        actions   = ["ssm:GetParameter"]
-        resources = [aws_ssm_parameter.manifest.arn]
-      },
+      local.shared_statements.manifest,
       {
         sid       = "LiveService"
         actions   = ["ecs:DescribeServices"]
@@ -217,11 +230,7 @@ locals {
         actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
         resources = [aws_dynamodb_table.ledger.arn]
       },
-      {
-        sid       = "Manifest"
-        actions   = ["ssm:GetParameter"]
-        resources = [aws_ssm_parameter.manifest.arn]
-      },
+      local.shared_statements.manifest,
       {
         sid       = "Deployments"
         actions   = ["codedeploy:CreateDeployment", "codedeploy:StopDeployment"]
@@ -261,16 +270,8 @@ locals {
         actions   = ["codedeploy:ContinueDeployment"]
         resources = local.deployment_group_arns
       },
-      {
-        sid       = "Notify"
-        actions   = ["sns:Publish"]
-        resources = [aws_sns_topic.notifications.arn]
-      },
-      {
-        sid       = "EncryptedTopic"
-        actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-        resources = [aws_kms_key.this.arn]
-      },
+      local.shared_statements.notify,
+      local.shared_statements.encrypted_topic,
     ]
     "rollback" = [
       {
@@ -283,16 +284,8 @@ locals {
         actions   = ["codedeploy:GetDeployment", "codedeploy:StopDeployment"]
         resources = local.deployment_group_arns
       },
-      {
-        sid       = "Notify"
-        actions   = ["sns:Publish"]
-        resources = [aws_sns_topic.notifications.arn]
-      },
-      {
-        sid       = "EncryptedTopic"
-        actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-        resources = [aws_kms_key.this.arn]
-      },
+      local.shared_statements.notify,
+      local.shared_statements.encrypted_topic,
     ]
     "validate" = [
       {
@@ -300,11 +293,7 @@ locals {
         actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
         resources = [aws_dynamodb_table.ledger.arn]
       },
-      {
-        sid       = "Manifest"
-        actions   = ["ssm:GetParameter"]
-        resources = [aws_ssm_parameter.manifest.arn]
-      },
+      local.shared_statements.manifest,
       {
         sid       = "Hook"
         actions   = ["codedeploy:GetDeployment", "codedeploy:PutLifecycleEventHookExecutionStatus"]
@@ -321,16 +310,8 @@ locals {
         actions   = ["ecs:DescribeTaskDefinition"]
         resources = ["*"]
       },
-      {
-        sid       = "DeadLetters"
-        actions   = ["sqs:SendMessage"]
-        resources = [aws_sqs_queue.dead_letters.arn]
-      },
-      {
-        sid       = "EncryptedDeadLetters"
-        actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-        resources = [aws_kms_key.this.arn]
-      },
+      local.shared_statements.dead_letters,
+      local.shared_statements.encrypted_dead_letters,
     ]
     "request-approval" = [
       {
@@ -338,11 +319,7 @@ locals {
         actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
         resources = [aws_dynamodb_table.ledger.arn]
       },
-      {
-        sid       = "Manifest"
-        actions   = ["ssm:GetParameter"]
-        resources = [aws_ssm_parameter.manifest.arn]
-      },
+      local.shared_statements.manifest,
       {
         unscoped  = "DescribeTaskDefinition accepts no resource ARN."
         sid       = "Evidence"
@@ -354,11 +331,7 @@ locals {
         actions   = ["secretsmanager:GetSecretValue"]
         resources = concat([aws_secretsmanager_secret.link_key.arn], compact([var.slack_webhook_secret_arn]))
       },
-      {
-        sid       = "Notify"
-        actions   = ["sns:Publish"]
-        resources = [aws_sns_topic.notifications.arn]
-      },
+      local.shared_statements.notify,
       {
         sid       = "EncryptedTopicAndSecrets"
         actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
