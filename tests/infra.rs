@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use greenlight_tests::emulator::root;
 use greenlight_tests::hcl::{
     attribute, blocks, field, function_crates, function_environment, key_name, label, locals, module_dir, module_files,
-    named_block, parse, resolve, strings,
+    named_block, orchestrator_files_edited, parse, resolve, strings,
 };
 use greenlight_tests::pipeline::declared;
 use hcl::expr::{Expression, FuncCall};
@@ -257,20 +257,7 @@ fn every_function_crate_is_a_lambda_with_its_environment_and_exactly_its_policy(
 /// The problems of a mutated copy of the module: in main.tf, the first `from` after `anchor`
 /// becomes `to`.
 fn problems_with_main_tf_edited(anchor: &str, from: &str, to: &str) -> Vec<String> {
-    let files: Vec<(String, String)> = module_files(&module_dir())
-        .into_iter()
-        .map(|(name, text)| {
-            if name != "main.tf" {
-                return (name, text);
-            }
-            let start = text.find(anchor).unwrap_or_else(|| panic!("main.tf has no `{anchor}`"));
-            let (head, tail) = text.split_at(start);
-            let mutated = tail.replacen(from, to, 1);
-            assert_ne!(mutated, tail, "the mutation must change main.tf after `{anchor}`");
-            (name, format!("{head}{mutated}"))
-        })
-        .collect();
-    function_problems(&parse(&files))
+    function_problems(&parse(&orchestrator_files_edited(anchor, from, to)))
 }
 
 #[test]

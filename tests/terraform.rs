@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use greenlight_tests::emulator::root;
-use greenlight_tests::hcl::{label, module_files, parse};
+use greenlight_tests::hcl::{label, module_dir, module_files, orchestrator_files_edited, parse};
 use hcl::Body;
 use serde::Deserialize;
 
@@ -154,12 +154,7 @@ fn every_block_of_the_terraform_matches_the_aws_providers_schema() {
 
 /// The problems of the orchestrator module with main.tf's first `from` replaced by `to`.
 fn mutated(from: &str, to: &str) -> Vec<String> {
-    let dir = root().join("infra/modules/greenlight");
-    let mut files = module_files(&dir);
-    let main = files.iter_mut().find(|(n, _)| n == "main.tf").expect("main.tf");
-    assert!(main.1.contains(from), "main.tf has no `{from}`");
-    main.1 = main.1.replacen(from, to, 1);
-    problems(&dir, &files, &provider())
+    problems(&module_dir(), &orchestrator_files_edited("", from, to), &provider())
 }
 
 #[test]

@@ -163,11 +163,16 @@ pub fn orchestrator() -> Body {
     parse(&module_files(&module_dir()))
 }
 
-/// The orchestrator module with main.tf's first `from` replaced by `to` (which must occur).
-pub fn orchestrator_edited(from: &str, to: &str) -> Body {
+/// The orchestrator module's files with main.tf's first `from` after `anchor` replaced by `to`
+/// (`""` anchors at the start); the edit must change main.tf. For tests of what a Terraform
+/// mistake does.
+pub fn orchestrator_files_edited(anchor: &str, from: &str, to: &str) -> Vec<(String, String)> {
     let mut files = module_files(&module_dir());
     let main = files.iter_mut().find(|(name, _)| name == "main.tf").expect("main.tf");
-    assert!(main.1.contains(from), "main.tf has no `{from}` to edit");
-    main.1 = main.1.replacen(from, to, 1);
-    parse(&files)
+    let start = main.1.find(anchor).unwrap_or_else(|| panic!("main.tf has no `{anchor}`"));
+    let (head, tail) = main.1.split_at(start);
+    let mutated = tail.replacen(from, to, 1);
+    assert_ne!(mutated, tail, "the mutation must change main.tf after `{anchor}`: it has no `{from}` there");
+    main.1 = format!("{head}{mutated}");
+    files
 }

@@ -269,7 +269,7 @@ impl Pipeline {
         .collect();
         let module = match setup.orchestrator_edit {
             None => crate::hcl::orchestrator(),
-            Some((from, to)) => crate::hcl::orchestrator_edited(from, to),
+            Some((from, to)) => crate::hcl::parse(&crate::hcl::orchestrator_files_edited("", from, to)),
         };
         let mut function_env = BTreeMap::new();
         for krate in FUNCTIONS {
