@@ -2,20 +2,16 @@
 //! approval-callback (a function URL) takes the decision, and the state machine continues or
 //! rolls back.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use greenlight_core::approval::sign_slack;
 use greenlight_core::history::Outcome;
 use greenlight_core::ports::ExecutionStart;
+use greenlight_tests::approve::{click, now};
 use greenlight_tests::emulator::Port;
 use greenlight_tests::pipeline::{Hook, Pipeline, SLACK_SIGNING_SECRET, Setup};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(150);
-
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
-}
 
 async fn start(timeout: u32) -> (Pipeline, String) {
     let p = Pipeline::start(Setup { hook: Hook::version_check(), approval_timeout: Some(timeout), ..Setup::default() })
@@ -48,38 +44,6 @@ async fn email_link(p: &Pipeline, decision: &str) -> String {
         .find(|w| w.contains("/links/") && w.contains(&format!("/{decision}?")))
         .unwrap_or_else(|| panic!("no {decision} link in {message}"))
         .to_string()
-}
-
-/// POSTs a Slack interaction (a button click), signed with `secret`.
-async fn click(p: &Pipeline, value: &str, user: &str, secret: &str, timestamp: i64) -> (u16, String) {
-    let payload = json!({
-        "type": "block_actions",
-        "user": {"id": "U1", "username": user},
-        "actions": [{"action_id": "greenlight", "value": value}],
-        "response_url": format!("{}/greenlight-emulator/slack/response", p.emulator.endpoint)
-    });
-    let body = format!("payload={}", url_encode(&payload.to_string()));
-    let signature = sign_slack(secret.as_bytes(), timestamp, body.as_bytes());
-    let resp = greenlight_http::client()
-        .expect("an HTTP client")
-        .post(format!("{}/slack", p.callback_url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", timestamp.to_string())
-        .header("x-slack-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .expect("POST /slack");
-    (resp.status().as_u16(), resp.text().await.unwrap_or_default())
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn running(p: &Pipeline, execution: &str) -> bool {

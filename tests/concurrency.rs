@@ -9,7 +9,7 @@ use greenlight_core::history::Outcome;
 use greenlight_core::pipeline::PushOutcome;
 use greenlight_core::ports::ExecutionStart;
 use greenlight_tests::emulator::Port;
-use greenlight_tests::pipeline::{Execution, Hook, Pipeline, Setup};
+use greenlight_tests::pipeline::{Execution, ExtraService, Hook, Pipeline, Setup};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(180);
@@ -184,7 +184,7 @@ async fn a_killed_execution_holds_the_lock_only_until_its_lease_ends() {
 
 #[tokio::test]
 async fn two_services_pushed_at_once_deploy_independently() {
-    let p = Pipeline::start(Setup { second_service: true, ..Setup::default() }).await;
+    let p = Pipeline::start(Setup { extra_services: vec![ExtraService::new("api")], ..Setup::default() }).await;
     let now = chrono::Utc::now();
     let (web_event, api_event) = (p.push_event_of("web", "v2", now), p.push_event_of("api", "v2", now));
     let (web, api) = tokio::join!(p.deliver(&web_event), p.deliver(&api_event));
@@ -192,7 +192,7 @@ async fn two_services_pushed_at_once_deploy_independently() {
     let (web, api) = tokio::join!(p.finish(&web, LIMIT, || async {}), p.finish(&api, LIMIT, || async {}));
     assert_eq!((web.status.as_str(), api.status.as_str()), ("SUCCEEDED", "SUCCEEDED"), "{web:?} {api:?}");
     assert!(p.running_image("web").await.ends_with(&p.digest("v2")));
-    assert!(p.running_image("api").await.ends_with(&p.other_digests["v2"]));
+    assert!(p.running_image("api").await.ends_with(&p.digest_of("api", "v2")));
     for service in ["web", "api"] {
         assert!(p.lock_holder(service).await.is_none(), "{service}'s lock is released");
         assert_eq!(outcome_of(&p.history(service).await, "v2"), Some(Outcome::Deployed), "{service}");

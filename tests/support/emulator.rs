@@ -28,11 +28,13 @@ pub struct Options {
     pub hook_timeout_s: Option<f64>,
     /// Keep running after the starting process exits (`cargo xtask emulator up`).
     pub detached: bool,
+    /// Multiplies the state machine's Retry waits (1: AWS's seconds).
+    pub retry_time_scale: f64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { time_scale: 0.01, hook_timeout_s: None, detached: false }
+        Self { time_scale: 0.01, hook_timeout_s: None, detached: false, retry_time_scale: 1.0 }
     }
 }
 
@@ -73,6 +75,7 @@ impl Emulator {
         cmd.args(["-m", "greenlight_emulator", "--ready-file"])
             .arg(&ready)
             .args(["--time-scale", &options.time_scale.to_string()])
+            .args(["--retry-time-scale", &options.retry_time_scale.to_string()])
             .env("PYTHONPATH", root().join("tests/emulator"))
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::null())
@@ -169,6 +172,17 @@ impl Emulator {
             .await
             .unwrap_or_else(|e| panic!("emulator control {route}: {e}"));
         resp.json().await.unwrap_or_else(|e| panic!("emulator control {route}: {e}"))
+    }
+
+    /// DELETE a control route.
+    pub async fn control_delete(&self, route: &str) {
+        let resp = self
+            .http
+            .delete(format!("{}/greenlight-emulator/{route}", self.endpoint))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("emulator control DELETE {route}: {e}"));
+        assert!(resp.status().is_success(), "emulator control DELETE {route}: {}", resp.status());
     }
 
     /// Every message published to an SNS topic: `{topic_arn, subject, message}`.

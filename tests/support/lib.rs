@@ -5,7 +5,12 @@
 //! [`pipeline::Pipeline`] adds greenlight's functions and state machine on top; [`bench`] is
 //! the arithmetic of `cargo xtask bench`; [`hcl`] reads the orchestrator module's Terraform.
 
+pub mod approve;
 pub mod bench;
+pub mod corpus;
 pub mod emulator;
+pub mod faults;
 pub mod hcl;
 pub mod pipeline;
+pub mod reliability;
+pub mod soak;

@@ -118,6 +118,20 @@ impl Hook {
 /// The image tags seeded for each service; `v1` runs at the start.
 pub const TAGS: &[&str] = &["v1", "v2", "v3", "v4", "v5", "v6", "v7"];
 
+/// A service beside `web`: validation off, not behind the emulation's load balancer.
+#[derive(Debug, Clone)]
+pub struct ExtraService {
+    pub name: String,
+    /// Its manifest requires approval (and its deployment group waits in Ready).
+    pub approval: bool,
+}
+
+impl ExtraService {
+    pub fn new(name: &str) -> Self {
+        Self { name: name.into(), approval: false }
+    }
+}
+
 /// How the pipeline's service is set up.
 #[derive(Debug, Clone)]
 pub struct Setup {
@@ -131,8 +145,10 @@ pub struct Setup {
     pub lease_seconds: u32,
     /// `GREENLIGHT_FAULT_INJECTION=fail:<function>` for every function.
     pub fail: Option<&'static str>,
-    /// A second service, `api` (validation off, no data plane), in the same manifest.
-    pub second_service: bool,
+    /// Services beside `web` in the same manifest (validation off, no data plane).
+    pub extra_services: Vec<ExtraService>,
+    /// The image tags seeded for every service; the first runs at the start.
+    pub tags: Vec<String>,
     /// How long CodeDeploy keeps blue after traffic moved (emulated minutes, scaled): the
     /// benchmark's long deployments.
     pub termination_wait_minutes: u32,
@@ -152,7 +168,8 @@ impl Default for Setup {
             concurrency: "supersede",
             lease_seconds: 900,
             fail: None,
-            second_service: false,
+            extra_services: Vec::new(),
+            tags: TAGS.iter().map(|t| (*t).to_string()).collect(),
             termination_wait_minutes: 0,
             orchestrator_edit: None,
             wait_seconds: 1,
@@ -164,8 +181,8 @@ impl Default for Setup {
 pub struct Pipeline {
     pub emulator: Emulator,
     pub seeded: Value,
-    /// The second service's digests by tag (empty without one).
-    pub other_digests: std::collections::HashMap<String, String>,
+    /// The extra services' digests, by service, then by tag.
+    pub other_digests: BTreeMap<String, BTreeMap<String, String>>,
     pub config: aws_config::SdkConfig,
     pub state_machine_arn: String,
     /// The environment each function process gets, by function: exactly the variables the
@@ -202,27 +219,38 @@ impl Pipeline {
                 "concurrency": {"policy": setup.concurrency}
             }]
         });
-        let mut other_digests = std::collections::HashMap::new();
-        if setup.second_service {
+        let mut other_digests = BTreeMap::new();
+        let first = setup.tags.first().cloned().unwrap_or_else(|| "v1".into());
+        for extra in &setup.extra_services {
+            let name = extra.name.as_str();
             manifest["services"].as_array_mut().expect("services").push(json!({
-                "name": "api", "cluster": "api", "service": "api", "repository": "api", "containers": ["api"],
+                "name": name, "cluster": name, "service": name, "repository": name, "containers": [name],
                 "tags": {"include": ["v*"]},
-                "codedeploy": {"application": "api", "deployment_group": "api"},
-                "load_balancer": {"container": "api", "port": 8080},
+                "codedeploy": {"application": name, "deployment_group": name},
+                "load_balancer": {"container": name, "port": 8080},
                 "validation": {"enabled": false},
-                "approval": {"required": false},
+                "approval": if extra.approval {
+                    json!({"required": true, "timeout_seconds": setup.approval_timeout.unwrap_or(3600), "channels": ["slack"]})
+                } else {
+                    json!({"required": false})
+                },
                 "concurrency": {"policy": setup.concurrency}
             }));
-            let api =
-                emulator.seed(json!({"service": "api", "tags": TAGS, "live": "v1", "bind_load_balancer": false})).await;
-            other_digests = api["digests"]
+            let seeded = emulator
+                .seed(json!({
+                    "service": name, "tags": setup.tags, "live": first, "bind_load_balancer": false,
+                    "approval": extra.approval, "ready_wait_minutes": 2880
+                }))
+                .await;
+            let digests = seeded["digests"]
                 .as_object()
                 .map(|d| d.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
                 .unwrap_or_default();
+            other_digests.insert(name.to_string(), digests);
         }
         let seeded = emulator
             .seed(json!({
-                "service": "web", "tags": TAGS, "live": "v1",
+                "service": "web", "tags": setup.tags, "live": first,
                 "approval": setup.approval_timeout.is_some(), "ready_wait_minutes": 2880,
                 "termination_wait_minutes": setup.termination_wait_minutes,
                 "manifest": manifest,
@@ -328,6 +356,14 @@ impl Pipeline {
         self.seeded["digests"][tag].as_str().unwrap_or_default().to_string()
     }
 
+    /// The digest of `<service>:<tag>` (`web` or an extra service).
+    pub fn digest_of(&self, service: &str, tag: &str) -> String {
+        match service {
+            "web" => self.digest(tag),
+            other => self.other_digests.get(other).and_then(|d| d.get(tag)).cloned().unwrap_or_default(),
+        }
+    }
+
     /// The EventBridge event ECR sends when `web:<tag>` is pushed, stamped now.
     pub fn push_event(&self, tag: &str) -> Value {
         self.push_event_of("web", tag, chrono::Utc::now())
@@ -337,7 +373,7 @@ impl Pipeline {
     /// per repository and tag (`<repository>:<tag>` layers), so the digest is derived the
     /// same way for every service.
     pub fn push_event_of(&self, repository: &str, tag: &str, time: chrono::DateTime<chrono::Utc>) -> Value {
-        let digest = if repository == "web" { self.digest(tag) } else { self.other_digests[tag].clone() };
+        let digest = self.digest_of(repository, tag);
         json!({
             "version": "0",
             "id": format!("event-{repository}-{tag}"),
@@ -372,7 +408,8 @@ impl Pipeline {
             .expect("GetItem lock");
         out.item().map(|item| {
             let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-            json!({"execution": text("execution"), "tag": text("tag"), "digest": text("digest")})
+            let lease_until = item.get("lease_until").and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
+            json!({"execution": text("execution"), "tag": text("tag"), "digest": text("digest"), "lease_until": lease_until})
         })
     }
 
@@ -411,6 +448,11 @@ impl Pipeline {
 
     /// Delivers an event to on-image-push (as the EventBridge rule would) through Lambda Invoke.
     pub async fn deliver(&self, event: &Value) -> PushOutcome {
+        self.try_deliver(event).await.unwrap_or_else(|e| panic!("on-image-push failed: {e}"))
+    }
+
+    /// [`Self::deliver`], with the function's error instead of a panic.
+    pub async fn try_deliver(&self, event: &Value) -> Result<PushOutcome, String> {
         let lambda = aws_sdk_lambda::Client::new(&self.config);
         let out = lambda
             .invoke()
@@ -418,10 +460,12 @@ impl Pipeline {
             .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
             .send()
             .await
-            .expect("Invoke on-image-push");
+            .map_err(|e| format!("Invoke on-image-push: {e}"))?;
         let payload = out.payload().map(|b| b.as_ref().to_vec()).unwrap_or_default();
-        assert!(out.function_error().is_none(), "on-image-push failed: {}", String::from_utf8_lossy(&payload));
-        serde_json::from_slice(&payload).expect("PushOutcome")
+        if out.function_error().is_some() {
+            return Err(String::from_utf8_lossy(&payload).into_owned());
+        }
+        serde_json::from_slice(&payload).map_err(|e| format!("on-image-push answered no PushOutcome: {e}"))
     }
 
     pub async fn push(&self, tag: &str) -> PushOutcome {
@@ -475,6 +519,20 @@ impl Pipeline {
             }
             assert!(Instant::now() < deadline, "execution {execution_arn} still RUNNING after {limit:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits up to `limit` for the execution to end; `None` if it still runs then.
+    pub async fn finish_within(&self, execution_arn: &str, limit: Duration) -> Option<Execution> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(end) = self.ended(execution_arn).await {
+                return Some(end);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

@@ -9,6 +9,7 @@ mod cmd;
 mod demo;
 mod emulator;
 mod package;
+mod reliability;
 mod schema;
 mod terraform_schema;
 mod test;
@@ -19,11 +20,15 @@ usage: cargo xtask <task>
 
 tasks:
   test       everything CI runs: rustfmt check, clippy -D warnings, asl-validator, terraform fmt,
-             checkov, all tests, and the AWS calls each function made against its declared list
+             checkov, ruff, mypy, the emulation's boto3 checks, all tests, the reliability table's
+             short form, and the AWS calls each function made against its declared list
   demo       the pipeline on the local emulation: v2 deploys, v3 fails and rolls back
   bench      package, then one table: cold start and peak RSS of every function beside a Python
              boto3 peer, zip sizes, push → CreateDeployment, cost per deploy, validation verdict
   bench validate   only the validation verdict (20 concurrent checks vs the sum of their latencies)
+  reliability   every declared AWS call failing once and for good, the bad-input corpus and a
+             soak under random faults, on the local emulation: one table, 0 where it must be 0
+             (`--short`: what `test` runs; `--only TEXT`: the matrix rows whose name contains it)
   package    release build of every function: target/lambda/<name>/bootstrap.zip, sizes printed
   schema     regenerate schema/manifest.schema.json from the manifest types
   terraform-schema   regenerate tests/terraform/aws-provider-schema.json (the AWS provider's
@@ -43,6 +48,11 @@ fn main() {
             Some("validate") => bench::run(true),
             Some(other) => Err(anyhow::anyhow!("unknown benchmark `{other}`; there is `validate`")),
         },
+        Some("reliability") => {
+            let short = args.iter().any(|a| a == "--short");
+            let rest: Vec<String> = args.iter().skip(1).filter(|a| *a != "--short").cloned().collect();
+            reliability::run(short, &rest)
+        }
         Some("package") => package::run(),
         Some("schema") => schema::run(),
         Some("terraform-schema") => terraform_schema::run(),

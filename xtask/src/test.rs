@@ -23,6 +23,7 @@ pub(crate) fn run() -> Result<()> {
     checkov()?;
     python_checks()?;
     venv::emulator()?;
+    emulator_checks()?;
     build_binaries()?;
     let calls = root().join("target/aws-calls");
     if calls.exists() {
@@ -31,6 +32,8 @@ pub(crate) fn run() -> Result<()> {
     let mut tests = cargo();
     tests.env("GREENLIGHT_AWS_CALLS_DIR", &calls).args(["test", "--workspace", "--features", &features]);
     step("tests", tests)?;
+    // The reliability table's short form; the calls it makes under faults are checked too.
+    crate::reliability::report(true, &[], Some(&calls))?;
     // Each function's recorded AWS calls against its declared list (the tests' own reader).
     let mut check = Command::new(target_dir().join("debug/check-calls"));
     check.arg(&calls);
@@ -42,7 +45,7 @@ pub(crate) fn run() -> Result<()> {
 /// The function binaries (and the tests' helpers) the end-to-end tests run as processes.
 pub(crate) fn build_binaries() -> Result<()> {
     let mut build = cargo();
-    build.args(["build", "--quiet", "--bins", "--package", "greenlight-tests"]);
+    build.args(["build", "--quiet", "--bins", "--package", "greenlight-tests", "--package", "greenlight-cli"]);
     for f in functions()? {
         build.args(["--package", &f]);
     }
@@ -80,6 +83,25 @@ fn checkov() -> Result<()> {
     step("checkov infra/", check)
 }
 
+/// The emulation's own tests, through boto3: its extensions answer as AWS documents.
+fn emulator_checks() -> Result<()> {
+    let emulator = root().join("tests/emulator");
+    let mut check = Command::new(root().join(".venv/emulator/bin/python"));
+    check.current_dir(&emulator).args([
+        "-W",
+        "ignore::ResourceWarning",
+        "-m",
+        "unittest",
+        "discover",
+        "--quiet",
+        "-s",
+        "checks",
+        "-t",
+        ".",
+    ]);
+    step("the emulation's boto3 checks (tests/emulator/checks)", check)
+}
+
 /// ruff and mypy (strict) over greenlight's Python under tests/ (the emulation, the benchmark's
 /// peer, the Terraform schema extractor), with the settings of tests/pyproject.toml.
 fn python_checks() -> Result<()> {
@@ -92,6 +114,7 @@ fn python_checks() -> Result<()> {
     mypy.current_dir(&tests).args([
         "--no-error-summary",
         "emulator/greenlight_emulator",
+        "emulator/checks",
         "terraform/extract_schema.py",
         "bench/peer.py",
     ]);

@@ -181,6 +181,33 @@ impl Deployments for CodeDeployDeployments {
         }
     }
 
+    async fn active_with_description(
+        &self,
+        application: &str,
+        deployment_group: &str,
+        description: &str,
+    ) -> Result<Vec<String>, Error> {
+        use aws_sdk_codedeploy::types::DeploymentStatus as Status;
+        let active = [Status::Created, Status::Queued, Status::InProgress, Status::Baking, Status::Ready];
+        let out = self
+            .client
+            .list_deployments()
+            .application_name(application)
+            .deployment_group_name(deployment_group)
+            .set_include_only_statuses(Some(active.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("codedeploy:ListDeployments", e, |_| None))?;
+        let mut found = Vec::new();
+        for id in out.deployments() {
+            let info = self.get_deployment(id).await?;
+            if info.deployment_info().and_then(|i| i.description()) == Some(description) {
+                found.push(id.clone());
+            }
+        }
+        Ok(found)
+    }
+
     async fn group_settings(
         &self,
         application: &str,

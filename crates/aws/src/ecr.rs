@@ -52,7 +52,9 @@ impl Images for EcrImages {
         Ok(Image {
             digest: detail.image_digest().unwrap_or(digest).to_string(),
             tags: detail.image_tags().to_vec(),
-            pushed_at: detail.image_pushed_at().map(|t| t.secs()),
+            pushed_at: detail
+                .image_pushed_at()
+                .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
         })
     }
 }

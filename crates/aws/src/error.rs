@@ -11,6 +11,8 @@ const THROTTLING_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
+    // SNS's modelled ThrottledException on the wire.
+    "Throttled",
     "RequestThrottledException",
     "TooManyRequestsException",
     "RequestLimitExceeded",

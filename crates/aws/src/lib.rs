@@ -29,10 +29,30 @@ pub fn config_loader() -> aws_config::ConfigLoader {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
 }
 
+/// How long one attempt of an AWS call may take before the SDK gives it up and retries (its
+/// standard retry mode: three attempts, exponential backoff with jitter). AWS answers every call
+/// greenlight makes in milliseconds; without a bound, an answer that never comes would hold the
+/// step until Lambda's timeout kills it.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long one AWS call may take in all, its retries included.
+pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// The SDK's own default for opening a connection.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(3100);
+
 /// Loads the SDK config once per process, over `http` (greenlight's one HTTP client:
-/// `greenlight_http::sdk_http_client`); build every client from it.
+/// `greenlight_http::sdk_http_client`), with greenlight's timeouts; build every client from it.
 pub async fn load_config(http: aws_smithy_runtime_api::client::http::SharedHttpClient) -> aws_config::SdkConfig {
-    config_loader().http_client(http).load().await
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build();
+    // The SDK's standard retries, but without "connection poisoning": greenlight's transport
+    // (reqwest) keeps its own pool and drops a broken connection itself, and gives the SDK no
+    // connection to mark, for which the SDK would log an ERROR on every transient failure.
+    let retries = aws_config::retry::RetryConfig::standard()
+        .with_reconnect_mode(aws_smithy_types::retry::ReconnectMode::ReuseAllConnections);
+    config_loader().http_client(http).timeout_config(timeouts).retry_config(retries).load().await
 }
 
 /// The adapters of the steps that end a deployment and tell the team (finish, rollback).

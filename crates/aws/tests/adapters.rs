@@ -97,7 +97,8 @@ async fn ecr_image_found() {
         .await
         .expect("found");
     assert_eq!(image.tags, ["v2"]);
-    assert_eq!(image.pushed_at, Some(1_764_000_000));
+    // ECR's push time at its full precision (here, half a second past).
+    assert_eq!(image.pushed_at, chrono::DateTime::from_timestamp(1_764_000_000, 500_000_000));
 }
 
 // ECS

@@ -96,8 +96,15 @@ async fn acquiring_the_lock_pins_its_condition_with_and_without_supersede() {
     assert_eq!(got, Acquire::Acquired { previous: None });
     let (op, body) = only(&sent);
     assert_eq!(op, "PutItem");
-    assert_eq!(body["ConditionExpression"], "attribute_not_exists(pk) OR execution = :me OR lease_until < :now");
-    assert_eq!(body["ExpressionAttributeValues"], json!({":me": {"S": "web-bbbb"}, ":now": {"N": "1800000000"}}));
+    // An ended lease frees the lock only while its traffic is not moving.
+    assert_eq!(
+        body["ConditionExpression"],
+        "attribute_not_exists(pk) OR execution = :me OR (lease_until < :now AND (attribute_not_exists(shifting) OR shifting = :false))"
+    );
+    assert_eq!(
+        body["ExpressionAttributeValues"],
+        json!({":me": {"S": "web-bbbb"}, ":now": {"N": "1800000000"}, ":false": {"BOOL": false}})
+    );
     assert_eq!(body["ReturnValues"], "ALL_OLD");
     assert_eq!(body["Item"]["shifting"], json!({"BOOL": false}));
     assert_eq!(body["Item"]["lease_until"], json!({"N": "1800000900"}));
@@ -111,15 +118,32 @@ async fn acquiring_the_lock_pins_its_condition_with_and_without_supersede() {
     let (_, body) = only(&sent);
     assert_eq!(
         body["ConditionExpression"],
-        "attribute_not_exists(pk) OR execution = :me OR lease_until < :now OR (push_order < :order AND (attribute_not_exists(shifting) OR shifting = :false))"
+        "attribute_not_exists(pk) OR execution = :me OR (lease_until < :now AND (attribute_not_exists(shifting) OR shifting = :false)) OR (push_order < :order AND (attribute_not_exists(shifting) OR shifting = :false))"
     );
     assert_eq!(
         body["ExpressionAttributeValues"],
         json!({
-            ":me": {"S": "web-bbbb"}, ":now": {"N": "1800000000"},
-            ":order": {"S": "000000000002000.000000000002000.bbbb"}, ":false": {"BOOL": false}
+            ":me": {"S": "web-bbbb"}, ":now": {"N": "1800000000"}, ":false": {"BOOL": false},
+            ":order": {"S": "000000000002000.000000000002000.bbbb"}
         })
     );
+}
+
+#[tokio::test]
+async fn an_expired_holder_whose_traffic_moved_is_taken_only_while_it_still_holds() {
+    let (l, sent) = ledger(vec![(200, json!({"Attributes": lock_item("web-aaaa")}))]);
+    let got = l.take_expired("web", &claim(), "web-aaaa", 1_800_000_000).await.expect("taken");
+    let Acquire::Acquired { previous: Some(previous) } = got else { panic!("{got:?}") };
+    assert_eq!(previous.execution, "web-aaaa");
+    let (op, body) = only(&sent);
+    assert_eq!(op, "PutItem");
+    assert_eq!(body["ConditionExpression"], "execution = :expired AND lease_until < :now");
+    assert_eq!(body["ExpressionAttributeValues"], json!({":expired": {"S": "web-aaaa"}, ":now": {"N": "1800000000"}}));
+    assert_eq!(body["Item"]["execution"], json!({"S": "web-bbbb"}));
+    // Renewed or taken meanwhile: whoever holds it now is read back.
+    let (l, _) = ledger(vec![error(CONDITION_FAILED), (200, json!({"Item": lock_item("web-cccc")}))]);
+    let got = l.take_expired("web", &claim(), "web-aaaa", 1_800_000_000).await.expect("read");
+    assert!(matches!(got, Acquire::Held(ref h) if h.execution == "web-cccc"), "{got:?}");
 }
 
 #[tokio::test]

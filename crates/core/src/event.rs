@@ -14,6 +14,8 @@ use crate::manifest::{Manifest, Service};
 
 pub const EVENT_SOURCE: &str = "aws.ecr";
 pub const EVENT_DETAIL_TYPE: &str = "ECR Image Action";
+/// ECR's longest image tag (`ImageIdentifier.imageTag`: length 1 to 300).
+pub const MAX_TAG_CHARS: usize = 300;
 
 /// The `detail` of an ECR Image Action event. Fields are optional here so that a missing one
 /// is reported by name instead of as a generic shape error.
@@ -45,10 +47,10 @@ pub struct Push {
     /// EventBridge event id; duplicates of one event share it.
     pub event_id: Option<String>,
     pub event_time: Option<DateTime<Utc>>,
-    /// When ECR received the push, in milliseconds since the epoch (on-image-push reads it
-    /// from ECR); orders the service's pushes.
+    /// When ECR received the push (`imagePushedAt`, which on-image-push reads from ECR), at
+    /// the precision ECR gives it; orders the service's pushes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pushed_at: Option<i64>,
+    pub pushed_at: Option<DateTime<Utc>>,
 }
 
 impl Push {
@@ -117,6 +119,23 @@ impl PushEvent {
             return Err(invalid("account", format!("`{account}` is not a 12-digit AWS account id")));
         }
         let tag = match d.image_tag.filter(|t| !t.is_empty()) {
+            Some(t) if t.chars().count() > MAX_TAG_CHARS => {
+                return Err(invalid(
+                    "detail.image-tag",
+                    format!(
+                        "is {} characters long; ECR image tags are at most {MAX_TAG_CHARS} (ImageIdentifier.imageTag). This event did not come from ECR",
+                        t.chars().count()
+                    ),
+                ));
+            }
+            Some(t) if t.chars().any(char::is_control) => {
+                return Err(invalid(
+                    "detail.image-tag",
+                    format!(
+                        "{t:?} contains control characters, which no image tag has. This event did not come from ECR"
+                    ),
+                ));
+            }
             Some(t) => t,
             None => {
                 return Ok(Self::Ignored {

@@ -96,6 +96,8 @@ pub struct FakeDeployments {
     pub reported: Mutex<Vec<(String, String, bool)>>,
     /// StopDeployment answers "already completed".
     pub completed: bool,
+    /// Active deployments the group has, as (id, description): what ListDeployments finds.
+    pub active: Mutex<Vec<(String, String)>>,
     /// What GetDeployment reports (default `InProgress`).
     pub status: Option<DeploymentStatus>,
     /// What GetDeployment reports on its first calls, in turn, before `status`.
@@ -161,6 +163,11 @@ impl Deployments for FakeDeployments {
     async fn stop(&self, deployment_id: &str) -> Result<bool, Error> {
         self.stopped.lock().map_err(|_| poisoned())?.push(deployment_id.into());
         Ok(!self.completed)
+    }
+
+    async fn active_with_description(&self, _: &str, _: &str, description: &str) -> Result<Vec<String>, Error> {
+        let active = self.active.lock().map_err(|_| poisoned())?;
+        Ok(active.iter().filter(|(_, d)| d == description).map(|(id, _)| id.clone()).collect())
     }
 
     async fn group_settings(&self, application: &str, group: &str) -> Result<DeploymentGroupSettings, Error> {
@@ -250,7 +257,7 @@ impl crate::ports::Locks for FakeLedger {
             None => true,
             Some(h) => {
                 h.execution == claim.execution
-                    || h.lease_until < now
+                    || (h.lease_until < now && !h.shifting)
                     || (take_older && h.order < claim.order && !h.shifting)
             }
         };
@@ -259,6 +266,18 @@ impl crate::ports::Locks for FakeLedger {
         }
         let previous = locks.insert(service.into(), claim.clone());
         Ok(Acquire::Acquired { previous })
+    }
+
+    async fn take_expired(&self, service: &str, claim: &LockHolder, expired: &str, now: i64) -> Result<Acquire, Error> {
+        let mut locks = self.locks.lock().map_err(|_| poisoned())?;
+        match locks.get(service) {
+            Some(h) if h.execution == expired && h.lease_until < now => {
+                let previous = locks.insert(service.into(), claim.clone());
+                Ok(Acquire::Acquired { previous })
+            }
+            Some(h) => Ok(Acquire::Held(h.clone())),
+            None => Ok(Acquire::Acquired { previous: locks.insert(service.into(), claim.clone()) }),
+        }
     }
 
     async fn renew(

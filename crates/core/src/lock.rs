@@ -1,22 +1,28 @@
 //! "Latest digest wins": the order of a service's pushes and the per-service lock.
 //!
 //! Pushes are ordered by ECR's push time, then by the event's time, then by digest (so the
-//! order is total and the same everywhere). on-image-push records the newest push of each
+//! order is total and the same everywhere). Both times count in nanoseconds since the epoch,
+//! ECR's full precision, in one unit. Two pushes of one digest at one push time are the same
+//! push (one image, several tags, or one event delivered twice): equal keys, one execution,
+//! and neither is newer than the other. on-image-push records the newest push of each
 //! service; prepare takes the lock before registering anything. The lock names the execution
 //! holding it, carries a lease (renewed by every step) so that a crashed execution cannot hold
 //! it forever, and says once production traffic may move (`shifting`): from then on the
 //! deployment is never stopped by a newer push, which waits for it instead, so an older digest
 //! never serves production after a newer one.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::Push;
 
-/// Where a push sits in its service's order; compares as a string.
+/// Where a push sits in its service's order; compares as a string. Times before the epoch (or
+/// after 2262, beyond nanoseconds in an i64) count as the epoch.
 pub fn order_key(push: &Push) -> String {
-    let event = push.event_time.map(|t| t.timestamp_millis()).unwrap_or(0).max(0);
-    let pushed = push.pushed_at.unwrap_or(event).max(0);
-    format!("{pushed:015}.{event:015}.{}", push.digest.trim_start_matches("sha256:"))
+    let nanos = |t: Option<DateTime<Utc>>| t.and_then(|t| t.timestamp_nanos_opt()).unwrap_or(0).max(0);
+    let event = nanos(push.event_time);
+    let pushed = push.pushed_at.map(|_| nanos(push.pushed_at)).unwrap_or(event);
+    format!("{pushed:019}.{event:019}.{}", push.digest.trim_start_matches("sha256:"))
 }
 
 /// The newest push recorded for a service.
@@ -96,7 +102,10 @@ mod tests {
     use crate::history::rfc3339;
     use chrono::{DateTime, Utc};
 
-    fn push(digest: &str, pushed_at: Option<i64>, event_ms: i64) -> Push {
+    /// A push whose ECR push time is `pushed_ns` nanoseconds and whose event time is
+    /// `event_ms` milliseconds after the epoch (EventBridge stamps events to the second or the
+    /// millisecond).
+    fn push(digest: &str, pushed_ns: Option<i64>, event_ms: i64) -> Push {
         Push {
             account: "123456789012".into(),
             region: "us-east-1".into(),
@@ -105,25 +114,61 @@ mod tests {
             tag: "v1".into(),
             event_id: None,
             event_time: DateTime::<Utc>::from_timestamp_millis(event_ms),
-            pushed_at,
+            pushed_at: pushed_ns.map(DateTime::<Utc>::from_timestamp_nanos),
         }
     }
+
+    const MS: i64 = 1_000_000;
 
     #[test]
     fn pushes_order_by_push_time_then_event_time_then_digest() {
         let keys = [
-            order_key(&push("sha256:ff", Some(1_000), 9_000)),
-            order_key(&push("sha256:aa", Some(2_000), 1_000)),
-            order_key(&push("sha256:aa", Some(2_000), 1_500)),
-            order_key(&push("sha256:bb", Some(2_000), 1_500)),
-            order_key(&push("sha256:00", Some(10_000_000_000_000), 0)),
+            order_key(&push("sha256:ff", Some(1_000 * MS), 9_000)),
+            order_key(&push("sha256:aa", Some(2_000 * MS), 1_000)),
+            order_key(&push("sha256:aa", Some(2_000 * MS), 1_500)),
+            order_key(&push("sha256:bb", Some(2_000 * MS), 1_500)),
+            // ECR's push time below the millisecond still orders.
+            order_key(&push("sha256:00", Some(2_000 * MS + 1), 0)),
+            order_key(&push("sha256:00", Some(4_000_000_000_000 * MS), 0)),
         ];
         for pair in keys.windows(2) {
             assert!(pair[0] < pair[1], "{} should sort before {}", pair[0], pair[1]);
         }
-        // Without ECR's push time, the event's time stands in for it.
-        assert!(order_key(&push("sha256:aa", None, 3_000)) > order_key(&push("sha256:aa", Some(2_999), 5_000)));
-        assert_eq!(order_key(&push("sha256:ab", None, -5)), format!("{:015}.{:015}.ab", 0, 0));
+        // Without ECR's push time, the event's time stands in for it, in the same unit.
+        assert!(order_key(&push("sha256:aa", None, 3_000)) > order_key(&push("sha256:aa", Some(2_999 * MS), 5_000)));
+        assert!(order_key(&push("sha256:aa", None, 3_000)) < order_key(&push("sha256:aa", Some(3_000 * MS + 1), 0)));
+        assert_eq!(order_key(&push("sha256:ab", None, -5)), format!("{:019}.{:019}.ab", 0, 0));
+    }
+
+    #[test]
+    fn a_true_tie_is_one_push() {
+        // One image pushed with two tags (or one event delivered twice): the same digest at the
+        // same push time. The keys are equal, so neither push is newer than the other and
+        // recording the second as the newest (`push_order <= :order`) changes nothing.
+        let mut latest = push("sha256:aa", Some(5 * MS), 7);
+        latest.tag = "latest".into();
+        assert_eq!(order_key(&push("sha256:aa", Some(5 * MS), 7)), order_key(&latest));
+        // Two digests at the same push and event time: the digest decides, the same way in
+        // every function.
+        assert!(order_key(&push("sha256:0a", Some(5 * MS), 7)) < order_key(&push("sha256:0b", Some(5 * MS), 7)));
+    }
+
+    proptest::proptest! {
+        /// The order is total and agrees with (push time, event time, digest): for any two
+        /// pushes, their keys compare as those triples do.
+        #[test]
+        fn the_order_agrees_with_push_time(
+            a in (proptest::option::of(0..i64::MAX), 0..4_102_444_800_000_i64, "[0-9a-f]{1,64}"),
+            b in (proptest::option::of(0..i64::MAX), 0..4_102_444_800_000_i64, "[0-9a-f]{1,64}"),
+        ) {
+            let triple = |(pushed, event, digest): &(Option<i64>, i64, String)| {
+                (pushed.unwrap_or(event * MS), event * MS, digest.clone())
+            };
+            let key = |(pushed, event, digest): &(Option<i64>, i64, String)| {
+                order_key(&push(&format!("sha256:{digest}"), *pushed, *event))
+            };
+            proptest::prop_assert_eq!(key(&a).cmp(&key(&b)), triple(&a).cmp(&triple(&b)));
+        }
     }
 
     #[test]

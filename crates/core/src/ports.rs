@@ -40,8 +40,8 @@ pub trait TaskDefinitions {
 pub struct Image {
     pub digest: String,
     pub tags: Vec<String>,
-    /// When ECR received the push, in milliseconds since the epoch.
-    pub pushed_at: Option<i64>,
+    /// When ECR received the push (`imagePushedAt`), at the precision ECR gives it.
+    pub pushed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// ECR images.
@@ -93,6 +93,11 @@ impl DeploymentStatus {
     /// CodeDeploy's name; `None` for one this version does not know.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// Succeeded, Failed or Stopped: CodeDeploy is done with it.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Stopped)
     }
 
     /// Failed or Stopped: the deployment ended without reaching production.
@@ -165,6 +170,15 @@ pub trait Deployments {
 
     /// StopDeployment with auto-rollback; `Ok(false)` when it had already completed.
     fn stop(&self, deployment_id: &str) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// The group's deployments still active (created, queued, in progress, baking, ready)
+    /// whose description is exactly `description`.
+    fn active_with_description(
+        &self,
+        application: &str,
+        deployment_group: &str,
+        description: &str,
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
 
     fn group_settings(
         &self,
@@ -242,14 +256,27 @@ pub trait Locks {
     /// Who holds the service's lock now, if anyone.
     fn holder(&self, service: &str) -> impl Future<Output = Result<Option<LockHolder>, Error>> + Send;
 
-    /// Takes the lock when nobody holds it, its lease ended at `now`, `claim.execution` holds
-    /// it already, or (with `take_older`) an older push holds it and its traffic is not moving.
+    /// Takes the lock when nobody holds it, `claim.execution` holds it already, its lease ended
+    /// at `now` and its traffic is not moving, or (with `take_older`) an older push holds it and
+    /// its traffic is not moving. A holder whose traffic moves is never taken over here, even
+    /// with its lease ended: see [`Locks::take_expired`].
     fn acquire(
         &self,
         service: &str,
         claim: &LockHolder,
         now: i64,
         take_older: bool,
+    ) -> impl Future<Output = Result<Acquire, Error>> + Send;
+
+    /// Takes the lock from `expired`, whose lease ended at `now` while its production traffic
+    /// moved, once the caller has seen its deployment end; `Acquire::Held` when the lock changed
+    /// meanwhile (renewed, released, or taken by someone else).
+    fn take_expired(
+        &self,
+        service: &str,
+        claim: &LockHolder,
+        expired: &str,
+        now: i64,
     ) -> impl Future<Output = Result<Acquire, Error>> + Send;
 
     /// Extends the lease of `execution`, recording what `renew` says, while it holds the lock.

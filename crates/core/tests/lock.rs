@@ -14,7 +14,7 @@ use greenlight_core::pipeline::{
     Lease, NotifyPorts, PreparePorts, RollbackRequest, StartPorts, StepInput, execution_name, prepare, rollback,
     start_deployment,
 };
-use greenlight_core::ports::{DeploymentGroupSettings, Locks};
+use greenlight_core::ports::{DeploymentGroupSettings, DeploymentStatus, Locks};
 use greenlight_core::taskdef::TaskDefinition;
 use serde_json::{Value, json};
 
@@ -65,7 +65,7 @@ fn push(tag: &str, digest: &str, pushed_at: i64) -> Push {
         tag: tag.into(),
         event_id: None,
         event_time: None,
-        pushed_at: Some(pushed_at),
+        pushed_at: chrono::DateTime::from_timestamp_millis(pushed_at),
     }
 }
 
@@ -178,6 +178,28 @@ async fn a_deployment_whose_traffic_moves_is_never_stopped_the_newer_push_waits(
 }
 
 #[tokio::test]
+async fn an_expired_lease_whose_traffic_moves_is_taken_only_once_its_deployment_ended() {
+    let w = world("supersede");
+    let (old, new) = (push("v1", "sha256:aaaa", 1_000), push("v2", "sha256:bbbb", 2_000));
+    let mut previous = holder(&old, NOW - 1);
+    previous.shifting = true;
+    w.ledger.locks.lock().expect("lock").insert("api-server".into(), previous);
+    // Its execution stopped renewing (crashed, or its lease ran out) while CodeDeploy moves
+    // production traffic: the newer push waits, and nothing is stopped.
+    let err = run_prepare(&w, &new, NOW).await.expect_err("queued");
+    assert_eq!(err.error_type(), "Queued");
+    assert!(err.to_string().contains("production traffic is already moving"), "{err}");
+    assert!(w.deployments.stopped.lock().expect("lock").is_empty());
+    assert_eq!(w.ledger.locks.lock().expect("lock")["api-server"].tag, "v1");
+    // Once CodeDeploy is done with it, the lock is taken, still without stopping anything.
+    let w = World { deployments: FakeDeployments { status: Some(DeploymentStatus::Succeeded), ..w.deployments }, ..w };
+    let prepared = run_prepare(&w, &new, NOW + 1).await.expect("prepared after the deployment ended");
+    assert_eq!(prepared.revision, Some(42));
+    assert!(w.deployments.stopped.lock().expect("lock").is_empty());
+    assert_eq!(w.ledger.locks.lock().expect("lock")["api-server"].tag, "v2");
+}
+
+#[tokio::test]
 async fn queue_waits_for_the_holder_until_its_lease_ends_or_the_queue_times_out() {
     let w = world("queue");
     let (old, new) = (push("v1", "sha256:aaaa", 1_000), push("v2", "sha256:bbbb", 2_000));
@@ -241,6 +263,35 @@ async fn rollback_releases_the_lock_records_why_and_announces_only_what_was_depl
     assert_eq!(records[0].reason.as_deref(), Some("why"));
     let states: Vec<TimelineState> = records[0].timeline.iter().map(|e| e.state).collect();
     assert_eq!(states, [TimelineState::Superseded, TimelineState::RolledBack]);
+}
+
+#[tokio::test]
+async fn rollback_stops_a_deployment_that_was_created_but_never_recorded() {
+    // start-deployment created d-LOST, then could neither record it nor stop it: rollback gets
+    // no deployment id, finds it in the group by the description start-deployment gave it, and
+    // leaves a deployment someone else started alone.
+    let w = world("supersede");
+    let p = push("v1", "sha256:aaaa", 1_000);
+    let description = format!("greenlight: api-server v1 ({})", p.digest);
+    *w.deployments.active.lock().expect("lock") =
+        vec![("d-LOST".into(), description), ("d-CONSOLE".into(), "a hotfix from the console".into())];
+    let notifier = FakeNotifier::default();
+    let state = json!({
+        "service": "api-server", "push": p, "error": {"Error": "AwsTransient", "Cause": "the ledger did not answer"},
+        "prepared": {
+            "already_live": false, "reason": null, "previous_task_definition_arn": null,
+            "task_definition_arn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:42", "revision": 42,
+            "container_port": 3000, "approval": {"required": false, "timeout_seconds": 3600, "on_timeout": "rollback"},
+            "codedeploy": {"application": "api-server", "deployment_group": "api-server-production"}
+        }
+    });
+    let request: RollbackRequest = serde_json::from_value(json!({"state": state})).expect("request");
+    let ports = NotifyPorts { deployments: &w.deployments, notifier: &notifier, ledger: &w.ledger };
+    let out = rollback(&request, ports).await.expect("rolled back");
+    assert!(out.stopped_deployment);
+    assert_eq!(*w.deployments.stopped.lock().expect("lock"), ["d-LOST"]);
+    let sent = notifier.sent.lock().expect("lock").clone();
+    assert!(sent[0].1.contains("d-LOST (created but not recorded; stopped and rolled back)"), "{sent:?}");
 }
 
 #[test]

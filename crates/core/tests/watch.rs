@@ -25,7 +25,7 @@ fn push() -> Push {
         tag: "v2".into(),
         event_id: None,
         event_time: None,
-        pushed_at: Some(NOW - 10),
+        pushed_at: chrono::DateTime::from_timestamp(NOW - 10, 0),
     }
 }
 

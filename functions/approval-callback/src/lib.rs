@@ -116,6 +116,32 @@ mod tests {
         r
     }
 
+    /// A POST to /slack as Slack sends it (a form), with this body and no signature.
+    fn slack_post(body: &str) -> Request {
+        lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("https://cb.example/slack")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::Text(body.into()))
+            .expect("request")
+    }
+
+    #[tokio::test]
+    async fn slack_requests_that_are_not_slack_s_shape_are_refused_before_anything_else() {
+        let h = handler();
+        let json = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("https://cb.example/slack")
+            .header("content-type", "application/json")
+            .body(Body::Text("{}".into()))
+            .expect("request");
+        assert_eq!(h.handle(json).await.expect("page").status(), 415);
+        let huge = format!("payload={}", "a".repeat(64 * 1024));
+        assert_eq!(h.handle(slack_post(&huge)).await.expect("page").status(), 413);
+        assert_eq!(h.handle(slack_post("payload=%7B%7D")).await.expect("page").status(), 401, "then the signature");
+        assert!(h.tokens.succeeded.lock().expect("lock").is_empty(), "nothing decided");
+    }
+
     #[tokio::test]
     async fn a_get_only_asks_a_post_decides_once() {
         let h = handler();
@@ -141,8 +167,7 @@ mod tests {
         assert_eq!(h.handle(request("POST", &tampered)).await.expect("page").status(), 403);
         assert_eq!(h.handle(request("DELETE", &url)).await.expect("page").status(), 405);
         assert_eq!(h.handle(request("GET", "https://cb.example/slack")).await.expect("page").status(), 405);
-        let forged = request("POST", "https://cb.example/slack");
-        assert_eq!(h.handle(forged).await.expect("page").status(), 401);
+        assert_eq!(h.handle(slack_post("payload=%7B%7D")).await.expect("page").status(), 401);
         assert!(h.tokens.succeeded.lock().expect("lock").is_empty(), "nothing decided");
     }
 
@@ -174,6 +199,6 @@ mod tests {
         let secrets = FakeSecrets { values: [("links".to_string(), "key".to_string())].into_iter().collect() };
         h.keys = Keys::new(secrets, None, Some("links".into()));
         assert_eq!(h.handle(request("POST", &url)).await.expect("decided").status(), 200);
-        assert_eq!(h.handle(request("POST", "https://cb.example/slack")).await.expect("page").status(), 401);
+        assert_eq!(h.handle(slack_post("payload=%7B%7D")).await.expect("page").status(), 401);
     }
 }

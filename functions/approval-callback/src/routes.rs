@@ -10,6 +10,10 @@ use serde_json::Value;
 use crate::Handler;
 use crate::pages::{applied_page, escape, page, text};
 
+/// The largest body a Slack interaction request has here: a block_actions payload of one
+/// approval message is a few kilobytes; anything near this is not Slack's.
+const MAX_SLACK_BODY: usize = 64 * 1024;
+
 /// An HTTP request to the approval-callback function URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackRequest {
@@ -110,6 +114,21 @@ async fn slack<A: Approvals, T: TaskTokens, C: Chat, S: Secrets>(
     now: i64,
 ) -> Result<CallbackResponse, Error> {
     let (approvals, tokens) = (&h.approvals, &h.tokens);
+    if req.body.len() > MAX_SLACK_BODY {
+        return Ok(text(
+            413,
+            format!(
+                "refused: the body is too large ({} bytes; a Slack interaction is at most {MAX_SLACK_BODY})",
+                req.body.len()
+            ),
+        ));
+    }
+    let form = req.header("content-type").is_some_and(|ct| {
+        ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    });
+    if !form {
+        return Ok(text(415, "refused: Slack sends interactions as application/x-www-form-urlencoded"));
+    }
     let Some(secret) = &h.keys.get().await?.slack_signing_secret else {
         return Ok(text(401, "Slack is not configured"));
     };

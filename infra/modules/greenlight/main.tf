@@ -214,7 +214,7 @@ locals {
       },
       {
         sid       = "DeploymentGroups"
-        actions   = ["codedeploy:GetDeploymentGroup", "codedeploy:StopDeployment"]
+        actions   = ["codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:StopDeployment"]
         resources = local.deployment_group_arns
       },
       {
@@ -281,7 +281,7 @@ locals {
       },
       {
         sid       = "Deployments"
-        actions   = ["codedeploy:GetDeployment", "codedeploy:StopDeployment"]
+        actions   = ["codedeploy:GetDeployment", "codedeploy:ListDeployments", "codedeploy:StopDeployment"]
         resources = local.deployment_group_arns
       },
       local.shared_statements.notify,

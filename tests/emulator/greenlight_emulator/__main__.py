@@ -11,6 +11,9 @@ Control routes, beside the AWS API on the same port:
   GET  /greenlight-emulator/state       functions, deployments and what each port serves
   GET  /greenlight-emulator/notifications   every message published to an SNS topic
   GET  /greenlight-emulator/calls   the AWS API calls each caller made (see calls.py)
+  POST /greenlight-emulator/faults  {"rules": [{"caller", "action", "kind", "nth", "times", "share", "seed", "delay_s"}]}
+  GET  /greenlight-emulator/faults  the rules, every call counted per caller and action, every fault injected
+  DELETE /greenlight-emulator/faults    removes every rule and forgets the counts (see faults.py)
   POST /greenlight-emulator/slack/<hook>    a fake Slack webhook (incoming webhook, response_url)
   GET  /greenlight-emulator/slack           what was posted to it
   ANY  /lambda-url/<function>/<path>        a function URL (payload format 2.0)
@@ -32,6 +35,7 @@ def main() -> int:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--time-scale", type=float, default=float(os.environ.get("GREENLIGHT_EMULATOR_TIME_SCALE", "0.01")))
     p.add_argument("--hook-timeout", type=float, default=None, help="seconds a hook may take to report (default: 1 hour, scaled)")
+    p.add_argument("--retry-time-scale", type=float, default=1.0, help="multiplies the state machine's Retry waits (see sfn.py)")
     p.add_argument("--detached", action="store_true", help="keep running when the starting process exits")
     args = p.parse_args()
 
@@ -45,20 +49,22 @@ def main() -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    from . import calls, cbor, codedeploy, lambdas, sfn
+    from . import calls, cbor, codedeploy, faults, lambdas, sfn
     from .control import Control
     from .loadbalancer import Behaviours, LoadBalancer
 
     functions = lambdas.Functions(state_dir)
     lambdas.patch_moto_invoke(functions)
     sfn.patch_stop_execution()
+    sfn.scale_retry_waits(args.retry_time_scale)
     engine = codedeploy.Engine(codedeploy.Settings(args.time_scale, args.hook_timeout), functions.invoke_async)
     codedeploy.install(engine)
     lb = LoadBalancer(behaviours := Behaviours())
-    recorder = calls.Recorder(os.environ.get("GREENLIGHT_AWS_CALLS_DIR"))
+    recorder = calls.Recorder(os.environ.get("GREENLIGHT_AWS_CALLS_DIR"), faults.Faults())
     ctl = Control(functions, behaviours, lb, recorder, engine)
 
-    app = ctl.wsgi(recorder.middleware(cbor.middleware(DomainDispatcherApplication(create_backend_app))))
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    app = ctl.wsgi(recorder.middleware(lambdas.invoke_payload_check(cbor.middleware(moto_app))))
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     port = server.server_address[1]
     endpoint = f"http://127.0.0.1:{port}"

@@ -12,6 +12,9 @@ With `GREENLIGHT_AWS_CALLS_DIR` set, each new (caller, action) pair is appended 
 `<dir>/calls-<pid>.tsv`; `cargo xtask test` checks them against each function's declared calls
 (`[package.metadata.greenlight] aws-calls` in its Cargo.toml), the list Terraform's policies are
 tested against.
+
+The same middleware counts every call and injects the faults set through the control routes
+(see faults.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import threading
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
+
+from . import faults
+from .faults import Faults
 
 CBOR_OPERATION = "/operation/"
 
@@ -53,7 +59,8 @@ def operation(environ: dict[str, Any], body: bytes) -> str | None:
 
 
 class Recorder:
-    def __init__(self, directory: str | None):
+    def __init__(self, directory: str | None, faults: Faults):
+        self.faults = faults
         self.path = os.path.join(directory, f"calls-{os.getpid()}.tsv") if directory else None
         if directory:
             os.makedirs(directory, exist_ok=True)
@@ -69,7 +76,11 @@ class Recorder:
                 environ["wsgi.input"] = io.BytesIO(body)
                 op = operation(environ, body)
                 if op:
-                    self.record(found[0], f"{found[1]}:{op}")
+                    action = f"{found[1]}:{op}"
+                    self.record(found[0], action)
+                    rule = None if CBOR_OPERATION in environ.get("PATH_INFO", "") else self.faults.decide(found[0], action)
+                    if rule is not None:
+                        return faults.apply(rule, found[1], environ, start_response, app)
             return app(environ, start_response)
 
         return wsgi

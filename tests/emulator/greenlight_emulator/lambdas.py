@@ -11,13 +11,16 @@ asking the same runtime API for work. A function error reaches the caller as Lam
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import queue
+import re
 import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -54,6 +57,7 @@ class Function:
         self.in_flight: dict[str, Invocation] = {}
         self.lock = threading.Lock()
         self.invocations = 0
+        self.errors = 0
         # Milliseconds from handing each invocation to the process to its answer, in order.
         self.durations_ms: list[float] = []
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -106,7 +110,15 @@ class Function:
         self.server.shutdown()
 
     def invoke(self, payload: bytes) -> tuple[str | None, bytes]:
-        """Runs one invocation; returns (function error kind or None, response payload)."""
+        """Runs one invocation; returns (function error kind or None, response payload). Function
+        errors are counted, as Lambda's `Errors` metric counts them."""
+        error, result = self._invoke(payload)
+        if error:
+            with self.lock:
+                self.errors += 1
+        return error, result
+
+    def _invoke(self, payload: bytes) -> tuple[str | None, bytes]:
         if not self.alive():
             return "Unhandled", _error_body("Runtime.ExitError", f"the process of function {self.name} is not running")
         inv = Invocation(payload, self.timeout_s)
@@ -221,6 +233,7 @@ class Functions:
         return {
             n: {
                 "invocations": f.invocations,
+                "errors": f.errors,
                 "durations_ms": list(f.durations_ms),
                 "pids": [p.pid for p in f.alive()],
                 "running": bool(f.alive()),
@@ -245,3 +258,35 @@ def patch_moto_invoke(functions: Functions) -> None:
         return result
 
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/[^/]+/invocations$")
+
+
+def invoke_payload_check(app: Callable[..., Any]) -> Callable[..., Any]:
+    """Lambda's Invoke takes a JSON payload: anything else (not JSON, not UTF-8) is refused
+    before any function runs, with HTTP 400 `InvalidRequestContentException` ("The request body
+    could not be parsed as JSON", Invoke's errors in the Lambda API reference)."""
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("REQUEST_METHOD") == "POST" and INVOKE_PATH.match(environ.get("PATH_INFO", "")):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            try:
+                json.loads(body.decode("utf-8") if body else "{}")
+            except ValueError as e:
+                out = json.dumps({"Type": "User", "message": f"Could not parse request body into json: {e}"}).encode()
+                start_response(
+                    "400 Bad Request",
+                    [
+                        ("Content-Type", "application/json"),
+                        ("x-amzn-ErrorType", "InvalidRequestContentException"),
+                        ("Content-Length", str(len(out))),
+                    ],
+                )
+                return [out]
+        return app(environ, start_response)
+
+    return wsgi
+

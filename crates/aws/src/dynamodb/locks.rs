@@ -13,8 +13,11 @@ const WHAT: &str = "service lock";
 
 /// A push is the newest unless a newer one is recorded.
 const NEWEST_CONDITION: &str = "attribute_not_exists(pk) OR push_order <= :order";
-/// The lock is free, ours, or its lease ended.
-const ACQUIRE_CONDITION: &str = "attribute_not_exists(pk) OR execution = :me OR lease_until < :now";
+/// The lock is free, ours, or its lease ended while its production traffic was not moving.
+const ACQUIRE_CONDITION: &str = "attribute_not_exists(pk) OR execution = :me \
+     OR (lease_until < :now AND (attribute_not_exists(shifting) OR shifting = :false))";
+/// The holder is still the expired one the caller saw end.
+const TAKE_EXPIRED_CONDITION: &str = "execution = :expired AND lease_until < :now";
 /// ...or (`supersede`) an older push holds it whose production traffic is not moving.
 const TAKE_OLDER_CONDITION: &str =
     " OR (push_order < :order AND (attribute_not_exists(shifting) OR shifting = :false))";
@@ -71,46 +74,18 @@ impl Locks for DynamoLedger {
     }
 
     async fn acquire(&self, service: &str, claim: &LockHolder, now: i64, take_older: bool) -> Result<Acquire, Error> {
-        let item = lock_key(service)
-            .s("kind", "lock")
-            .s("execution", &claim.execution)
-            .s("push_order", &claim.order)
-            .s("tag", &claim.tag)
-            .s("digest", &claim.digest)
-            .n("lease_until", claim.lease_until)
-            .bool("shifting", false);
         let mut condition = ACQUIRE_CONDITION.to_string();
-        let mut values = Item::default().s(":me", &claim.execution).n(":now", now);
+        let mut values = Item::default().s(":me", &claim.execution).n(":now", now).bool(":false", false);
         if take_older {
             condition.push_str(TAKE_OLDER_CONDITION);
-            values = values.s(":order", &claim.order).bool(":false", false);
+            values = values.s(":order", &claim.order);
         }
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item.0))
-            .condition_expression(condition)
-            .set_expression_attribute_values(Some(values.0))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match written("dynamodb:PutItem", result)? {
-            Some(out) => {
-                let previous = out.attributes.filter(|a| !a.is_empty()).map(Item);
-                Ok(Acquire::Acquired { previous: previous.as_ref().map(holder).transpose()? })
-            }
-            None => match self.holder(service).await? {
-                Some(h) => Ok(Acquire::Held(h)),
-                // Released between the two calls: take it on the next attempt.
-                None => Err(Error::Queued {
-                    service: service.into(),
-                    tag: claim.tag.clone(),
-                    holder: "an execution that just finished".into(),
-                    shifting: false,
-                }),
-            },
-        }
+        self.put_lock(service, claim, condition, values).await
+    }
+
+    async fn take_expired(&self, service: &str, claim: &LockHolder, expired: &str, now: i64) -> Result<Acquire, Error> {
+        let values = Item::default().s(":expired", expired).n(":now", now);
+        self.put_lock(service, claim, TAKE_EXPIRED_CONDITION.to_string(), values).await
     }
 
     async fn renew(
@@ -161,5 +136,51 @@ impl Locks for DynamoLedger {
             .send()
             .await;
         Ok(written("dynamodb:DeleteItem", result)?.is_some())
+    }
+}
+
+impl DynamoLedger {
+    /// Writes `claim` as the lock under `condition`; the previous holder, or who holds it.
+    async fn put_lock(
+        &self,
+        service: &str,
+        claim: &LockHolder,
+        condition: String,
+        values: Item,
+    ) -> Result<Acquire, Error> {
+        let item = lock_key(service)
+            .s("kind", "lock")
+            .s("execution", &claim.execution)
+            .s("push_order", &claim.order)
+            .s("tag", &claim.tag)
+            .s("digest", &claim.digest)
+            .n("lease_until", claim.lease_until)
+            .bool("shifting", false);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item.0))
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values.0))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match written("dynamodb:PutItem", result)? {
+            Some(out) => {
+                let previous = out.attributes.filter(|a| !a.is_empty()).map(Item);
+                Ok(Acquire::Acquired { previous: previous.as_ref().map(holder).transpose()? })
+            }
+            None => match self.holder(service).await? {
+                Some(h) => Ok(Acquire::Held(h)),
+                // Released between the two calls: take it on the next attempt.
+                None => Err(Error::Queued {
+                    service: service.into(),
+                    tag: claim.tag.clone(),
+                    holder: "an execution that just finished".into(),
+                    shifting: false,
+                }),
+            },
+        }
     }
 }

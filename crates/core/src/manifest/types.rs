@@ -86,7 +86,7 @@ pub struct Service {
     pub concurrency: Concurrency,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeDeployTarget {
     /// CodeDeploy application name (compute platform ECS).

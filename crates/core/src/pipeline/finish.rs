@@ -52,9 +52,17 @@ where
             update.outcome = Some(Outcome::Deployed);
             update.validation = Some(validation.trim().to_string()).filter(|v| !v.is_empty());
             ledger.record(&step.service, push, &update).await?;
-            ledger.release(&step.service, &execution_name(&step.service, &push.digest)).await?;
+            // The team hears of the success even when the lock cannot be released now: its
+            // lease ends it, and the next push waits at most that long.
+            let lock = match ledger.release(&step.service, &execution_name(&step.service, &push.digest)).await {
+                Ok(_) => String::new(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the service's lock was not released; its lease ends it");
+                    format!("\nThe service's lock was not released ({e}); its lease ends it.\n")
+                }
+            };
             let message = format!(
-                "{service}: {tag} is in production.\n\nImage: {image}\nTask definition: {revision}\nDeployment: {id}\n{validation}",
+                "{service}: {tag} is in production.\n\nImage: {image}\nTask definition: {revision}\nDeployment: {id}\n{validation}{lock}",
                 service = step.service,
                 tag = push.tag,
                 image = push.image_uri(),

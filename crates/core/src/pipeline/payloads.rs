@@ -54,6 +54,10 @@ pub struct Prepared {
     pub container_port: Option<u16>,
     /// What the state machine does at Ready.
     pub approval: ApprovalStep,
+    /// The CodeDeploy application and deployment group the push deploys through (rollback
+    /// looks there for a deployment whose id was never recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codedeploy: Option<crate::manifest::CodeDeployTarget>,
 }
 
 /// The approval policy the state machine follows for this execution.
@@ -201,6 +205,9 @@ pub struct RollbackRequest {
 pub struct RollbackInput {
     pub service: String,
     pub push: Push,
+    /// prepare's result, when prepare got that far (the deployment group is in it).
+    #[serde(default)]
+    pub prepared: Option<Prepared>,
     #[serde(default)]
     pub deployment: Option<Started>,
     #[serde(default)]

@@ -54,20 +54,23 @@ where
         revision: None,
         container_port: None,
         approval: ApprovalStep::of(service),
+        codedeploy: Some(service.codedeploy.clone()),
     };
     match Registration::of(service, &input.push, &current)? {
         Registration::AlreadyLive => {
             ledger.release(&service.name, &execution_name(&service.name, &input.push.digest)).await?;
-            let mut update = HistoryUpdate::state(TimelineState::AlreadyLive);
-            update.outcome = Some(Outcome::AlreadyLive);
-            ledger.record(&service.name, &input.push, &update).await?;
-            prepared.already_live = true;
-            prepared.reason = Some(format!(
+            let reason = format!(
                 "{} already runs {} ({}); nothing to deploy",
                 service.name,
                 input.push.digest,
                 prepared.previous_task_definition_arn.as_deref().unwrap_or("current task definition")
-            ));
+            );
+            let mut update = HistoryUpdate::state(TimelineState::AlreadyLive);
+            update.outcome = Some(Outcome::AlreadyLive);
+            update.reason = Some(reason.clone());
+            ledger.record(&service.name, &input.push, &update).await?;
+            prepared.already_live = true;
+            prepared.reason = Some(reason);
         }
         Registration::Register { request, container_port } => {
             let registered = task_definitions.register(&request).await?;
@@ -119,7 +122,18 @@ where
         shifting: false,
     };
     let take_older = service.concurrency.policy == ConcurrencyPolicy::Supersede;
-    let previous = match ports.ledger.acquire(&service.name, &claim, lease.now, take_older).await? {
+    let mut acquired = ports.ledger.acquire(&service.name, &claim, lease.now, take_older).await?;
+    if let Acquire::Held(holder) = &acquired
+        && holder.shifting
+        && holder.lease_until < lease.now
+        && holder.order <= claim.order
+        && deployment_ended(holder, ports.deployments).await?
+    {
+        // Its execution stopped renewing while production traffic moved, and the deployment
+        // has ended since: nothing is left to stop.
+        acquired = ports.ledger.take_expired(&service.name, &claim, &holder.execution, lease.now).await?;
+    }
+    let previous = match acquired {
         Acquire::Held(holder) if holder.order > claim.order => {
             return Err(superseded(input, format!("{} was pushed later and holds the lock", holder.describe())));
         }
@@ -154,9 +168,19 @@ where
     ports.ledger.record(&service.name, &input.push, &update).await
 }
 
+/// Whether the deployment of a holder whose production traffic moved has ended (a holder that
+/// recorded none has nothing running).
+async fn deployment_ended(holder: &LockHolder, deployments: &impl Deployments) -> Result<bool, Error> {
+    match &holder.deployment_id {
+        Some(id) => Ok(deployments.state(id).await?.status.is_terminal()),
+        None => Ok(true),
+    }
+}
+
 /// Stops the deployment of the execution whose lock was taken over (auto-rollback: its
 /// production traffic had not moved) and cancels its pending approval, so that its execution
-/// ends as `Superseded` instead of waiting for a decision that no longer matters.
+/// ends as `Superseded` instead of waiting for a decision that no longer matters. A deployment
+/// whose traffic moved is never stopped: the lock is only taken from it once it ended.
 async fn stop_superseded<M, T, D, L, A, K>(
     previous: &LockHolder,
     by: &LockHolder,
@@ -168,7 +192,9 @@ where
     A: Approvals,
     K: TaskTokens,
 {
-    if let Some(id) = &previous.deployment_id {
+    if let Some(id) = &previous.deployment_id
+        && !previous.shifting
+    {
         ports.deployments.stop(id).await?;
     }
     if let Some(id) = &previous.approval_id

@@ -6,10 +6,23 @@ use crate::history::{HistoryUpdate, Outcome, TimelineState};
 use crate::ports::{DeploymentState, DeploymentStatus, Deployments, History, Locks, Notifier, Validations};
 
 use super::finish::NotifyPorts;
+use super::start::deployment_description;
 use super::{RollbackRequest, RolledBack, execution_name, validation_summary};
 
 fn ended(s: &DeploymentState) -> String {
     format!("deployment {} ended {}: {}", s.id, s.status, s.error_message.as_deref().unwrap_or("no reason given"))
+}
+
+/// Stops the deployment; a stop that fails for a deployment that has ended anyway (CodeDeploy
+/// rolled it back itself) is no failure. Whether this call stopped it.
+async fn stop_if_active(deployments: &impl Deployments, id: &str) -> Result<bool, Error> {
+    match deployments.stop(id).await {
+        Ok(stopped) => Ok(stopped),
+        Err(e) => match deployments.state(id).await {
+            Ok(s) if s.status.is_terminal() => Ok(false),
+            _ => Err(e),
+        },
+    }
 }
 
 /// rollback: stop the deployment with auto-rollback (traffic back to blue) if it is still
@@ -34,9 +47,23 @@ where
         (None, None) => "the deployment failed for an unknown reason".into(),
     };
     let stopped = match &input.deployment {
-        Some(d) => deployments.stop(&d.deployment_id).await?,
+        Some(d) => stop_if_active(deployments, &d.deployment_id).await?,
         None => false,
     };
+    // start-deployment may have created a deployment it could not record (it failed right
+    // after CreateDeployment, and its own stop failed too): find it by its description.
+    let mut orphans = Vec::new();
+    if input.deployment.is_none()
+        && let Some(group) = input.prepared.as_ref().and_then(|p| p.codedeploy.as_ref())
+    {
+        let description = deployment_description(&input.service, &input.push);
+        for id in deployments.active_with_description(&group.application, &group.deployment_group, &description).await?
+        {
+            if stop_if_active(deployments, &id).await? {
+                orphans.push(id);
+            }
+        }
+    }
     // A failed validation says more than "the hook reported Failed": add its reason.
     let (validation, failure) = match &input.deployment {
         Some(d) => validation_summary(ledger, &d.deployment_id).await,
@@ -60,6 +87,9 @@ where
         Some(d) if stopped => format!("{} (stopped and rolled back)", d.deployment_id),
         Some(d) if succeeded => format!("{} (had already succeeded before it could be stopped)", d.deployment_id),
         Some(d) => format!("{} (already ended; CodeDeploy rolled it back)", d.deployment_id),
+        None if !orphans.is_empty() => {
+            format!("{} (created but not recorded; stopped and rolled back)", orphans.join(", "))
+        }
         None => "none started".into(),
     };
     let outcome = if succeeded {
@@ -92,10 +122,12 @@ where
     if let Err(e) = ledger.release(&input.service, &execution_name(&input.service, &push.digest)).await {
         notes.push(format!("the lock was not released (its lease ends it): {e}"));
     }
-    if is_superseded && input.deployment.is_none() {
-        return Ok(RolledBack { error, reason, stopped_deployment: stopped, notes });
+    if is_superseded && input.deployment.is_none() && orphans.is_empty() {
+        return Ok(RolledBack { error, reason, stopped_deployment: stopped || !orphans.is_empty(), notes });
     }
     let subject = if is_superseded { subject.replace("rolled back", "superseded") } else { subject };
+    // What greenlight could not write is part of what the team hears.
+    let message = if notes.is_empty() { message } else { format!("{message}\nAlso: {}.\n", notes.join("; ")) };
     ports.notifier.notify(&subject, &message).await?;
-    Ok(RolledBack { error, reason, stopped_deployment: stopped, notes })
+    Ok(RolledBack { error, reason, stopped_deployment: stopped || !orphans.is_empty(), notes })
 }

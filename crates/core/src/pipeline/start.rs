@@ -18,6 +18,11 @@ pub struct StartPorts<'a, M, D, L> {
     pub ledger: &'a L,
 }
 
+/// The description of the deployment a push starts: how rollback finds one whose id was lost.
+pub(super) fn deployment_description(service: &str, push: &crate::event::Push) -> String {
+    format!("greenlight: {service} {} ({})", push.tag, push.digest)
+}
+
 /// start-deployment: CreateDeployment with the AppSpec of the prepared revision, while this
 /// execution holds the service's lock (checked before, and recorded with the deployment id
 /// after: a deployment created after losing the lock is stopped at once).
@@ -44,7 +49,7 @@ where
     let ledger = ports.ledger;
     keep_lock(ledger, &input.service, &input.push, lease.until(), &Renew::default()).await?;
     let spec = deployment_appspec(service, arn, port, &HookFunctions { validate });
-    let description = format!("greenlight: {} {} ({})", service.name, input.push.tag, input.push.digest);
+    let description = deployment_description(&service.name, &input.push);
     let deployment_id = ports
         .deployments
         .create(&service.codedeploy.application, &service.codedeploy.deployment_group, &spec, &description)

@@ -1,0 +1,499 @@
+//! The reliability proof's scenarios (`cargo xtask reliability`): a deploy driven end to end on
+//! the emulation while the emulation fails AWS calls, and the invariants checked after it.
+//!
+//! A scenario is a [`Base`] (what happens: an approved deploy, a failed validation, a rejection,
+//! a push superseded by a newer one) plus fault rules. Whatever the faults, when it is over:
+//! every execution ended; no CodeDeploy deployment is left active; the service's lock is
+//! released or bound by its lease; each push has a ledger outcome (with a reason when it did not
+//! deploy); someone was told (a notification, or the notifier's own failure counted as a
+//! function error); production answered with one digest at every sample and never went back to
+//! an older one; no function panicked. A fault that fails once must change nothing: the deploy
+//! ends as it does without faults.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use greenlight_core::history::Outcome;
+use greenlight_core::pipeline::PushOutcome;
+use greenlight_core::ports::ExecutionStart;
+use serde_json::Value;
+
+use crate::approve::{button, click, now, slack_requests};
+use crate::emulator::Options;
+use crate::faults::{Kind, Report, Rule};
+use crate::pipeline::{Hook, Pipeline, SLACK_SIGNING_SECRET, Setup, function_name};
+
+/// How long one scenario may take before its executions count as left hanging.
+const LIMIT: Duration = Duration::from_secs(420);
+/// The manifest's shortest approval timeout: a decision that never arrives costs this much.
+const APPROVAL_TIMEOUT: u32 = 60;
+/// The state machine's Retry waits, scaled: the same attempts in a twentieth of the time.
+const RETRY_TIME_SCALE: f64 = 0.05;
+const LEASE_SECONDS: i64 = 900;
+
+/// What a scenario does, before any fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Base {
+    /// v2 pushed, approved in Slack, live.
+    Approved,
+    /// v2 pushed; its green answers HTTP 500, validation fails, CodeDeploy rolls back.
+    ValidationFails,
+    /// v2 pushed, rejected in Slack: the deployment is stopped and rolled back.
+    Rejected,
+    /// v2 pushed and waiting for approval; v3 pushed: v2 is superseded, v3 approved and live.
+    Superseded,
+    /// v2 pushed; while one of its steps (the function named) is held up (its first two AWS
+    /// calls answer late, past the SDK's timeout), v3 is pushed and takes the lock: v2's step
+    /// finds the lock lost. v3 is approved and live.
+    Overtaken(&'static str),
+    /// v1, which production runs already, pushed again: nothing is registered or deployed.
+    AlreadyLive,
+}
+
+impl Base {
+    pub const ALL: [Base; 10] = [
+        Base::Approved,
+        Base::ValidationFails,
+        Base::Rejected,
+        Base::Superseded,
+        Base::AlreadyLive,
+        Base::Overtaken("start-deployment"),
+        Base::Overtaken("deployment-status"),
+        Base::Overtaken("validate"),
+        Base::Overtaken("request-approval"),
+        Base::Overtaken("finish"),
+    ];
+
+    pub fn name(self) -> String {
+        match self {
+            Base::Approved => "approved".into(),
+            Base::ValidationFails => "validation fails".into(),
+            Base::Rejected => "rejected".into(),
+            Base::Superseded => "superseded".into(),
+            Base::AlreadyLive => "already live".into(),
+            Base::Overtaken(step) => format!("overtaken in {step}"),
+        }
+    }
+
+    fn approval(self) -> bool {
+        !matches!(self, Base::ValidationFails)
+    }
+
+    fn pushes(self) -> &'static [&'static str] {
+        match self {
+            Base::Superseded | Base::Overtaken(_) => &["v2", "v3"],
+            Base::AlreadyLive => &["v1"],
+            _ => &["v2"],
+        }
+    }
+
+    /// Rules the base itself needs (not counted as the scenario's fault).
+    pub fn rules(self) -> Vec<Rule> {
+        match self {
+            Base::Overtaken(step) => {
+                let mut late = Rule::once(&function_name(step), "*", Kind::Delay);
+                late.times = Some(2);
+                vec![late]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One run: a base and the faults the emulation injects meanwhile.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub base: Base,
+    /// Rules that bring the run to the faulted call (not counted as the scenario's fault).
+    pub triggers: Vec<Rule>,
+    /// The fault under test; `None` for a calibration run.
+    pub fault: Option<Rule>,
+    /// The fault keeps failing: a clean failure path is expected, not the base's outcome.
+    pub persistent: bool,
+}
+
+/// How a push ended: its execution's status and its ledger outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushEnd {
+    pub tag: String,
+    pub status: String,
+    pub outcome: Option<Outcome>,
+}
+
+/// What one run showed.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    pub name: String,
+    pub ends: Vec<PushEnd>,
+    /// Faults injected by the rule under test.
+    pub injected: u64,
+    /// Faults injected in all (triggers too).
+    pub injected_total: u64,
+    pub violations: Vec<String>,
+    pub lock_leaks: u32,
+    /// The lock was still held at the end, to be freed by its lease.
+    pub lock_left_to_lease: bool,
+    pub older_after_newer: u32,
+    pub panics: u32,
+    pub samples: usize,
+    pub calls: Report,
+    pub seconds: f64,
+}
+
+impl Run {
+    pub fn outcomes(&self) -> Vec<(String, Option<Outcome>)> {
+        self.ends.iter().map(|e| (e.tag.clone(), e.outcome)).collect()
+    }
+}
+
+/// The options of every scenario's emulation.
+pub fn options() -> Options {
+    Options { retry_time_scale: RETRY_TIME_SCALE, ..Options::default() }
+}
+
+fn setup(base: Base) -> Setup {
+    Setup {
+        options: options(),
+        hook: Hook::version_check(),
+        approval_timeout: base.approval().then_some(APPROVAL_TIMEOUT),
+        ..Setup::default()
+    }
+}
+
+/// Runs a scenario on a fresh emulation; `expected`, for a fault that fails once, is how the
+/// same base ended without it.
+pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome>)]>) -> Run {
+    let started = Instant::now();
+    let p = Pipeline::start(setup(scenario.base)).await;
+    if scenario.base == Base::ValidationFails {
+        p.emulator.set_behaviour(&p.digest("v2"), serde_json::json!({"mode": "error"})).await;
+    }
+    let mut rules = scenario.base.rules();
+    rules.extend(scenario.triggers.clone());
+    rules.extend(scenario.fault.clone());
+    if !rules.is_empty() {
+        p.emulator.add_faults(&rules).await;
+    }
+    let sampler = Sampler::start(p.emulator.production_url.clone());
+    let (executions, mut violations) = drive(&p, scenario.base).await;
+    let samples = sampler.stop().await;
+    let mut run = Run { name: scenario.name.clone(), violations: Vec::new(), ..Run::default() };
+    // Every active deployment ends (a stop takes CodeDeploy a moment to roll back).
+    violations.extend(settle(&p).await);
+    let report = p.emulator.fault_report().await;
+    run.injected_total = report.injected.len() as u64;
+    run.injected = match &scenario.fault {
+        Some(f) => report.injected.iter().filter(|i| i["caller"] == f.caller && i["action"] == f.action).count() as u64,
+        None => 0,
+    };
+    for (tag, arn) in &executions {
+        let status = match arn {
+            Some(arn) => match p.ended(arn).await {
+                Some(end) => end.status,
+                None => {
+                    violations.push(format!("{tag}: execution still RUNNING after {} s", LIMIT.as_secs()));
+                    "RUNNING".into()
+                }
+            },
+            None => "NOT STARTED".into(),
+        };
+        let record = p.history("web").await.into_iter().find(|r| &r.tag == tag);
+        run.ends.push(PushEnd { tag: (*tag).into(), status, outcome: record.as_ref().and_then(|r| r.outcome) });
+        // When the ledger write itself keeps failing, the team must hear that it was not recorded.
+        let unrecorded_told = scenario.persistent
+            && scenario.fault.as_ref().is_some_and(|f| f.action.starts_with("dynamodb:"))
+            && p.emulator.notifications().await.iter().any(|n| {
+                n["subject"].as_str().is_some_and(|s| s.starts_with(&format!("greenlight: web {tag} ")))
+                    && n["message"].as_str().is_some_and(|m| m.contains("the ledger did not record the outcome"))
+            });
+        if arn.is_some() && !unrecorded_told {
+            match record {
+                None => violations.push(format!("{tag}: no ledger record")),
+                Some(r) if r.outcome.is_none() => violations.push(format!("{tag}: the ledger has no outcome")),
+                Some(r) if r.outcome != Some(Outcome::Deployed) && r.reason.as_deref().is_none_or(str::is_empty) => {
+                    violations.push(format!("{tag}: the ledger's outcome {:?} has no reason", r.outcome))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    violations.extend(told(&p, scenario, &executions).await);
+    match p.lock_holder("web").await {
+        None => {}
+        Some(holder) => {
+            let until = holder["lease_until"].as_i64().unwrap_or(i64::MAX);
+            if until <= now() + LEASE_SECONDS {
+                run.lock_left_to_lease = true;
+            } else {
+                run.lock_leaks += 1;
+                violations.push(format!("the lock is held by {holder} beyond its lease"));
+            }
+        }
+    }
+    let order: BTreeMap<String, usize> =
+        crate::pipeline::TAGS.iter().enumerate().map(|(i, t)| (p.digest(t), i)).collect();
+    let mut newest = 0;
+    let mut unanswered = Vec::new();
+    for sample in &samples {
+        match sample.as_ref().map(|d| order.get(d)) {
+            Ok(Some(&i)) if i < newest => run.older_after_newer += 1,
+            Ok(Some(&i)) => newest = i,
+            Ok(None) => unanswered.push(format!("an unknown digest {sample:?}")),
+            Err(e) => unanswered.push(e.clone()),
+        }
+    }
+    if let Some(first) = unanswered.first() {
+        violations.push(format!(
+            "production did not serve a seeded digest at {} of {} samples (first: {first})",
+            unanswered.len(),
+            samples.len()
+        ));
+    }
+    if run.older_after_newer > 0 {
+        violations.push(format!("production went back to an older digest {} times", run.older_after_newer));
+    }
+    run.samples = samples.len();
+    run.panics = panics(&p);
+    if let (Some(expected), false) = (expected, scenario.persistent)
+        && run.outcomes() != expected
+    {
+        violations.push(format!("ended {:?} where the run without the fault ended {expected:?}", run.outcomes()));
+    }
+    if scenario.fault.is_some() && run.injected == 0 {
+        violations.push("the faulted call was never made".into());
+    }
+    violations.dedup();
+    run.violations = violations;
+    run.calls = report;
+    run.seconds = started.elapsed().as_secs_f64();
+    run
+}
+
+/// Lambda retries an asynchronous invocation that failed twice (three attempts in all), as it
+/// does for the EventBridge rule's; the push's outcome, or the last error.
+async fn deliver(p: &Pipeline, event: &Value) -> Result<PushOutcome, String> {
+    let mut last = String::new();
+    for _ in 0..3 {
+        match p.try_deliver(event).await {
+            Ok(outcome) => return Ok(outcome),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Pushes and answers the approvals the base calls for; the executions by tag.
+async fn drive(p: &Pipeline, base: Base) -> (Vec<(&'static str, Option<String>)>, Vec<String>) {
+    let mut executions = Vec::new();
+    let mut violations = Vec::new();
+    let decision = if base == Base::Rejected { "reject" } else { "approve" };
+    for (i, tag) in base.pushes().iter().enumerate() {
+        let arn = match deliver(p, &p.push_event(tag)).await {
+            Ok(outcome) => match outcome.executions.first().map(|e| e.start.clone()) {
+                Some(ExecutionStart::Started { execution_arn }) => Some(execution_arn),
+                other => {
+                    violations.push(format!("{tag}: on-image-push started nothing: {other:?}"));
+                    None
+                }
+            },
+            // Nothing started: the event went to the dead-letter queue after Lambda's retries.
+            Err(_) => None,
+        };
+        executions.push((*tag, arn.clone()));
+        let last = i + 1 == base.pushes().len();
+        if let (Base::Overtaken(step), false) = (base, last) {
+            // finish only runs once v2 is approved.
+            if step == "finish"
+                && let Some(request) = wait_for(p, arn.as_deref(), || approval_request(p, tag)).await
+            {
+                answer(p, &request, decision).await;
+            }
+            // v3 is pushed once v2's step is held up.
+            let caller = function_name(step);
+            let held = wait_for(p, arn.as_deref(), || {
+                let caller = caller.clone();
+                async move {
+                    let report = p.emulator.fault_report().await;
+                    report.injected.iter().any(|i| i["caller"] == caller.as_str()).then_some(Value::Null)
+                }
+            })
+            .await;
+            if held.is_none() {
+                violations.push(format!("{tag}: {step} was never held up"));
+            }
+            continue;
+        }
+        if let Base::Overtaken(_) = base {
+            // ... and waited for until it holds the lock.
+            let _ = wait_for(p, arn.as_deref(), || async move {
+                p.lock_holder("web").await.filter(|h| h["tag"] == "v3").map(|_| Value::Null)
+            })
+            .await;
+        }
+        if base.approval() && (last || !matches!(base, Base::Overtaken(_))) {
+            // The approval request of this push, or its execution's end.
+            let request = wait_for(p, arn.as_deref(), || approval_request(p, tag)).await;
+            if let (Some(request), true) = (request, last) {
+                answer(p, &request, decision).await;
+            }
+        }
+    }
+    for (_, arn) in &executions {
+        if let Some(arn) = arn {
+            p.finish_within(arn, LIMIT).await;
+        }
+    }
+    (executions, violations)
+}
+
+/// The approval request of `web:<tag>` in Slack, once it is there.
+async fn approval_request(p: &Pipeline, tag: &str) -> Option<Value> {
+    slack_requests(p).await.into_iter().find(|r| r.to_string().contains(&format!("web {tag}")))
+}
+
+/// Clicks the button; a person whose click failed tries once more.
+async fn answer(p: &Pipeline, request: &Value, decision: &str) {
+    let Some(value) = button(request, decision) else { return };
+    for _ in 0..2 {
+        if click(p, &value, "alice", SLACK_SIGNING_SECRET, now()).await.0 == 200 {
+            return;
+        }
+    }
+}
+
+/// Polls `found` until it finds something or the execution ends.
+async fn wait_for<F, Fut>(p: &Pipeline, arn: Option<&str>, mut found: F) -> Option<Value>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let arn = arn?;
+    let deadline = Instant::now() + LIMIT;
+    while Instant::now() < deadline {
+        if let Some(v) = found().await {
+            return Some(v);
+        }
+        if p.ended(arn).await.is_some() {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// Deployments still active once every execution ended, after CodeDeploy's own rollback time.
+async fn settle(p: &Pipeline) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = p.emulator.control_get("state").await;
+        let active: Vec<String> = state["deployments"]
+            .as_object()
+            .map(|d| {
+                d.iter()
+                    .filter(|(_, v)| !matches!(v["status"].as_str(), Some("Succeeded" | "Failed" | "Stopped")))
+                    .map(|(id, v)| format!("{id} is {}", v["status"]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if active.is_empty() {
+            return Vec::new();
+        }
+        if Instant::now() > deadline {
+            return active.into_iter().map(|a| format!("CodeDeploy deployment left active: {a}")).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Each started push's end was announced on the topic, or the notifier's failure was counted.
+/// A push superseded before it deployed anything is only recorded: the newer push's own
+/// announcement follows. So is a push of what production already runs.
+async fn told(p: &Pipeline, scenario: &Scenario, executions: &[(&str, Option<String>)]) -> Vec<String> {
+    let notes = p.emulator.notifications().await;
+    let state = p.emulator.control_get("state").await;
+    let history = p.history("web").await;
+    let mut out = Vec::new();
+    for (tag, arn) in executions {
+        let quietly_superseded = history.iter().any(|r| {
+            &r.tag == tag
+                && (r.outcome == Some(Outcome::AlreadyLive)
+                    || (r.outcome == Some(Outcome::Superseded) && r.deployment_id.is_none()))
+        });
+        if arn.is_none() || quietly_superseded {
+            continue;
+        }
+        let announced = notes.iter().any(|n| {
+            let subject = n["subject"].as_str().unwrap_or_default();
+            subject.starts_with(&format!("greenlight: web {tag} ")) && !subject.contains("approve")
+        });
+        if announced {
+            continue;
+        }
+        // The notifier itself is what failed: the function error is logged and counted.
+        let notifier_failed = scenario.persistent
+            && scenario.fault.as_ref().is_some_and(|f| {
+                f.action == "sns:Publish" && state["functions"][&f.caller]["errors"].as_u64().unwrap_or(0) > 0
+            });
+        if !notifier_failed {
+            out.push(format!("{tag}: nobody was told how it ended"));
+        }
+    }
+    out
+}
+
+/// `panicked at` lines in the function processes' logs.
+pub fn panics(p: &Pipeline) -> u32 {
+    let Ok(entries) = std::fs::read_dir(&p.emulator.dir) else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("greenlight-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default().matches("panicked at").count() as u32)
+        .sum()
+}
+
+/// Samples what production serves every 50 ms until stopped.
+struct Sampler {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Vec<Result<String, String>>>,
+}
+
+impl Sampler {
+    fn start(production_url: String) -> Self {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let http = greenlight_http::client().expect("an HTTP client");
+            let mut samples = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => return samples,
+                    _ = tick.tick() => {
+                        let answer = http.get(format!("{production_url}/version")).timeout(Duration::from_secs(5)).send().await;
+                        let digest = match answer {
+                            Ok(r) if r.status().is_success() => {
+                                r.json::<Value>().await.map_err(|e| e.to_string()).and_then(|v| {
+                                    v["digest"].as_str().map(str::to_string).ok_or_else(|| format!("no digest in {v}"))
+                                })
+                            }
+                            Ok(r) => Err(format!("HTTP {}: {}", r.status(), r.text().await.unwrap_or_default())),
+                            Err(e) => Err(format!("{e}")),
+                        };
+                        samples.push(digest);
+                    }
+                }
+            }
+        });
+        Self { stop, task }
+    }
+
+    async fn stop(self) -> Vec<Result<String, String>> {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap_or_default()
+    }
+}
+
+/// The function a rule's caller names, by crate.
+pub fn caller(krate: &str) -> String {
+    function_name(krate)
+}
