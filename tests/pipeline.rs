@@ -231,3 +231,26 @@ async fn a_variable_terraform_does_not_set_fails_the_deploy_and_rolls_back() {
     assert!(p.deployments().await.is_empty(), "nothing was deployed");
     assert_eq!(p.serving(Port::Production).await.as_deref(), Some(v1.as_str()));
 }
+
+#[tokio::test]
+async fn a_manifest_broken_at_run_time_is_announced_and_deploys_nothing() {
+    let p = Pipeline::start(Setup::default()).await;
+    let ssm = aws_sdk_ssm::Client::new(&p.config);
+    ssm.put_parameter()
+        .name(greenlight_tests::pipeline::MANIFEST_PARAMETER)
+        .value("{\"version\": 1, \"services\": [{\"name\": \"web\"}]}")
+        .overwrite(true)
+        .send()
+        .await
+        .expect("PutParameter");
+    let err = p.try_deliver(&p.push_event("v2")).await.expect_err("no manifest, no deploy");
+    assert!(err.contains("InvalidManifest"), "{err}");
+    let notes = p.emulator.notifications().await;
+    let note = notes
+        .iter()
+        .find(|n| n["subject"] == "greenlight: the deploy manifest cannot be read; web:v2 is not deployed")
+        .unwrap_or_else(|| panic!("not announced: {notes:?}"));
+    assert!(note["message"].as_str().unwrap_or_default().contains("cluster"), "{note}");
+    assert!(p.executions().await.is_empty());
+    assert!(p.deployments().await.is_empty());
+}

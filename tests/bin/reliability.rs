@@ -200,29 +200,37 @@ fn key(s: &Scenario) -> String {
     format!("{:?} {:?}", s.base, s.triggers)
 }
 
+/// Runs the scenarios `jobs` at a time, started in their order; prints each as it ends. The
+/// runs come back in the scenarios' order.
 async fn run_all(scenarios: Vec<Scenario>, jobs: usize, expected: Option<Arc<Expected>>) -> Vec<Run> {
     let total = scenarios.len();
     let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
-    let mut tasks = Vec::new();
-    for s in scenarios {
-        let (limit, expected) = (limit.clone(), expected.clone());
-        tasks.push(tokio::spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("the semaphore is never closed");
-            let want = expected.as_ref().and_then(|e| e.get(&key(&s)).cloned());
-            run(&s, want.as_deref()).await
-        }));
-    }
+    let (done, mut ended) = tokio::sync::mpsc::unbounded_channel();
+    let starter = tokio::spawn(async move {
+        for (i, s) in scenarios.into_iter().enumerate() {
+            let permit = limit.clone().acquire_owned().await.expect("the semaphore is never closed");
+            let (done, expected) = (done.clone(), expected.clone());
+            tokio::spawn(async move {
+                let want = expected.as_ref().and_then(|e| e.get(&key(&s)).cloned());
+                let r = run(&s, want.as_deref()).await;
+                drop(permit);
+                let _ = done.send((i, r));
+            });
+        }
+    });
     let mut runs = Vec::new();
-    for (i, task) in tasks.into_iter().enumerate() {
-        let r = task.await.unwrap_or_else(|e| panic!("a scenario panicked: {e}"));
+    while runs.len() < total {
+        let Some((i, r)) = ended.recv().await else { panic!("a scenario panicked before it ended") };
         let verdict = if r.violations.is_empty() && r.panics == 0 { "ok" } else { "VIOLATED" };
-        println!("  [{:>3}/{total}] {verdict:<8} {:>5.1} s  {}  -> {}", i + 1, r.seconds, r.name, ends(&r));
+        println!("  [{:>3}/{total}] {verdict:<8} {:>5.1} s  {}  -> {}", runs.len() + 1, r.seconds, r.name, ends(&r));
         for v in &r.violations {
             println!("             - {v}");
         }
-        runs.push(r);
+        runs.push((i, r));
     }
-    runs
+    starter.await.unwrap_or_else(|e| panic!("the scenario starter failed: {e}"));
+    runs.sort_by_key(|(i, _)| *i);
+    runs.into_iter().map(|(_, r)| r).collect()
 }
 
 fn ends(r: &Run) -> String {

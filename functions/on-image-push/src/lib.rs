@@ -6,24 +6,25 @@
 
 use std::time::Duration;
 
-use greenlight_aws::{DynamoLedger, EcrImages, SfnExecutions, SsmManifest};
+use greenlight_aws::{DynamoLedger, EcrImages, SfnExecutions, SnsNotifier, SsmManifest};
 use greenlight_core::pipeline::{PushOutcome, PushPorts, on_push};
-use greenlight_core::ports::{ExecutionStart, Executions, History, Images, Locks, ManifestSource};
+use greenlight_core::ports::{ExecutionStart, Executions, History, Images, Locks, ManifestSource, Notifier};
 use greenlight_runtime::{FunctionError, env, env_number};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct Handler<M, E, I, L> {
+pub struct Handler<M, E, I, L, N> {
     pub manifests: M,
     pub executions: E,
     pub images: I,
     pub ledger: L,
+    pub notifier: N,
     pub wait_seconds: u32,
 }
 
-impl Handler<SsmManifest, SfnExecutions, EcrImages, DynamoLedger> {
+impl Handler<SsmManifest, SfnExecutions, EcrImages, DynamoLedger, SnsNotifier> {
     /// `GREENLIGHT_MANIFEST_PARAMETER`, `GREENLIGHT_STATE_MACHINE_ARN`,
-    /// `GREENLIGHT_LEDGER_TABLE`, and optionally
+    /// `GREENLIGHT_LEDGER_TABLE`, `GREENLIGHT_TOPIC_ARN`, and optionally
     /// `GREENLIGHT_WAIT_SECONDS` (default 15) and `GREENLIGHT_MANIFEST_TTL_SECONDS` (default 60).
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
         let ttl = Duration::from_secs(env_number("GREENLIGHT_MANIFEST_TTL_SECONDS", 60)?);
@@ -32,18 +33,20 @@ impl Handler<SsmManifest, SfnExecutions, EcrImages, DynamoLedger> {
             executions: SfnExecutions::new(aws_sdk_sfn::Client::new(config), env("GREENLIGHT_STATE_MACHINE_ARN")?),
             images: EcrImages::new(aws_sdk_ecr::Client::new(config)),
             ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
+            notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
             wait_seconds: u32::try_from(env_number("GREENLIGHT_WAIT_SECONDS", 15)?).unwrap_or(15),
         })
     }
 }
 
-impl<M: ManifestSource, E: Executions, I: Images, L: Locks + History> Handler<M, E, I, L> {
+impl<M: ManifestSource, E: Executions, I: Images, L: Locks + History, N: Notifier> Handler<M, E, I, L, N> {
     pub async fn handle(&self, event: Value) -> Result<PushOutcome, FunctionError> {
         let ports = PushPorts {
             manifests: &self.manifests,
             executions: &self.executions,
             images: &self.images,
             ledger: &self.ledger,
+            notifier: &self.notifier,
         };
         let outcome = on_push(&event, ports, self.wait_seconds).await?;
         if let Some(reason) = &outcome.ignored {
@@ -69,10 +72,10 @@ impl<M: ManifestSource, E: Executions, I: Images, L: Locks + History> Handler<M,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use greenlight_core::fakes::{FakeExecutions, FakeImages, FakeLedger, FakeManifest};
+    use greenlight_core::fakes::{FakeExecutions, FakeImages, FakeLedger, FakeManifest, FakeNotifier};
     use greenlight_core::manifest::Manifest;
 
-    fn handler() -> Handler<FakeManifest, FakeExecutions, FakeImages, FakeLedger> {
+    fn handler() -> Handler<FakeManifest, FakeExecutions, FakeImages, FakeLedger, FakeNotifier> {
         let manifest = Manifest::parse(include_str!("../../../crates/core/tests/fixtures/manifest-api-server.json"))
             .expect("manifest");
         Handler {
@@ -80,6 +83,7 @@ mod tests {
             executions: FakeExecutions::default(),
             images: FakeImages::default(),
             ledger: FakeLedger::default(),
+            notifier: FakeNotifier::default(),
             wait_seconds: 1,
         }
     }
@@ -106,6 +110,36 @@ mod tests {
         let input: Value = serde_json::from_str(&h.executions.started.lock().expect("lock")[0].1).expect("input");
         assert_eq!(input["wait_seconds"], 1);
         assert_eq!(input["push"]["tag"], "v1.42.0");
+    }
+
+    /// A manifest source whose parameter holds no valid manifest.
+    #[derive(Debug)]
+    struct Unreadable;
+
+    impl ManifestSource for Unreadable {
+        async fn manifest(&self) -> Result<Manifest, greenlight_core::Error> {
+            Err(greenlight_core::Error::InvalidManifest(Vec::new()))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_manifest_fails_the_push_and_is_announced() {
+        let h = handler();
+        let h = Handler {
+            manifests: Unreadable,
+            executions: h.executions,
+            images: h.images,
+            ledger: h.ledger,
+            notifier: h.notifier,
+            wait_seconds: h.wait_seconds,
+        };
+        let err = h.handle(event("v1.42.0")).await.expect_err("no manifest, no deploy");
+        assert_eq!(err.0.error_type(), "InvalidManifest");
+        let sent = h.notifier.sent.lock().expect("lock").clone();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, "greenlight: the deploy manifest cannot be read; api-server:v1.42.0 is not deployed");
+        assert!(sent[0].1.contains("greenlight manifest check"), "{}", sent[0].1);
+        assert!(h.executions.started.lock().expect("lock").is_empty());
     }
 
     #[tokio::test]

@@ -56,6 +56,7 @@ locals {
       environment = merge(local.common_environment, local.manifest_environment, {
         GREENLIGHT_STATE_MACHINE_ARN = local.state_machine_arn
         GREENLIGHT_WAIT_SECONDS      = tostring(var.wait_seconds)
+        GREENLIGHT_TOPIC_ARN         = aws_sns_topic.notifications.arn
       })
     }
     "prepare" = {
@@ -185,6 +186,8 @@ locals {
         actions   = ["states:StartExecution"]
         resources = [local.state_machine_arn]
       },
+      local.shared_statements.notify,
+      local.shared_statements.encrypted_topic,
       local.shared_statements.dead_letters,
       local.shared_statements.encrypted_dead_letters,
     ]
@@ -553,6 +556,25 @@ data "aws_iam_policy_document" "dead_letters" {
 resource "aws_sqs_queue_policy" "dead_letters" {
   queue_url = aws_sqs_queue.dead_letters.id
   policy    = data.aws_iam_policy_document.dead_letters.json
+}
+
+# A push event that ends in the dead-letter queue deployed nothing: say so on the topic.
+resource "aws_cloudwatch_metric_alarm" "dead_letters" {
+  alarm_name          = "${var.name}-dead-letters"
+  alarm_description   = "A push event greenlight could not take is in ${aws_sqs_queue.dead_letters.name}: nothing was deployed for it. Read the message and the function's log, fix the cause (the manifest, a permission), then push again or send the event to on-image-push once more."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.notifications.arn]
+  dimensions = {
+    QueueName = aws_sqs_queue.dead_letters.name
+  }
+  tags = var.tags
 }
 
 ################################################################################

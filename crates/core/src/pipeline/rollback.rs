@@ -53,15 +53,24 @@ where
     // start-deployment may have created a deployment it could not record (it failed right
     // after CreateDeployment, and its own stop failed too): find it by its description.
     let mut orphans = Vec::new();
+    let mut notes = Vec::new();
     if input.deployment.is_none()
         && let Some(group) = input.prepared.as_ref().and_then(|p| p.codedeploy.as_ref())
     {
         let description = deployment_description(&input.service, &input.push);
-        for id in deployments.active_with_description(&group.application, &group.deployment_group, &description).await?
-        {
-            if stop_if_active(deployments, &id).await? {
-                orphans.push(id);
+        match deployments.active_with_description(&group.application, &group.deployment_group, &description).await {
+            Ok(ids) => {
+                for id in ids {
+                    if stop_if_active(deployments, &id).await? {
+                        orphans.push(id);
+                    }
+                }
             }
+            // The outcome is still recorded and announced; what could not be checked is said.
+            Err(e) => notes.push(format!(
+                "could not look for a deployment of this push in {}/{}: {e}",
+                group.application, group.deployment_group
+            )),
         }
     }
     // A failed validation says more than "the hook reported Failed": add its reason.
@@ -105,7 +114,6 @@ where
         execution = request.execution_id.as_deref().unwrap_or("?"),
     );
     let is_superseded = error == Error::SUPERSEDED;
-    let mut notes = Vec::new();
     let (state, outcome) = match (is_superseded, succeeded) {
         (true, _) => (TimelineState::Superseded, Outcome::Superseded),
         (false, true) => (TimelineState::FailedAfterSuccess, Outcome::Deployed),
