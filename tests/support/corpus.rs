@@ -187,6 +187,7 @@ pub async fn run(p: &Pipeline) -> CorpusReport {
     let mut report = CorpusReport::default();
     let before = registered(p).await;
     let digest = p.digest("v2");
+    cli_files();
     for file in FILES {
         let corpus = load(file);
         let entry = corpus["entry"].as_str().unwrap_or_default().to_string();
@@ -317,10 +318,27 @@ async fn callback(p: &Pipeline, case: &Value, digest: &str) -> (String, String) 
     }
 }
 
-fn scratch(name: &str, content: &[u8]) -> PathBuf {
+/// `target/corpus`: the cases' files, and where the command lines run.
+fn scratch_dir() -> PathBuf {
     let dir = root().join("target/corpus");
     std::fs::create_dir_all(&dir).expect("target/corpus");
-    let path = dir.join(name);
+    dir
+}
+
+/// Valid `m.json`, `e.json` and `t.json` beside the command lines, for the ones that need them.
+fn cli_files() {
+    let fixtures = root().join("crates/core/tests/fixtures");
+    for (name, from) in [
+        ("m.json", fixtures.join("manifest-api-server.json")),
+        ("e.json", fixtures.join("push-api-server-v1.42.0.json")),
+        ("t.json", fixtures.join("aws/describe-task-definition.json")),
+    ] {
+        std::fs::copy(&from, scratch_dir().join(name)).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    }
+}
+
+fn scratch(name: &str, content: &[u8]) -> PathBuf {
+    let path = scratch_dir().join(name);
     std::fs::write(&path, content).expect("a corpus file");
     path
 }
@@ -348,20 +366,10 @@ fn plan(task_definition: &Path, panics: &mut u32) -> (String, String) {
     (if code == "0" { "accepted".into() } else { code }, out)
 }
 
-/// Runs the `greenlight` binary in a directory holding valid `m.json`, `e.json` and `t.json`;
-/// its exit code and what it printed.
+/// Runs the `greenlight` binary in the scratch directory; its exit code and what it printed.
 fn cli(args: &[&str], panics: &mut u32) -> (String, String) {
-    let fixtures = root().join("crates/core/tests/fixtures");
-    let dir = root().join("target/corpus");
-    std::fs::create_dir_all(&dir).expect("target/corpus");
-    for (name, from) in [
-        ("m.json", fixtures.join("manifest-api-server.json")),
-        ("e.json", fixtures.join("push-api-server-v1.42.0.json")),
-        ("t.json", fixtures.join("aws/describe-task-definition.json")),
-    ] {
-        std::fs::copy(&from, dir.join(name)).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
-    }
-    let out = Command::new(binary("greenlight")).args(args).current_dir(&dir).output().expect("run greenlight");
+    let out =
+        Command::new(binary("greenlight")).args(args).current_dir(scratch_dir()).output().expect("run greenlight");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     *panics += text.matches("panicked at").count() as u32;
     let code = out.status.code().map(|c| c.to_string()).unwrap_or_else(|| "killed".into());

@@ -219,16 +219,12 @@ pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome
         }
     }
     violations.extend(told(&p, scenario, &executions).await);
-    match p.lock_holder("web").await {
-        None => {}
-        Some(holder) => {
-            let until = holder["lease_until"].as_i64().unwrap_or(i64::MAX);
-            if until <= now() + LEASE_SECONDS {
-                run.lock_left_to_lease = true;
-            } else {
-                run.lock_leaks += 1;
-                violations.push(format!("the lock is held by {holder} beyond its lease"));
-            }
+    match lock_end(&p, "web").await {
+        LockEnd::Released => {}
+        LockEnd::LeftToLease => run.lock_left_to_lease = true,
+        LockEnd::Leaked(holder) => {
+            run.lock_leaks += 1;
+            violations.push(format!("the lock is held by {holder} beyond its lease"));
         }
     }
     let order: BTreeMap<String, usize> =
@@ -382,9 +378,29 @@ where
     None
 }
 
+/// How a service's lock was left once its executions ended.
+#[derive(Debug)]
+pub enum LockEnd {
+    Released,
+    /// Still held, to be freed by its lease.
+    LeftToLease,
+    /// Held with a lease longer than any step sets.
+    Leaked(Value),
+}
+
+pub async fn lock_end(p: &Pipeline, service: &str) -> LockEnd {
+    match p.lock_holder(service).await {
+        None => LockEnd::Released,
+        Some(holder) if holder["lease_until"].as_i64().is_some_and(|until| until <= now() + LEASE_SECONDS) => {
+            LockEnd::LeftToLease
+        }
+        Some(holder) => LockEnd::Leaked(holder),
+    }
+}
+
 /// Deployments still active once every execution ended, after CodeDeploy's own rollback time.
-async fn settle(p: &Pipeline) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
+pub async fn settle(p: &Pipeline) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let state = p.emulator.control_get("state").await;
         let active: Vec<String> = state["deployments"]

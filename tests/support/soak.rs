@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::approve::{button, click, now, slack_requests};
 use crate::faults::{Kind, Rule};
 use crate::pipeline::{ExtraService, Hook, Pipeline, SLACK_SIGNING_SECRET, Setup};
-use crate::reliability::{options, panics};
+use crate::reliability::{LockEnd, lock_end, options, panics, settle};
 
 /// How big a soak is.
 #[derive(Debug, Clone, Copy)]
@@ -198,34 +198,11 @@ async fn check_end(
     pushed: &[(String, String, Option<String>)],
     report: &mut SoakReport,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let state = p.emulator.control_get("state").await;
-        let active: Vec<String> = state["deployments"]
-            .as_object()
-            .map(|d| {
-                d.iter()
-                    .filter(|(_, v)| !matches!(v["status"].as_str(), Some("Succeeded" | "Failed" | "Stopped")))
-                    .map(|(id, v)| format!("{id} {}", v["status"]))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if active.is_empty() {
-            break;
-        }
-        if Instant::now() > deadline {
-            report.violations.extend(active.into_iter().map(|a| format!("deployment left active: {a}")));
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    report.violations.extend(settle(p).await);
     for service in names {
-        if let Some(holder) = p.lock_holder(service).await {
-            let until = holder["lease_until"].as_i64().unwrap_or(i64::MAX);
-            if until > now() + 900 {
-                report.lock_leaks += 1;
-                report.violations.push(format!("{service}: lock held beyond its lease: {holder}"));
-            }
+        if let LockEnd::Leaked(holder) = lock_end(p, service).await {
+            report.lock_leaks += 1;
+            report.violations.push(format!("{service}: lock held beyond its lease: {holder}"));
         }
         let history = p.history(service).await;
         for (s, tag, arn) in pushed.iter().filter(|(s, _, _)| s == service) {
