@@ -268,7 +268,7 @@ pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome
 
 /// Lambda retries an asynchronous invocation that failed twice (three attempts in all), as it
 /// does for the EventBridge rule's; the push's outcome, or the last error.
-async fn deliver(p: &Pipeline, event: &Value) -> Result<PushOutcome, String> {
+pub async fn deliver(p: &Pipeline, event: &Value) -> Result<PushOutcome, String> {
     let mut last = String::new();
     for _ in 0..3 {
         match p.try_deliver(event).await {

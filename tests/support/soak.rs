@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::approve::{button, click, now, slack_requests};
 use crate::faults::{Kind, Rule};
 use crate::pipeline::{ExtraService, Hook, Pipeline, SLACK_SIGNING_SECRET, Setup};
-use crate::reliability::{LockEnd, lock_end, options, panics, settle};
+use crate::reliability::{LockEnd, deliver, lock_end, options, panics, settle};
 
 /// How big a soak is.
 #[derive(Debug, Clone, Copy)]
@@ -105,7 +105,7 @@ pub async fn run(size: Size) -> SoakReport {
             next_tag.insert(service.clone(), i + 1);
             let tag = tags[i].clone();
             let event = p.push_event_of(&service, &tag, chrono::Utc::now());
-            let arn = deliver(&p, &event).await;
+            let arn = start(&p, &event).await;
             pushed.push((service, tag, arn));
         }
         answer_some(&p, &mut rng, &mut answered).await;
@@ -137,17 +137,13 @@ pub async fn run(size: Size) -> SoakReport {
     report
 }
 
-/// Delivers a push the way Lambda does an asynchronous event (three attempts); its execution.
-async fn deliver(p: &Pipeline, event: &Value) -> Option<String> {
-    for _ in 0..3 {
-        if let Ok(outcome) = p.try_deliver(event).await {
-            return outcome.executions.first().and_then(|e| match &e.start {
-                ExecutionStart::Started { execution_arn } => Some(execution_arn.clone()),
-                _ => None,
-            });
-        }
-    }
-    None
+/// Delivers a push as Lambda does an asynchronous event (three attempts); its execution.
+async fn start(p: &Pipeline, event: &Value) -> Option<String> {
+    let outcome = deliver(p, event).await.ok()?;
+    outcome.executions.first().and_then(|e| match &e.start {
+        ExecutionStart::Started { execution_arn } => Some(execution_arn.clone()),
+        _ => None,
+    })
 }
 
 async fn all_ended(p: &Pipeline, pushed: &[(String, String, Option<String>)]) -> bool {
