@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use greenlight_core::history::Outcome;
+use greenlight_core::history::{DeploymentRecord, Outcome};
 use greenlight_core::pipeline::PushOutcome;
 use greenlight_core::ports::ExecutionStart;
 use serde_json::Value;
@@ -187,6 +187,9 @@ pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome
         Some(f) => report.injected.iter().filter(|i| i["caller"] == f.caller && i["action"] == f.action).count() as u64,
         None => 0,
     };
+    // Every execution has ended (or is reported as still running): read the ledger and the topic once.
+    let history = p.history("web").await;
+    let notes = p.emulator.notifications().await;
     for (tag, arn) in &executions {
         let status = match arn {
             Some(arn) => match p.ended(arn).await {
@@ -198,12 +201,12 @@ pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome
             },
             None => "NOT STARTED".into(),
         };
-        let record = p.history("web").await.into_iter().find(|r| &r.tag == tag);
+        let record = history.iter().find(|r| &r.tag == tag);
         run.ends.push(PushEnd { tag: (*tag).into(), status, outcome: record.as_ref().and_then(|r| r.outcome) });
         // When the ledger write itself keeps failing, the team must hear that it was not recorded.
         let unrecorded_told = scenario.persistent
             && scenario.fault.as_ref().is_some_and(|f| f.action.starts_with("dynamodb:"))
-            && p.emulator.notifications().await.iter().any(|n| {
+            && notes.iter().any(|n| {
                 n["subject"].as_str().is_some_and(|s| s.starts_with(&format!("greenlight: web {tag} ")))
                     && n["message"].as_str().is_some_and(|m| m.contains("the ledger did not record the outcome"))
             });
@@ -218,7 +221,7 @@ pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome
             }
         }
     }
-    violations.extend(told(&p, scenario, &executions).await);
+    violations.extend(told(&p, scenario, &executions, &history, &notes).await);
     match lock_end(&p, "web").await {
         LockEnd::Released => {}
         LockEnd::LeftToLease => run.lock_left_to_lease = true,
@@ -425,10 +428,14 @@ pub async fn settle(p: &Pipeline) -> Vec<String> {
 /// Each started push's end was announced on the topic, or the notifier's failure was counted.
 /// A push superseded before it deployed anything is only recorded: the newer push's own
 /// announcement follows. So is a push of what production already runs.
-async fn told(p: &Pipeline, scenario: &Scenario, executions: &[(&str, Option<String>)]) -> Vec<String> {
-    let notes = p.emulator.notifications().await;
+async fn told(
+    p: &Pipeline,
+    scenario: &Scenario,
+    executions: &[(&str, Option<String>)],
+    history: &[DeploymentRecord],
+    notes: &[Value],
+) -> Vec<String> {
     let state = p.emulator.control_get("state").await;
-    let history = p.history("web").await;
     let mut out = Vec::new();
     for (tag, arn) in executions {
         let quietly_superseded = history.iter().any(|r| {
