@@ -472,6 +472,11 @@ impl Pipeline {
         self.deliver(&self.push_event(tag)).await
     }
 
+    /// The ARN of this pipeline's execution called `name`.
+    pub fn execution_arn(&self, name: &str) -> String {
+        format!("{}:{name}", self.state_machine_arn.replacen(":stateMachine:", ":execution:", 1))
+    }
+
     pub async fn executions(&self) -> Vec<String> {
         let sfn = aws_sdk_sfn::Client::new(&self.config);
         let out =

@@ -282,6 +282,15 @@ pub async fn deliver(p: &Pipeline, event: &Value) -> Result<PushOutcome, String>
     Err(last)
 }
 
+/// The execution a delivered push started. An attempt that started it and then failed to answer
+/// (its Invoke timed out and was retried) leaves the retry an AlreadyExists naming the same one.
+pub fn started(p: &Pipeline, outcome: &PushOutcome) -> Option<String> {
+    outcome.executions.first().map(|e| match &e.start {
+        ExecutionStart::Started { execution_arn } => execution_arn.clone(),
+        ExecutionStart::AlreadyExists { name } => p.execution_arn(name),
+    })
+}
+
 /// Pushes and answers the approvals the base calls for; the executions by tag.
 async fn drive(p: &Pipeline, base: Base) -> (Vec<(&'static str, Option<String>)>, Vec<String>) {
     let mut executions = Vec::new();
@@ -289,10 +298,10 @@ async fn drive(p: &Pipeline, base: Base) -> (Vec<(&'static str, Option<String>)>
     let decision = if base == Base::Rejected { "reject" } else { "approve" };
     for (i, tag) in base.pushes().iter().enumerate() {
         let arn = match deliver(p, &p.push_event(tag)).await {
-            Ok(outcome) => match outcome.executions.first().map(|e| e.start.clone()) {
-                Some(ExecutionStart::Started { execution_arn }) => Some(execution_arn),
-                other => {
-                    violations.push(format!("{tag}: on-image-push started nothing: {other:?}"));
+            Ok(outcome) => match started(p, &outcome) {
+                Some(arn) => Some(arn),
+                None => {
+                    violations.push(format!("{tag}: on-image-push started nothing: {:?}", outcome.executions));
                     None
                 }
             },
@@ -492,15 +501,15 @@ impl Sampler {
                 tokio::select! {
                     _ = stopped.changed() => return samples,
                     _ = tick.tick() => {
-                        let answer = http.get(format!("{production_url}/version")).timeout(Duration::from_secs(5)).send().await;
-                        let digest = match answer {
-                            Ok(r) if r.status().is_success() => {
-                                r.json::<Value>().await.map_err(|e| e.to_string()).and_then(|v| {
-                                    v["digest"].as_str().map(str::to_string).ok_or_else(|| format!("no digest in {v}"))
-                                })
-                            }
-                            Ok(r) => Err(format!("HTTP {}: {}", r.status(), r.text().await.unwrap_or_default())),
-                            Err(e) => Err(format!("{e}")),
+                        // A probe that fails on its own side (its request timed out on a loaded
+                        // machine) is asked again once, as a health checker would; what production
+                        // answers (a status, a digest) counts as it is.
+                        let digest = match probe(&http, &production_url).await {
+                            Err(Probe::Transport(first)) => match probe(&http, &production_url).await {
+                                Err(Probe::Transport(again)) => Err(format!("{first}; asked again: {again}")),
+                                other => other.map_err(Probe::into_message),
+                            },
+                            other => other.map_err(Probe::into_message),
                         };
                         samples.push(digest);
                     }
@@ -514,6 +523,53 @@ impl Sampler {
         let _ = self.stop.send(true);
         self.task.await.unwrap_or_default()
     }
+}
+
+/// Why a probe of production got no digest.
+enum Probe {
+    /// The request or its body failed (with the error's causes).
+    Transport(String),
+    /// Production answered, with something other than a digest.
+    Answer(String),
+}
+
+impl Probe {
+    fn into_message(self) -> String {
+        match self {
+            Self::Transport(m) | Self::Answer(m) => m,
+        }
+    }
+}
+
+/// The digest production's `/version` names now.
+async fn probe(http: &reqwest::Client, production_url: &str) -> Result<String, Probe> {
+    let transport = |e: reqwest::Error| Probe::Transport(causes(&e));
+    let r = http
+        .get(format!("{production_url}/version"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(transport)?;
+    let status = r.status();
+    let body = r.bytes().await.map_err(transport)?;
+    if !status.is_success() {
+        return Err(Probe::Answer(format!("HTTP {status}: {}", String::from_utf8_lossy(&body))));
+    }
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| Probe::Answer(format!("{e} in {:?}", String::from_utf8_lossy(&body))))?;
+    v["digest"].as_str().map(str::to_string).ok_or_else(|| Probe::Answer(format!("no digest in {v}")))
+}
+
+/// An error and its causes, outermost first.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// The function a rule's caller names, by crate.

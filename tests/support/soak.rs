@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use greenlight_core::history::Outcome;
-use greenlight_core::ports::ExecutionStart;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
@@ -16,7 +15,7 @@ use serde_json::Value;
 use crate::approve::{button, click, now, slack_requests};
 use crate::faults::{Kind, Rule};
 use crate::pipeline::{ExtraService, Hook, Pipeline, SLACK_SIGNING_SECRET, Setup};
-use crate::reliability::{LockEnd, deliver, lock_end, options, panics, settle};
+use crate::reliability::{LockEnd, deliver, lock_end, options, panics, settle, started};
 
 /// How big a soak is.
 #[derive(Debug, Clone, Copy)]
@@ -139,11 +138,7 @@ pub async fn run(size: Size) -> SoakReport {
 
 /// Delivers a push as Lambda does an asynchronous event (three attempts); its execution.
 async fn start(p: &Pipeline, event: &Value) -> Option<String> {
-    let outcome = deliver(p, event).await.ok()?;
-    outcome.executions.first().and_then(|e| match &e.start {
-        ExecutionStart::Started { execution_arn } => Some(execution_arn.clone()),
-        _ => None,
-    })
+    started(p, &deliver(p, event).await.ok()?)
 }
 
 async fn all_ended(p: &Pipeline, pushed: &[(String, String, Option<String>)]) -> bool {
