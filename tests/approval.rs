@@ -33,17 +33,11 @@ async fn slack_request(p: &Pipeline) -> Value {
     }
 }
 
-/// The approve or reject link of the approval email.
+/// The approve or reject link of v2's approval email.
 async fn email_link(p: &Pipeline, decision: &str) -> String {
-    let notes = p.emulator.notifications().await;
-    let email =
-        notes.iter().find(|n| n["subject"] == "greenlight: approve web v2 for production?").expect("approval email");
-    let message = email["message"].as_str().unwrap_or_default();
-    message
-        .split_whitespace()
-        .find(|w| w.contains("/links/") && w.contains(&format!("/{decision}?")))
-        .unwrap_or_else(|| panic!("no {decision} link in {message}"))
-        .to_string()
+    greenlight_tests::approve::email_link(p, "v2", decision)
+        .await
+        .unwrap_or_else(|| panic!("no {decision} link in the approval email"))
 }
 
 async fn running(p: &Pipeline, execution: &str) -> bool {

@@ -165,34 +165,8 @@ async fn hook_failure_rolls_back_and_says_why() {
 #[tokio::test]
 async fn active_deployment_is_retried_until_the_group_is_free() {
     let p = Pipeline::start(Setup::default()).await;
-    // Someone else's deployment holds the group: its hook never reports, so it stays active
-    // until it is stopped (or the scaled hour of hook timeout runs out).
-    let blocker = greenlight_tests::pipeline::binary("test-hook");
-    p.emulator
-        .register_function("greenlight-blocker", &[blocker.to_str().expect("path")], &[("HOOK_BEHAVIOUR", "silent")])
-        .await;
-    let cd = aws_sdk_codedeploy::Client::new(&p.config);
-    let other = p.seeded["task_definition_arn"].as_str().expect("arn").to_string();
-    let spec = format!(
-        r#"{{"version":0.0,"Resources":[{{"TargetService":{{"Type":"AWS::ECS::Service","Properties":{{"TaskDefinition":"{other}","LoadBalancerInfo":{{"ContainerName":"web","ContainerPort":8080}}}}}}}}],"Hooks":[{{"AfterAllowTestTraffic":"greenlight-blocker"}}]}}"#
-    );
-    let blocking = cd
-        .create_deployment()
-        .application_name("web")
-        .deployment_group_name("web")
-        .revision(
-            aws_sdk_codedeploy::types::RevisionLocation::builder()
-                .revision_type(aws_sdk_codedeploy::types::RevisionLocationType::AppSpecContent)
-                .app_spec_content(aws_sdk_codedeploy::types::AppSpecContent::builder().content(spec).build())
-                .build(),
-        )
-        .send()
-        .await
-        .expect("blocking deployment")
-        .deployment_id()
-        .unwrap_or_default()
-        .to_string();
-
+    // Someone else's deployment holds the group until it is stopped.
+    let blocking = p.start_console_deployment().await;
     let execution = started(&p.push("v2").await);
     // The execution keeps retrying CreateDeployment while the other one is active.
     let history = |p: &Pipeline| {
@@ -209,7 +183,7 @@ async fn active_deployment_is_retried_until_the_group_is_free() {
         assert!(std::time::Instant::now() < deadline, "CreateDeployment was never rejected");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    cd.stop_deployment().deployment_id(&blocking).auto_rollback_enabled(true).send().await.expect("stop the other one");
+    p.stop_deployment(&blocking).await;
     let end = p.finish(&execution, LIMIT, || async {}).await;
     assert_eq!(end.status, "SUCCEEDED", "{end:?}");
     assert_eq!(p.serving(Port::Production).await.as_deref(), Some(p.digest("v2").as_str()));

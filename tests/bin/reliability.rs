@@ -9,7 +9,7 @@
 //! after it. Then the bad-input corpus (`tests/corpus/`) at every entry point, and a soak: many
 //! pushes over many services under random faults with approvals answered at random.
 //! `--short` (what `cargo xtask test` runs) takes one pair per function and a short soak;
-//! `--only TEXT` runs only the matrix rows whose name contains TEXT.
+//! `--only TEXT` runs only the matrix rows and failure modes whose name contains TEXT.
 //!
 //! Exits 1 when any column that must be 0 is not.
 
@@ -23,6 +23,7 @@ use clap::Parser;
 use greenlight_core::history::Outcome;
 use greenlight_tests::corpus::{self, CorpusReport};
 use greenlight_tests::faults::{Kind, Rule};
+use greenlight_tests::modes::Mode;
 use greenlight_tests::pipeline::{FUNCTIONS, declared, function_name};
 use greenlight_tests::pipeline::{Pipeline, Setup};
 use greenlight_tests::reliability::{Base, Run, Scenario, run};
@@ -34,7 +35,8 @@ struct Args {
     /// One (function, call) pair per function instead of every pair.
     #[arg(long)]
     short: bool,
-    /// Only the pairs whose `<function> <service:Operation>` contains this.
+    /// Only the pairs whose `<function> <service:Operation>`, and the failure modes whose name,
+    /// contains this.
     #[arg(long)]
     only: Option<String>,
     /// Only the corpus and the soak (no calibration, no matrix).
@@ -73,6 +75,7 @@ async fn main() {
             triggers: vec![],
             fault: None,
             persistent: false,
+            mode: None,
         })
         .collect();
     let calibration = if args.skip_matrix { Vec::new() } else { run_all(bases, args.jobs, None).await };
@@ -124,13 +127,18 @@ async fn main() {
                 triggers: triggers.clone(),
                 fault: Some(rule),
                 persistent,
+                mode: None,
             });
         }
+    }
+    let mut modes = if args.skip_matrix { Vec::new() } else { failure_modes() };
+    if let Some(only) = &args.only {
+        modes.retain(|m| m.name.contains(only.as_str()));
     }
     // A fault that fails once must end as the same base ends without it (with its triggers, as
     // the run with the fault under test in passing).
     let mut expected = Expected::new();
-    for s in &scenarios {
+    for s in scenarios.iter().chain(&modes) {
         let key = key(s);
         if expected.contains_key(&key) {
             continue;
@@ -155,7 +163,11 @@ async fn main() {
         expected.insert(key, outcomes);
     }
     let expected = Arc::new(expected);
-    runs.extend(run_all(scenarios, args.jobs, Some(expected)).await);
+    runs.extend(run_all(scenarios, args.jobs, Some(expected.clone())).await);
+    if !modes.is_empty() {
+        println!("AWS's own failure modes, and the team's tools down");
+        runs.extend(run_all(modes, args.jobs, Some(expected)).await);
+    }
     let (corpus, soak) = if args.only.is_some() {
         (CorpusReport::default(), SoakReport::default())
     } else {
@@ -191,6 +203,57 @@ async fn main() {
     };
     let failed = print_table(&runs, &unreached, &corpus, &soak, started.elapsed().as_secs_f64());
     std::process::exit(i32::from(failed));
+}
+
+/// The failure modes AWS documents (and Slack, SNS or the manifest failing), each on an
+/// approved deploy: a fault rule where the emulation's fault injection reproduces it, a
+/// [`Mode`] where the run itself changes.
+fn failure_modes() -> Vec<Scenario> {
+    let prepare = function_name("prepare");
+    // ECS's answer to a revision registered while others of its family are being registered.
+    let concurrent = |times| {
+        let message = "Too many concurrent attempts to create a new revision of the specified family.";
+        Rule::error(&prepare, "ecs:RegisterTaskDefinition", 400, "ClientException", message).times(times)
+    };
+    let faulted = |name: &str, fault: Rule, persistent| Scenario {
+        name: format!("{name} (approved)"),
+        base: Base::Approved,
+        triggers: vec![],
+        fault: Some(fault),
+        persistent,
+        mode: None,
+    };
+    let mut all = vec![
+        faulted(
+            "RegisterTaskDefinition: ClientException, too many concurrent revisions, once",
+            concurrent(Some(1)),
+            false,
+        ),
+        faulted(
+            "RegisterTaskDefinition: ClientException, too many concurrent revisions, for good",
+            concurrent(None),
+            true,
+        ),
+        faulted(
+            "DynamoDB throughput exceeded on a tenth of every function's calls",
+            Rule::share("greenlight-*", "dynamodb:*", Kind::Throttle, 0.1, 15),
+            false,
+        ),
+        faulted(
+            "SNS down: every function's Publish fails",
+            Rule::always("greenlight-*", "sns:Publish", Kind::ServerError),
+            true,
+        ),
+    ];
+    all.extend(Mode::ALL.iter().map(|m| Scenario {
+        name: format!("{} (approved)", m.name()),
+        base: Base::Approved,
+        triggers: vec![],
+        fault: m.fault(),
+        persistent: true,
+        mode: Some(*m),
+    }));
+    all
 }
 
 /// How each base (with its triggers) ends without the fault under test, by [`key`].

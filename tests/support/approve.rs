@@ -1,5 +1,5 @@
-//! A person answering an approval request: the request greenlight posted to the fake Slack, and
-//! a button click signed as Slack signs it.
+//! A person answering an approval request: the request greenlight posted to the fake Slack and
+//! a button click signed as Slack signs it, or the signed link of the approval email.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -68,4 +68,23 @@ pub fn url_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The approve or reject link of `web <tag>`'s approval email, once it was sent.
+pub async fn email_link(p: &Pipeline, tag: &str, decision: &str) -> Option<String> {
+    let subject = format!("greenlight: approve web {tag} for production?");
+    let notes = p.emulator.notifications().await;
+    let message = notes.iter().find(|n| n["subject"] == subject.as_str())?["message"].as_str()?.to_string();
+    message
+        .split_whitespace()
+        .find(|w| w.contains("/links/") && w.contains(&format!("/{decision}?")))
+        .map(str::to_string)
+}
+
+/// Follows a decision link as the page's button does (POST); the status, 0 when nothing answered.
+pub async fn follow(link: &str) -> u16 {
+    match greenlight_http::client().expect("an HTTP client").post(link).send().await {
+        Ok(resp) => resp.status().as_u16(),
+        Err(_) => 0,
+    }
 }

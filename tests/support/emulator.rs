@@ -19,6 +19,9 @@ pub fn python() -> PathBuf {
     root().join(".venv/emulator/bin/python")
 }
 
+/// The emulation's function timeout when none is given.
+pub const DEFAULT_FUNCTION_TIMEOUT_S: f64 = 60.0;
+
 /// How to start an emulator.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -196,12 +199,25 @@ impl Emulator {
         self.control("seed", &description).await
     }
 
-    /// Runs a function binary behind the Lambda Runtime API under this name.
+    /// Runs a function binary behind the Lambda Runtime API under this name (its timeout the
+    /// emulation's default, 60 s).
     pub async fn register_function(&self, name: &str, command: &[&str], env: &[(&str, &str)]) {
+        self.register_function_timed(name, command, env, DEFAULT_FUNCTION_TIMEOUT_S).await;
+    }
+
+    /// [`Self::register_function`] with the function's timeout: an invocation past it is
+    /// answered `Sandbox.Timedout` and its process killed.
+    pub async fn register_function_timed(&self, name: &str, command: &[&str], env: &[(&str, &str)], timeout_s: f64) {
         let mut vars: serde_json::Map<String, Value> =
             env.iter().map(|(k, v)| ((*k).to_string(), Value::String((*v).to_string()))).collect();
         vars.entry("AWS_ENDPOINT_URL").or_insert_with(|| Value::String(self.endpoint.clone()));
-        self.control("functions", &json!({"name": name, "command": command, "env": vars})).await;
+        self.control("functions", &json!({"name": name, "command": command, "env": vars, "timeout_s": timeout_s}))
+            .await;
+    }
+
+    /// While `Some(status)`, the fake Slack answers every post with that HTTP status.
+    pub async fn slack_outage(&self, status: Option<u16>) {
+        self.control("slack-outage", &json!({ "status": status })).await;
     }
 
     /// How the service behaves when it runs the image with this digest.

@@ -21,6 +21,8 @@ pub enum Kind {
     Delay,
     /// The connection dropped with nothing answered or applied.
     Reset,
+    /// An error AWS answers in its own words: the rule's `status`, `code` and `message`.
+    Error,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
             Kind::ServerError => "server_error",
             Kind::Delay => "delay",
             Kind::Reset => "reset",
+            Kind::Error => "error",
         }
     }
 }
@@ -54,6 +57,17 @@ pub struct Rule {
     pub seed: u64,
     /// For [`Kind::Delay`]: seconds the call is held.
     pub delay_s: f64,
+    /// For [`Kind::Error`]: the answer.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub error: Option<AwsError>,
+}
+
+/// An error as AWS answers it: HTTP status, error code, message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AwsError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
 }
 
 impl Rule {
@@ -68,7 +82,19 @@ impl Rule {
             share: None,
             seed: 0,
             delay_s: delay_for(kind),
+            error: None,
         }
+    }
+
+    /// The first matching call is answered with AWS's `status`, `code` and `message`.
+    pub fn error(caller: &str, action: &str, status: u16, code: &str, message: &str) -> Self {
+        let error = AwsError { status, code: code.into(), message: message.into() };
+        Self { error: Some(error), ..Self::once(caller, action, Kind::Error) }
+    }
+
+    pub fn times(mut self, times: Option<u32>) -> Self {
+        self.times = times;
+        self
     }
 
     /// Every matching call fails from the nth on.
@@ -79,6 +105,24 @@ impl Rule {
     /// Each matching call fails with probability `share`, repeatably for a seed.
     pub fn share(caller: &str, action: &str, kind: Kind, share: f64, seed: u64) -> Self {
         Self { share: Some(share), seed, ..Self::once(caller, action, kind) }
+    }
+
+    /// Whether the rule's caller (a name, `greenlight-*` or `*`) names this function.
+    pub fn caller_matches(&self, function: &str) -> bool {
+        match self.caller.strip_suffix('*') {
+            Some(prefix) => function.starts_with(prefix),
+            None => self.caller == function,
+        }
+    }
+
+    /// Whether the rule covers this (caller, action), as the emulation matches them.
+    pub fn matches(&self, function: &str, action: &str) -> bool {
+        let action_matches = match self.action.strip_suffix(":*") {
+            _ if self.action == "*" => true,
+            Some(service) => action.split(':').next() == Some(service),
+            None => self.action == action,
+        };
+        self.caller_matches(function) && action_matches
     }
 
     pub fn from_nth(mut self, nth: u32) -> Self {

@@ -11,6 +11,7 @@ pub mod corpus;
 pub mod emulator;
 pub mod faults;
 pub mod hcl;
+pub mod modes;
 pub mod pipeline;
 pub mod reliability;
 pub mod soak;

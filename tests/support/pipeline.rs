@@ -154,6 +154,8 @@ pub struct Setup {
     pub termination_wait_minutes: u32,
     /// `GREENLIGHT_WAIT_SECONDS`: how often deployment-status looks at the deployment.
     pub wait_seconds: u32,
+    /// Lambda timeouts by function crate (the emulation's default for the rest).
+    pub function_timeouts: Vec<(&'static str, f64)>,
     /// `(from, to)`: the functions get the environment of a copy of the orchestrator module in
     /// which main.tf's first `from` reads `to` (tests of what a Terraform mistake does).
     pub orchestrator_edit: Option<(&'static str, &'static str)>,
@@ -173,6 +175,7 @@ impl Default for Setup {
             termination_wait_minutes: 0,
             orchestrator_edit: None,
             wait_seconds: 1,
+            function_timeouts: Vec::new(),
         }
     }
 }
@@ -314,7 +317,14 @@ impl Pipeline {
             env.push(("RUST_LOG".into(), "info".into()));
             let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let bin = binary(krate);
-            emulator.register_function(&function_name(krate), &[bin.to_str().unwrap_or_default()], &pairs).await;
+            let timeout = setup
+                .function_timeouts
+                .iter()
+                .find(|(k, _)| k == krate)
+                .map_or(crate::emulator::DEFAULT_FUNCTION_TIMEOUT_S, |(_, t)| *t);
+            emulator
+                .register_function_timed(&function_name(krate), &[bin.to_str().unwrap_or_default()], &pairs, timeout)
+                .await;
             function_env.insert((*krate).to_string(), env);
         }
         if let Hook::Stub(behaviour) = setup.hook {
@@ -409,7 +419,8 @@ impl Pipeline {
         out.item().map(|item| {
             let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             let lease_until = item.get("lease_until").and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
-            json!({"execution": text("execution"), "tag": text("tag"), "digest": text("digest"), "lease_until": lease_until})
+            let shifting = item.get("shifting").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false);
+            json!({"execution": text("execution"), "tag": text("tag"), "digest": text("digest"), "lease_until": lease_until, "shifting": shifting})
         })
     }
 
@@ -482,6 +493,79 @@ impl Pipeline {
         let out =
             sfn.list_executions().state_machine_arn(&self.state_machine_arn).send().await.expect("ListExecutions");
         out.executions().iter().map(|e| e.execution_arn().to_string()).collect()
+    }
+
+    /// Someone else's deployment of the running revision in `web`'s group, as from the console:
+    /// its AfterAllowTestTraffic hook never reports, so it stays active until it is stopped (or
+    /// the scaled hour of hook timeout runs out). Its id.
+    pub async fn start_console_deployment(&self) -> String {
+        let blocker = binary("test-hook");
+        self.emulator
+            .register_function(
+                "greenlight-blocker",
+                &[blocker.to_str().unwrap_or_default()],
+                &[("HOOK_BEHAVIOUR", "silent")],
+            )
+            .await;
+        let cd = aws_sdk_codedeploy::Client::new(&self.config);
+        let running = self.seeded["task_definition_arn"].as_str().unwrap_or_default();
+        let spec = format!(
+            r#"{{"version":0.0,"Resources":[{{"TargetService":{{"Type":"AWS::ECS::Service","Properties":{{"TaskDefinition":"{running}","LoadBalancerInfo":{{"ContainerName":"web","ContainerPort":8080}}}}}}}}],"Hooks":[{{"AfterAllowTestTraffic":"greenlight-blocker"}}]}}"#
+        );
+        cd.create_deployment()
+            .application_name("web")
+            .deployment_group_name("web")
+            .description("redeployed from the console")
+            .revision(
+                aws_sdk_codedeploy::types::RevisionLocation::builder()
+                    .revision_type(aws_sdk_codedeploy::types::RevisionLocationType::AppSpecContent)
+                    .app_spec_content(aws_sdk_codedeploy::types::AppSpecContent::builder().content(spec).build())
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("the console's deployment")
+            .deployment_id()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// A deployment's status (`InProgress`, `Succeeded`, `Stopped`…).
+    pub async fn deployment_status(&self, id: &str) -> String {
+        let cd = aws_sdk_codedeploy::Client::new(&self.config);
+        let out = cd.get_deployment().deployment_id(id).send().await.expect("GetDeployment");
+        out.deployment_info().and_then(|d| d.status()).map(|s| s.as_str().to_string()).unwrap_or_default()
+    }
+
+    /// Stops a deployment with rollback, as its owner would in the console.
+    pub async fn stop_deployment(&self, id: &str) {
+        let cd = aws_sdk_codedeploy::Client::new(&self.config);
+        cd.stop_deployment().deployment_id(id).auto_rollback_enabled(true).send().await.expect("StopDeployment");
+    }
+
+    /// Stops an execution as an operator would (StopExecution): no step of it runs again.
+    pub async fn stop_execution(&self, execution_arn: &str) {
+        let sfn = aws_sdk_sfn::Client::new(&self.config);
+        sfn.stop_execution().execution_arn(execution_arn).cause("stopped by hand").send().await.expect("StopExecution");
+    }
+
+    /// Replaces the manifest in SSM (`None`: deletes the parameter).
+    pub async fn set_manifest(&self, text: Option<&str>) {
+        let ssm = aws_sdk_ssm::Client::new(&self.config);
+        match text {
+            Some(text) => {
+                ssm.put_parameter()
+                    .name(MANIFEST_PARAMETER)
+                    .value(text)
+                    .overwrite(true)
+                    .send()
+                    .await
+                    .expect("PutParameter");
+            }
+            None => {
+                ssm.delete_parameter().name(MANIFEST_PARAMETER).send().await.expect("DeleteParameter");
+            }
+        }
     }
 
     pub async fn deployments(&self) -> Vec<String> {

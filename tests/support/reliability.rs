@@ -18,9 +18,10 @@ use greenlight_core::pipeline::PushOutcome;
 use greenlight_core::ports::ExecutionStart;
 use serde_json::Value;
 
-use crate::approve::{button, click, now, slack_requests};
+use crate::approve::{button, click, email_link, follow, now, slack_requests};
 use crate::emulator::Options;
 use crate::faults::{Kind, Report, Rule};
+use crate::modes::Mode;
 use crate::pipeline::{Hook, Pipeline, SLACK_SIGNING_SECRET, Setup, function_name};
 
 /// How long one scenario may take before its executions count as left hanging.
@@ -48,10 +49,14 @@ pub enum Base {
     Overtaken(&'static str),
     /// v1, which production runs already, pushed again: nothing is registered or deployed.
     AlreadyLive,
+    /// v2 approved; once its production traffic moves, its execution is stopped by hand
+    /// (StopExecution) while its deployment keeps blue for a while; v3 pushed waits until v2's
+    /// lease ran out and its deployment ended, then takes the lock and goes live.
+    Abandoned,
 }
 
 impl Base {
-    pub const ALL: [Base; 10] = [
+    pub const ALL: [Base; 11] = [
         Base::Approved,
         Base::ValidationFails,
         Base::Rejected,
@@ -62,6 +67,7 @@ impl Base {
         Base::Overtaken("validate"),
         Base::Overtaken("request-approval"),
         Base::Overtaken("finish"),
+        Base::Abandoned,
     ];
 
     pub fn name(self) -> String {
@@ -71,8 +77,16 @@ impl Base {
             Base::Rejected => "rejected".into(),
             Base::Superseded => "superseded".into(),
             Base::AlreadyLive => "already live".into(),
+            Base::Abandoned => "abandoned while traffic moves".into(),
             Base::Overtaken(step) => format!("overtaken in {step}"),
         }
+    }
+
+    /// The push whose execution the base stops by hand: no step of it runs again, so neither
+    /// its ledger outcome nor its announcement is written (the push that takes its lock over
+    /// records that it did).
+    pub fn stopped_by_hand(self, tag: &str) -> bool {
+        self == Base::Abandoned && tag == "v2"
     }
 
     fn approval(self) -> bool {
@@ -81,7 +95,7 @@ impl Base {
 
     fn pushes(self) -> &'static [&'static str] {
         match self {
-            Base::Superseded | Base::Overtaken(_) => &["v2", "v3"],
+            Base::Superseded | Base::Overtaken(_) | Base::Abandoned => &["v2", "v3"],
             Base::AlreadyLive => &["v1"],
             _ => &["v2"],
         }
@@ -111,6 +125,8 @@ pub struct Scenario {
     pub fault: Option<Rule>,
     /// The fault keeps failing: a clean failure path is expected, not the base's outcome.
     pub persistent: bool,
+    /// One of AWS's own failure modes, on top of the base.
+    pub mode: Option<Mode>,
 }
 
 /// How a push ended: its execution's status and its ledger outcome.
@@ -152,20 +168,34 @@ pub fn options() -> Options {
     Options { retry_time_scale: RETRY_TIME_SCALE, ..Options::default() }
 }
 
-fn setup(base: Base) -> Setup {
-    Setup {
+/// An abandoned execution's lease, and how long its deployment keeps blue after traffic moved
+/// (emulated minutes: 40 × 60 s × the emulation's 0.01 is 24 s).
+const ABANDONED_LEASE_SECONDS: u32 = 10;
+const ABANDONED_TERMINATION_WAIT_MINUTES: u32 = 40;
+
+fn setup(scenario: &Scenario) -> Setup {
+    let base = scenario.base;
+    let mut setup = Setup {
         options: options(),
         hook: Hook::version_check(),
         approval_timeout: base.approval().then_some(APPROVAL_TIMEOUT),
         ..Setup::default()
+    };
+    if base == Base::Abandoned {
+        setup.lease_seconds = ABANDONED_LEASE_SECONDS;
+        setup.termination_wait_minutes = ABANDONED_TERMINATION_WAIT_MINUTES;
     }
+    if let Some(mode) = scenario.mode {
+        mode.adjust(&mut setup);
+    }
+    setup
 }
 
 /// Runs a scenario on a fresh emulation; `expected`, for a fault that fails once, is how the
 /// same base ended without it.
 pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome>)]>) -> Run {
     let started = Instant::now();
-    let p = Pipeline::start(setup(scenario.base)).await;
+    let p = Pipeline::start(setup(scenario)).await;
     if scenario.base == Base::ValidationFails {
         p.emulator.set_behaviour(&p.digest("v2"), serde_json::json!({"mode": "error"})).await;
     }
@@ -175,21 +205,30 @@ pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome
     if !rules.is_empty() {
         p.emulator.add_faults(&rules).await;
     }
+    let prepared = match scenario.mode {
+        Some(mode) => mode.prepare(&p).await,
+        None => Default::default(),
+    };
     let sampler = Sampler::start(p.emulator.production_url.clone());
-    let (executions, mut violations) = drive(&p, scenario.base).await;
+    let (executions, mut violations) = drive(&p, scenario.base, scenario.mode).await;
     let samples = sampler.stop().await;
     let mut run = Run { name: scenario.name.clone(), violations: Vec::new(), ..Run::default() };
+    let (history, notes) = (p.history("web").await, p.emulator.notifications().await);
+    if let Some(mode) = scenario.mode {
+        violations.extend(mode.check(&p, &prepared, &history, &notes).await);
+    }
     // Every active deployment ends (a stop takes CodeDeploy a moment to roll back).
     violations.extend(settle(&p).await);
     let report = p.emulator.fault_report().await;
     run.injected_total = report.injected.len() as u64;
     run.injected = match &scenario.fault {
-        Some(f) => report.injected.iter().filter(|i| i["caller"] == f.caller && i["action"] == f.action).count() as u64,
+        Some(f) => report
+            .injected
+            .iter()
+            .filter(|i| f.matches(i["caller"].as_str().unwrap_or_default(), i["action"].as_str().unwrap_or_default()))
+            .count() as u64,
         None => 0,
     };
-    // Every execution has ended (or is reported as still running): read the ledger and the topic once.
-    let history = p.history("web").await;
-    let notes = p.emulator.notifications().await;
     for (tag, arn) in &executions {
         let status = match arn {
             Some(arn) => match p.ended(arn).await {
@@ -210,7 +249,7 @@ pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome
                 n["subject"].as_str().is_some_and(|s| s.starts_with(&format!("greenlight: web {tag} ")))
                     && n["message"].as_str().is_some_and(|m| m.contains("the ledger did not record the outcome"))
             });
-        if arn.is_some() && !unrecorded_told {
+        if arn.is_some() && !unrecorded_told && !scenario.base.stopped_by_hand(tag) {
             match record {
                 None => violations.push(format!("{tag}: no ledger record")),
                 Some(r) if r.outcome.is_none() => violations.push(format!("{tag}: the ledger has no outcome")),
@@ -292,12 +331,15 @@ pub fn started(p: &Pipeline, outcome: &PushOutcome) -> Option<String> {
 }
 
 /// Pushes and answers the approvals the base calls for; the executions by tag.
-async fn drive(p: &Pipeline, base: Base) -> (Vec<(&'static str, Option<String>)>, Vec<String>) {
+async fn drive(p: &Pipeline, base: Base, mode: Option<Mode>) -> (Vec<(&'static str, Option<String>)>, Vec<String>) {
     let mut executions = Vec::new();
     let mut violations = Vec::new();
     let decision = if base == Base::Rejected { "reject" } else { "approve" };
+    let by_link = mode.is_some_and(Mode::answers_by_link);
+    let request_of = |tag: &'static str| move || approval_request(p, tag, by_link);
     for (i, tag) in base.pushes().iter().enumerate() {
-        let arn = match deliver(p, &p.push_event(tag)).await {
+        let event = p.push_event(tag);
+        let arn = match deliver(p, &event).await {
             Ok(outcome) => match started(p, &outcome) {
                 Some(arn) => Some(arn),
                 None => {
@@ -308,12 +350,15 @@ async fn drive(p: &Pipeline, base: Base) -> (Vec<(&'static str, Option<String>)>
             // Nothing started: the event went to the dead-letter queue after Lambda's retries.
             Err(_) => None,
         };
+        if let Some(mode) = mode {
+            violations.extend(mode.deliver_again(p, &event, arn.as_deref(), "while it runs").await);
+        }
         executions.push((*tag, arn.clone()));
         let last = i + 1 == base.pushes().len();
         if let (Base::Overtaken(step), false) = (base, last) {
             // finish only runs once v2 is approved.
             if step == "finish"
-                && let Some(request) = wait_for(p, arn.as_deref(), || approval_request(p, tag)).await
+                && let Some(request) = wait_for(p, arn.as_deref(), request_of(tag)).await
             {
                 answer(p, &request, decision).await;
             }
@@ -332,6 +377,21 @@ async fn drive(p: &Pipeline, base: Base) -> (Vec<(&'static str, Option<String>)>
             }
             continue;
         }
+        if let (Base::Abandoned, false) = (base, last) {
+            // v2 approved; once its traffic moves, its execution is stopped by hand.
+            if let Some(request) = wait_for(p, arn.as_deref(), request_of(tag)).await {
+                answer(p, &request, decision).await;
+            }
+            let shifting = wait_for(p, arn.as_deref(), || async move {
+                p.lock_holder("web").await.filter(|h| h["tag"] == "v2" && h["shifting"] == true)
+            })
+            .await;
+            match (shifting, &arn) {
+                (Some(_), Some(arn)) => p.stop_execution(arn).await,
+                _ => violations.push(format!("{tag}: its production traffic never moved")),
+            }
+            continue;
+        }
         if let Base::Overtaken(_) = base {
             // ... and waited for until it holds the lock.
             let _ = wait_for(p, arn.as_deref(), || async move {
@@ -341,27 +401,44 @@ async fn drive(p: &Pipeline, base: Base) -> (Vec<(&'static str, Option<String>)>
         }
         if base.approval() && (last || !matches!(base, Base::Overtaken(_))) {
             // The approval request of this push, or its execution's end.
-            let request = wait_for(p, arn.as_deref(), || approval_request(p, tag)).await;
+            let request = wait_for(p, arn.as_deref(), request_of(tag)).await;
             if let (Some(request), true) = (request, last) {
                 answer(p, &request, decision).await;
             }
         }
     }
-    for (_, arn) in &executions {
+    for (tag, arn) in &executions {
         if let Some(arn) = arn {
             p.finish_within(arn, LIMIT).await;
+            if let Some(mode) = mode {
+                let late = mode.deliver_again(p, &p.push_event(tag), Some(arn), "after the deploy ended").await;
+                violations.extend(late);
+            }
         }
     }
     (executions, violations)
 }
 
-/// The approval request of `web:<tag>` in Slack, once it is there.
-async fn approval_request(p: &Pipeline, tag: &str) -> Option<Value> {
+/// The approval request of `web:<tag>`, once it is there: in Slack, or (`by_link`) the email's
+/// two links.
+async fn approval_request(p: &Pipeline, tag: &str, by_link: bool) -> Option<Value> {
+    if by_link {
+        let (approve, reject) = (email_link(p, tag, "approve").await?, email_link(p, tag, "reject").await?);
+        return Some(serde_json::json!({"links": {"approve": approve, "reject": reject}}));
+    }
     slack_requests(p).await.into_iter().find(|r| r.to_string().contains(&format!("web {tag}")))
 }
 
-/// Clicks the button; a person whose click failed tries once more.
+/// Clicks the button, or follows the link; a person whose click failed tries once more.
 async fn answer(p: &Pipeline, request: &Value, decision: &str) {
+    if let Some(link) = request["links"][decision].as_str() {
+        for _ in 0..2 {
+            if follow(link).await == 200 {
+                return;
+            }
+        }
+        return;
+    }
     let Some(value) = button(request, decision) else { return };
     for _ in 0..2 {
         if click(p, &value, "alice", SLACK_SIGNING_SECRET, now()).await.0 == 200 {
@@ -452,7 +529,7 @@ async fn told(
                 && (r.outcome == Some(Outcome::AlreadyLive)
                     || (r.outcome == Some(Outcome::Superseded) && r.deployment_id.is_none()))
         });
-        if arn.is_none() || quietly_superseded {
+        if arn.is_none() || quietly_superseded || scenario.base.stopped_by_hand(tag) {
             continue;
         }
         let announced = notes.iter().any(|n| {
@@ -465,7 +542,12 @@ async fn told(
         // The notifier itself is what failed: the function error is logged and counted.
         let notifier_failed = scenario.persistent
             && scenario.fault.as_ref().is_some_and(|f| {
-                f.action == "sns:Publish" && state["functions"][&f.caller]["errors"].as_u64().unwrap_or(0) > 0
+                let callers = state["functions"].as_object().into_iter().flatten();
+                let errors: u64 = callers
+                    .filter(|(name, _)| f.caller_matches(name))
+                    .map(|(_, s)| s["errors"].as_u64().unwrap_or(0))
+                    .sum();
+                f.action == "sns:Publish" && errors > 0
             });
         if !notifier_failed {
             out.push(format!("{tag}: nobody was told how it ended"));

@@ -2,6 +2,7 @@
 
 use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
 use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionError;
+use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionError;
 use aws_sdk_ecs::types::{ContainerDefinition, TaskDefinitionField};
 use greenlight_core::Error;
 use greenlight_core::error::ResourceKind;
@@ -88,7 +89,7 @@ impl TaskDefinitions for EcsTaskDefinitions {
             .interceptor(SendJsonBody { body })
             .send()
             .await
-            .map_err(|e| classify("ecs:RegisterTaskDefinition", e, |_| None))?;
+            .map_err(|e| classify("ecs:RegisterTaskDefinition", e, concurrent_revisions))?;
         let td = out.task_definition().ok_or_else(|| Error::InvalidTaskDefinition {
             path: "taskDefinition".into(),
             problem: "RegisterTaskDefinition returned no task definition".into(),
@@ -99,3 +100,20 @@ impl TaskDefinitions for EcsTaskDefinitions {
         })
     }
 }
+
+/// ECS refuses a revision registered while others of the same family are being created with a
+/// `ClientException` (HTTP 400) "Too many concurrent attempts to create a new revision of the
+/// specified family.": a condition that clears, so greenlight treats it as throttling and the
+/// state machine retries the step, where any other `ClientException` is the request's fault.
+fn concurrent_revisions(e: &RegisterTaskDefinitionError) -> Option<Specific> {
+    match e {
+        RegisterTaskDefinitionError::ClientException(c)
+            if c.message().is_some_and(|m| m.starts_with(CONCURRENT_REVISIONS)) =>
+        {
+            Some(Specific::Throttled)
+        }
+        _ => None,
+    }
+}
+
+const CONCURRENT_REVISIONS: &str = "Too many concurrent attempts to create a new revision";

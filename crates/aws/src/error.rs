@@ -35,7 +35,7 @@ where
     let (code, server_error) = match &err {
         SdkError::ServiceError(ctx) => {
             if let Some(s) = specific(ctx.err()) {
-                return s.into_error(Box::new(err));
+                return s.into_error(operation, Box::new(err));
             }
             (ctx.err().code().map(str::to_string), ctx.raw().status().is_server_error())
         }
@@ -53,8 +53,17 @@ where
 
 /// An operation-specific outcome of a service error.
 pub(crate) enum Specific {
-    NotFound { kind: ResourceKind, name: String, hint: Option<String> },
-    DeploymentInProgress { group: String },
+    NotFound {
+        kind: ResourceKind,
+        name: String,
+        hint: Option<String>,
+    },
+    DeploymentInProgress {
+        group: String,
+    },
+    /// A modelled error that is AWS's way of saying "slow down" (ECS's ClientException "Too many
+    /// concurrent attempts to create a new revision of the specified family").
+    Throttled,
 }
 
 impl Specific {
@@ -62,10 +71,11 @@ impl Specific {
         Some(Self::NotFound { kind, name: name.into(), hint: (!hint.is_empty()).then(|| hint.into()) })
     }
 
-    fn into_error(self, source: greenlight_core::error::BoxError) -> Error {
+    fn into_error(self, operation: &'static str, source: greenlight_core::error::BoxError) -> Error {
         match self {
             Self::NotFound { kind, name, hint } => Error::NotFound { kind, name, hint, source: Some(source) },
             Self::DeploymentInProgress { group } => Error::DeploymentInProgress { group, source },
+            Self::Throttled => Error::Throttled { operation, source },
         }
     }
 }

@@ -196,6 +196,34 @@ async fn ecs_register_sends_the_request_json_as_is() {
     assert_eq!(len, Some(req.to_value().to_string().len().to_string()));
 }
 
+/// ECS's answer to a revision registered while others of the family are being created.
+fn ecs_register_answering(message: &'static str) -> EcsTaskDefinitions {
+    let rule = mock!(aws_sdk_ecs::Client::register_task_definition).then_http_response(move || {
+        let body = json!({"__type": "ClientException", "message": message}).to_string();
+        Response::new(StatusCode::try_from(400).expect("status"), SdkBody::from(body))
+    });
+    EcsTaskDefinitions::new(mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&rule]))
+}
+
+#[tokio::test]
+async fn ecs_concurrent_revisions_are_throttling_and_other_client_errors_are_not() {
+    let v: Value = serde_json::from_str(DESCRIBE_TD).expect("fixture");
+    let td = greenlight_core::taskdef::TaskDefinition::from_json(v).expect("td");
+    let uri = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/api-server@{DIGEST}");
+    let Revision::Register(req) = td.next_revision(&["api-server".into()], &uri).expect("next") else {
+        panic!("register")
+    };
+    let busy = ecs_register_answering("Too many concurrent attempts to create a new revision of the specified family.");
+    let err = busy.register(&req).await.expect_err("refused");
+    assert_eq!(err.error_type(), "Throttled", "{err}");
+    assert!(err.is_retryable());
+
+    let invalid = ecs_register_answering("Container.image should not be null or empty.");
+    let err = invalid.register(&req).await.expect_err("refused");
+    assert_ne!(err.error_type(), "Throttled", "{err}");
+    assert!(!err.is_retryable(), "{err}");
+}
+
 // CodeDeploy
 
 fn appspec() -> AppSpec {

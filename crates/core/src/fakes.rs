@@ -452,10 +452,15 @@ impl crate::ports::Secrets for FakeSecrets {
 #[derive(Debug, Default)]
 pub struct FakeChat {
     pub posted: Mutex<Vec<(String, serde_json::Value)>>,
+    /// `Some(reason)`: every post fails with it (the chat service is down).
+    pub down: Option<String>,
 }
 
 impl crate::ports::Chat for FakeChat {
     async fn post(&self, url: &str, payload: &serde_json::Value) -> Result<(), Error> {
+        if let Some(reason) = &self.down {
+            return Err(Error::Chat { reason: reason.clone() });
+        }
         self.posted.lock().map_err(|_| poisoned())?.push((url.into(), payload.clone()));
         Ok(())
     }

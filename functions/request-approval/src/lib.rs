@@ -95,14 +95,15 @@ mod tests {
     use greenlight_core::taskdef::TaskDefinition;
     use serde_json::json;
 
-    #[tokio::test]
-    async fn asks_in_slack_and_by_email_without_leaking_secrets() {
+    fn handler(
+        chat: FakeChat,
+    ) -> Handler<FakeManifest, FakeTaskDefinitions, FakeLedger, FakeSecrets, FakeChat, FakeNotifier> {
         let manifest = Manifest::parse(include_str!("../../../crates/core/tests/fixtures/manifest-api-server.json"))
             .expect("manifest");
         let td: Value =
             serde_json::from_str(include_str!("../../../crates/core/tests/fixtures/aws/describe-task-definition.json"))
                 .expect("json");
-        let h = Handler {
+        Handler {
             manifests: FakeManifest(manifest),
             task_definitions: FakeTaskDefinitions {
                 live: TaskDefinition::from_json(td).expect("td"),
@@ -118,7 +119,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             },
-            chat: FakeChat::default(),
+            chat,
             notifier: FakeNotifier::default(),
             channels: ApprovalChannels {
                 callback_url: "https://callback.example".into(),
@@ -126,13 +127,22 @@ mod tests {
                 link_key_secret: Some("links".into()),
             },
             lease_seconds: 60,
-        };
-        let payload = json!({
+        }
+    }
+
+    fn payload() -> Value {
+        json!({
             "task_token": "TOKEN-123",
             "service": "api-server",
             "push": {"account": "123456789012", "region": "us-east-1", "repository": "api-server", "digest": "sha256:abc", "tag": "v1.42.0"},
             "deployment": {"deployment_id": "d-1", "appspec_sha256": "00"}
-        });
+        })
+    }
+
+    #[tokio::test]
+    async fn asks_in_slack_and_by_email_without_leaking_secrets() {
+        let h = handler(FakeChat::default());
+        let payload = payload();
         let out = h.handle(payload).await.expect("requested");
         assert_eq!(out.channels, [Channel::Slack, Channel::Sns]);
         let stored = h.ledger.approvals.records.lock().expect("lock").clone();
@@ -148,5 +158,28 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn slack_down_still_asks_by_email_and_the_ledger_says_slack_failed() {
+        let h = handler(FakeChat { down: Some("HTTP 503 Service Unavailable".into()), ..FakeChat::default() });
+        let out = h.handle(payload()).await.expect("requested by email");
+        assert_eq!(out.channels, [Channel::Sns]);
+        let email = h.notifier.sent.lock().expect("lock").clone();
+        assert!(email[0].1.contains(&format!("/links/{}/approve?expires=", out.approval_id)), "{email:?}");
+        let timeline = h.ledger.history.lock().expect("lock").clone();
+        let detail = format!("{timeline:?}");
+        assert!(
+            detail.contains("via sns") && detail.contains("not sent in slack") && detail.contains("HTTP 503"),
+            "{detail}"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_channel_down_fails_the_step_with_the_first_failure() {
+        let mut h = handler(FakeChat { down: Some("HTTP 500".into()), ..FakeChat::default() });
+        h.channels.link_key_secret = None;
+        let err = h.handle(payload()).await.expect_err("nobody was asked");
+        assert!(err.to_string().contains("HTTP 500"), "{err}");
     }
 }

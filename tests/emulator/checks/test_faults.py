@@ -51,14 +51,7 @@ class FaultsTest(unittest.TestCase):
         self.control("DELETE")
 
     def control(self, method: str, body: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"{self.endpoint}/greenlight-emulator/faults", data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return {"status": e.code, **json.loads(e.read())}
+        return self.route(method, "faults", body)
 
     def client(self, service: str, caller: str = "greenlight-prepare", **config: Any) -> Any:
         config.setdefault("retries", {"total_max_attempts": 1, "mode": "standard"})
@@ -179,10 +172,72 @@ class FaultsTest(unittest.TestCase):
             self.assertEqual(e.response["Error"]["Code"], "InvalidRequestContentException")
             self.assertEqual(e.response["ResponseMetadata"]["HTTPStatusCode"], 400)
 
+    def test_an_error_answers_in_the_service_s_words_and_botocore_does_not_retry_it(self) -> None:
+        message = "Too many concurrent attempts to create a new revision of the specified family."
+        self.control("POST", {"rules": [{"caller": "greenlight-prepare", "action": "ecs:RegisterTaskDefinition", "kind": "error", "status": 400, "code": "ClientException", "message": message}]})
+        ecs = self.client("ecs", retries={"total_max_attempts": 3, "mode": "standard"})
+
+        def register() -> Any:
+            return ecs.register_task_definition(family="web", containerDefinitions=[{"name": "web", "image": "web:1", "memory": 512}])
+
+        e = self.error(register)
+        self.assertEqual(e.response["Error"]["Code"], "ClientException")
+        self.assertEqual(e.response["Error"]["Message"], message)
+        self.assertEqual(e.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        # A ClientException is not among the errors botocore retries: one attempt, one fault.
+        self.assertEqual(e.response["ResponseMetadata"]["RetryAttempts"], 0)
+        self.assertEqual(self.control("GET")["calls"]["greenlight-prepare"]["ecs:RegisterTaskDefinition"], 1)
+        self.assertEqual(register()["taskDefinition"]["revision"], 1)
+
+    def test_a_function_past_its_timeout_is_killed_and_the_next_invocation_starts_a_new_one(self) -> None:
+        function = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sleepy_function.py")
+        self.post("functions", {"name": "greenlight-sleepy", "command": [sys.executable, function], "env": {}, "timeout_s": 1})
+        lam = self.client("lambda", read_timeout=30)
+        first = json.loads(lam.invoke(FunctionName="greenlight-sleepy", Payload=b'{"sleep": 0}')["Payload"].read())
+        timed_out = lam.invoke(FunctionName="greenlight-sleepy", Payload=b'{"sleep": 30}')
+        self.assertEqual(timed_out.get("FunctionError"), "Unhandled")
+        error = json.loads(timed_out["Payload"].read())
+        self.assertEqual(error["errorType"], "Sandbox.Timedout")
+        self.assertIn("Task timed out after 1.00 seconds", error["errorMessage"])
+        state = self.get("state")["functions"]["greenlight-sleepy"]
+        self.assertEqual(state["timeouts"], 1)
+        self.assertNotIn(first["pid"], state["pids"], "the environment that timed out was reset")
+        with self.assertRaises(ProcessLookupError):
+            os.kill(first["pid"], 0)
+        again = json.loads(lam.invoke(FunctionName="greenlight-sleepy", Payload=b'{"sleep": 0}')["Payload"].read())
+        self.assertNotEqual(again["pid"], first["pid"], "a new environment answers")
+
+    def test_a_slack_outage_answers_its_status_until_it_ends(self) -> None:
+        self.assertEqual(self.post("slack-outage", {"status": 503})["status"], 503)
+        self.assertEqual(self.post("slack/hook", {"text": "hello"}).get("http_status"), 503)
+        self.assertEqual(self.get("state")["slack"], {"outage": 503, "refused": 1})
+        self.assertNotIn({"text": "hello"}, [m["payload"] for m in self.get("slack")])
+        self.assertEqual(self.post("slack-outage", {"status": 200}).get("http_status"), 400)
+        self.post("slack-outage", {"status": None})
+        self.post("slack/hook", {"text": "back"})
+        self.assertIn({"text": "back"}, [m["payload"] for m in self.get("slack")])
+
+    def post(self, route: str, body: dict[str, Any]) -> Any:
+        return self.route("POST", route, body)
+
+    def get(self, route: str) -> Any:
+        return self.route("GET", route, None)
+
+    def route(self, method: str, route: str, body: dict[str, Any] | None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.endpoint}/greenlight-emulator/{route}", data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            answer = json.loads(e.read())
+            return {"http_status": e.code, **(answer if isinstance(answer, dict) else {"answer": answer})}
+
     def test_bad_rules_are_refused_and_change_nothing(self) -> None:
-        for rule in [{"kind": "melt"}, {"kind": "throttle", "nth": 0}, {"kind": "delay"}, {"kind": "throttle", "share": 2}, {"kind": "throttle", "when": 1}]:
+        for rule in [{"kind": "melt"}, {"kind": "throttle", "nth": 0}, {"kind": "delay"}, {"kind": "throttle", "share": 2}, {"kind": "throttle", "when": 1}, {"kind": "error"}, {"kind": "error", "status": 200, "code": "X"}]:
             answer = self.control("POST", {"rules": [rule]})
-            self.assertEqual(answer.get("status"), 400, (rule, answer))
+            self.assertEqual(answer.get("http_status"), 400, (rule, answer))
         self.assertEqual(self.control("GET")["rules"], [])
         self.client("ssm").describe_parameters()
 

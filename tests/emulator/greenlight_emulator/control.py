@@ -31,6 +31,9 @@ class Control:
         # Set once the server listens: seeding goes through the emulator's own AWS API.
         self.endpoint = ""
         self.slack_messages: list[dict[str, Any]] = []
+        # While set, the fake Slack answers every post with this status (an outage) and keeps nothing.
+        self.slack_outage: int | None = None
+        self.slack_refused = 0
 
     def wsgi(self, app: Callable[..., Any]) -> Callable[..., Any]:
         """`app` (the AWS API) behind the control routes and the function URLs."""
@@ -67,9 +70,14 @@ class Control:
             ("GET", "notifications"): lambda _: self.notifications(),
             ("GET", "state"): lambda _: self.state(),
             ("GET", "slack"): lambda _: self.slack_messages,
+            ("POST", "slack-outage"): self.set_slack_outage,
         }
         if name.startswith("slack/") and method == "POST":
-            # A fake Slack: the incoming webhook and response_url both land here.
+            # A fake Slack: the incoming webhook and response_url both land here. Slack's
+            # webhooks tell errors by HTTP status; an outage answers its status to everything.
+            if self.slack_outage is not None:
+                self.slack_refused += 1
+                return f"{self.slack_outage} Slack Unavailable", {"error": "slack is down"}
             self.slack_messages.append({"hook": name[len("slack/") :], "payload": body})
             return "200 OK", "ok"
         handler = routes.get((method, name))
@@ -81,7 +89,15 @@ class Control:
         fn = self.functions.register(
             body["name"], list(body["command"]), dict(body.get("env", {})), body.get("region", "us-east-1"), float(body.get("timeout_s", 60))
         )
-        return {"name": fn.name, "arn": fn.arn, "runtime_api": f"127.0.0.1:{fn.server.server_address[1]}"}
+        return {"name": fn.name, "arn": fn.arn}
+
+    def set_slack_outage(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`{"status": 503}`: Slack answers every post with it from now on; `{"status": null}`: back."""
+        status = body.get("status")
+        if status is not None and not 400 <= int(status) <= 599:
+            raise ValueError("slack-outage: `status` is an HTTP error status (400-599), or null to end the outage")
+        self.slack_outage = None if status is None else int(status)
+        return {"status": self.slack_outage, "refused": self.slack_refused}
 
     def set_behaviours(self, body: dict[str, Any]) -> dict[str, Any]:
         for digest, behaviour in body.items():
@@ -120,4 +136,9 @@ class Control:
             }
             for i, lc in self.engine.lifecycles.items()
         }
-        return {"functions": self.functions.state(), "serving": serving, "deployments": deployments}
+        return {
+            "functions": self.functions.state(),
+            "serving": serving,
+            "deployments": deployments,
+            "slack": {"outage": self.slack_outage, "refused": self.slack_refused},
+        }

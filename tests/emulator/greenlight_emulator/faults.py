@@ -20,6 +20,11 @@ The kinds answer as AWS documents it:
   `InternalServerError` (each service's API reference, "Errors").
 - `delay`: the call is held `delay_s` seconds and then served: a slow answer past the client's
   timeout whose effect still lands, as a real request that reached AWS does.
+- `error`: an error AWS answers in its own words, the rule's `status`, `code` and `message`: for
+  a service's own conditions, such as ECS's `ClientException` (HTTP 400) "Too many concurrent
+  attempts to create a new revision of the specified family." to a RegisterTaskDefinition made
+  while other revisions of the family are being registered (ClientException is among
+  RegisterTaskDefinition's errors in the ECS API reference; the message is ECS's).
 - `reset`: the connection is dropped before anything is answered or applied: shut down at once
   (the client reads end of stream where the answer should be) and reset (SO_LINGER 0) when the
   server closes it.
@@ -41,6 +46,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 THROTTLE_CODES = {"dynamodb": ("ProvisionedThroughputExceededException", 400)}
@@ -60,6 +66,7 @@ class Kind(enum.Enum):
     SERVER_ERROR = "server_error"
     DELAY = "delay"
     RESET = "reset"
+    ERROR = "error"
 
 
 @dataclass
@@ -73,13 +80,16 @@ class Rule:
     share: float | None = None
     seed: int = 0
     delay_s: float = 0.0
+    status: int = 0
+    code: str = ""
+    message: str = ""
     seen: int = 0
     injected: int = 0
     rng: random.Random = field(default_factory=random.Random)
 
     @classmethod
     def parse(cls, id: int, body: dict[str, Any]) -> Rule:
-        known = {"caller", "action", "kind", "nth", "times", "share", "seed", "delay_s"}
+        known = {"caller", "action", "kind", "nth", "times", "share", "seed", "delay_s", "status", "code", "message"}
         unknown = set(body) - known
         if unknown:
             raise ValueError(f"fault rule: unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -95,6 +105,8 @@ class Rule:
             raise ValueError("fault rule: `share` is a probability in (0, 1]")
         if kind is Kind.DELAY and float(body.get("delay_s", 0)) <= 0:
             raise ValueError("fault rule: a `delay` needs `delay_s` > 0")
+        if kind is Kind.ERROR and not (400 <= int(body.get("status", 0)) <= 599 and body.get("code")):
+            raise ValueError("fault rule: an `error` needs `status` (400-599) and `code`")
         seed = int(body.get("seed", 0))
         return cls(
             id=id,
@@ -106,6 +118,9 @@ class Rule:
             share=None if share is None else float(share),
             seed=seed,
             delay_s=float(body.get("delay_s", 0)),
+            status=int(body.get("status", 0)),
+            code=str(body.get("code", "")),
+            message=str(body.get("message", "")),
             rng=random.Random(seed),
         )
 
@@ -141,6 +156,9 @@ class Rule:
             "share": self.share,
             "seed": self.seed,
             "delay_s": self.delay_s,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
             "seen": self.seen,
             "injected": self.injected,
         }
@@ -193,15 +211,17 @@ class Faults:
         return None
 
 
-def error_response(service: str, kind: Kind) -> tuple[str, list[tuple[str, str]], bytes]:
-    """The status line, headers and body of a throttle or a server error of `service`."""
-    if kind is Kind.THROTTLE:
+def error_response(service: str, rule: Rule) -> tuple[str, list[tuple[str, str]], bytes]:
+    """The status line, headers and body of the error `rule` answers for `service`."""
+    if rule.kind is Kind.THROTTLE:
         code, status = THROTTLE_CODES.get(service, ("ThrottlingException", 400))
         message = "Rate exceeded"
+    elif rule.kind is Kind.ERROR:
+        code, status, message = rule.code, rule.status, rule.message
     else:
         code, status = SERVER_ERROR_CODES.get(service, "InternalFailure"), 500
         message = "We encountered an internal error. Please try again."
-    reason = {400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error"}[status]
+    reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     request_id = f"greenlight-fault-{time.time_ns()}"
     if service in QUERY_PROTOCOL:
         body = (
@@ -241,6 +261,6 @@ def apply(
     if rule.kind is Kind.RESET:
         reset(environ)
         raise ConnectionReset(f"fault {rule.id}: connection reset")
-    status, headers, body = error_response(service, rule.kind)
+    status, headers, body = error_response(service, rule)
     start_response(status, headers)
     return [body]

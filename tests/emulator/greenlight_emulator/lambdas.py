@@ -41,10 +41,68 @@ class Invocation:
         self.result: bytes = b""
         # When the function took the invocation (GET next) and answered it: its billed time.
         self.taken: float | None = None
+        # The execution environment that took it; a timed-out invocation is given to no one.
+        self.environment: Environment | None = None
+        self.timed_out = False
+
+
+class Environment:
+    """One execution environment: a process of the function and the runtime API it asks for
+    work on (its own port, so the emulation knows which process took which invocation)."""
+
+    def __init__(self, function: Function):
+        self.function = function
+        self.was_reset = False
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), function._handler(self))
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        port = self.server.server_address[1]
+        env = dict(os.environ)
+        env.update(
+            {
+                "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+                "AWS_LAMBDA_FUNCTION_NAME": function.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": "emulator",
+                "AWS_REGION": function.region,
+                "AWS_DEFAULT_REGION": function.region,
+                # Each function signs with its own key, as each has its own role on Lambda; the
+                # emulation records which AWS calls each one makes (calls.py).
+                "AWS_ACCESS_KEY_ID": function.name,
+                "AWS_SECRET_ACCESS_KEY": "emulated",
+            }
+        )
+        env.update(function.env)
+        # The child process keeps its own copy of the descriptor; ours is closed once it is handed over.
+        with open(os.path.join(function.log_dir, f"{function.name}.log"), "ab") as log:
+            self.process = subprocess.Popen(function.command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """Ends the process at once (SIGKILL: nothing it was doing finishes) and its runtime API."""
+        self.was_reset = True
+        if self.alive():
+            self.process.kill()
+            self.process.wait()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.server.shutdown()
 
 
 class Function:
-    """One function: its runtime-API host, its processes and its queue of invocations."""
+    """One function: its execution environments and its queue of invocations."""
 
     def __init__(self, name: str, command: list[str], env: dict[str, str], region: str, timeout_s: float, log_dir: str):
         self.name = name
@@ -58,56 +116,27 @@ class Function:
         self.lock = threading.Lock()
         self.invocations = 0
         self.errors = 0
+        # Invocations that ran past the function's timeout (their environment was reset).
+        self.timeouts = 0
         # Milliseconds from handing each invocation to the process to its answer, in order.
         self.durations_ms: list[float] = []
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.environments: list[Environment] = []
         # Processes waiting in GET /invocation/next.
         self.idle = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def arn(self) -> str:
         return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}"
 
     def start(self) -> None:
-        port = self.server.server_address[1]
-        env = dict(os.environ)
-        env.update(
-            {
-                "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
-                "AWS_LAMBDA_FUNCTION_NAME": self.name,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
-                "AWS_LAMBDA_LOG_STREAM_NAME": "emulator",
-                "AWS_REGION": self.region,
-                "AWS_DEFAULT_REGION": self.region,
-                # Each function signs with its own key, as each has its own role on Lambda; the
-                # emulation records which AWS calls each one makes (calls.py).
-                "AWS_ACCESS_KEY_ID": self.name,
-                "AWS_SECRET_ACCESS_KEY": "emulated",
-            }
-        )
-        env.update(self.env)
-        # The child process keeps its own copy of the descriptor; ours is closed once it is handed over.
-        with open(os.path.join(self.log_dir, f"{self.name}.log"), "ab") as log:
-            self.processes.append(subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        self.environments.append(Environment(self))
 
     def alive(self) -> list[subprocess.Popen[bytes]]:
-        return [p for p in self.processes if p.poll() is None]
+        return [e.process for e in self.environments if e.alive()]
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        self.server.shutdown()
+        for environment in self.environments:
+            environment.stop()
 
     def invoke(self, payload: bytes) -> tuple[str | None, bytes]:
         """Runs one invocation; returns (function error kind or None, response payload). Function
@@ -120,7 +149,11 @@ class Function:
 
     def _invoke(self, payload: bytes) -> tuple[str | None, bytes]:
         if not self.alive():
-            return "Unhandled", _error_body("Runtime.ExitError", f"the process of function {self.name} is not running")
+            if not (self.environments and self.environments[-1].was_reset):
+                return "Unhandled", _error_body("Runtime.ExitError", f"the process of function {self.name} is not running")
+            # The last environment was reset after a timeout: this invocation initializes a new one.
+            with self.lock:
+                self.start()
         inv = Invocation(payload, self.timeout_s)
         with self.lock:
             self.invocations += 1
@@ -128,11 +161,26 @@ class Function:
             # Every process is busy: Lambda would start another instance.
             if self.pending.qsize() > self.idle and len(self.alive()) < MAX_INSTANCES:
                 self.start()
-        if not inv.done.wait(self.timeout_s + 1):
+        if not inv.done.wait(self.timeout_s):
+            self._time_out(inv)
             return "Unhandled", _error_body("Sandbox.Timedout", f"Task timed out after {self.timeout_s:.2f} seconds")
         return inv.error, inv.result
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _time_out(self, inv: Invocation) -> None:
+        """The invocation ran past the function's timeout. "If the function times out or crashes
+        during the Invoke phase, Lambda resets the execution environment": the runtime is shut
+        down, whatever the handler was doing ends with it, and the next invocation initializes a
+        new environment (Lambda Developer Guide, "Lambda execution environment lifecycle",
+        Failures during the invoke phase). Its answer, if one still came, is refused."""
+        with self.lock:
+            inv.timed_out = True
+            self.in_flight.pop(inv.request_id, None)
+            self.timeouts += 1
+            environment = inv.environment
+        if environment is not None:
+            environment.kill()
+
+    def _handler(self, environment: Environment) -> type[BaseHTTPRequestHandler]:
         function = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -155,12 +203,17 @@ class Function:
                 with function.lock:
                     function.idle += 1
                 try:
-                    inv = function.pending.get()
+                    while True:
+                        inv = function.pending.get()
+                        with function.lock:
+                            if not inv.timed_out:
+                                inv.taken = time.monotonic()
+                                inv.environment = environment
+                                function.in_flight[inv.request_id] = inv
+                                break
                 finally:
                     with function.lock:
                         function.idle -= 1
-                inv.taken = time.monotonic()
-                function.in_flight[inv.request_id] = inv
                 self._reply(
                     200,
                     inv.payload,
@@ -178,7 +231,8 @@ class Function:
                 body = self.rfile.read(length) if length else b""
                 parts = self.path[len(RUNTIME_PREFIX) :].split("/")
                 if parts[:1] == ["invocation"] and len(parts) == 3 and parts[2] in ("response", "error"):
-                    inv = function.in_flight.pop(parts[1], None)
+                    with function.lock:
+                        inv = function.in_flight.pop(parts[1], None)
                     if inv is None:
                         return self._reply(400, b'{"errorType":"InvalidRequestID"}')
                     inv.result = body
@@ -234,6 +288,7 @@ class Functions:
             n: {
                 "invocations": f.invocations,
                 "errors": f.errors,
+                "timeouts": f.timeouts,
                 "durations_ms": list(f.durations_ms),
                 "pids": [p.pid for p in f.alive()],
                 "running": bool(f.alive()),

@@ -95,40 +95,66 @@ where
             ),
         )],
     };
+    // Every channel is tried: one that is down (Slack answering 5xx) must not keep the request
+    // from the others. The step fails only when no channel reached anyone.
     let mut sent = Vec::new();
+    let mut failed: Vec<(Channel, Error)> = Vec::new();
     for channel in &service.approval.channels {
-        match channel {
-            Channel::Slack => {
-                let secret = channels.slack_webhook_secret.as_deref().ok_or(Error::Configuration {
-                    variable: "GREENLIGHT_SLACK_WEBHOOK_SECRET",
-                    problem: format!("is not set, and service `{}` asks for approval in Slack", service.name),
-                })?;
-                let webhook = ports.secrets.secret(secret).await?;
-                let message = slack_message(&record, &evidence, service.approval.timeout_seconds);
-                ports.chat.post(&webhook, &message).await?;
-            }
-            Channel::Sns => {
-                let secret = channels.link_key_secret.as_deref().ok_or(Error::Configuration {
-                    variable: "GREENLIGHT_LINK_KEY_SECRET",
-                    problem: format!("is not set, and service `{}` asks for approval by email links", service.name),
-                })?;
-                let key = ports.secrets.secret(secret).await?;
-                let approve =
-                    link(&channels.callback_url, key.as_bytes(), &record.id, Decision::Approve, record.expires_at);
-                let reject =
-                    link(&channels.callback_url, key.as_bytes(), &record.id, Decision::Reject, record.expires_at);
-                let subject = format!("greenlight: approve {} {} for production?", record.service, record.tag);
-                ports.notifier.notify(&subject, &email_message(&record, &evidence, &approve, &reject)).await?;
+        match ask(*channel, &ports, channels, service, &record, &evidence).await {
+            Ok(()) => sent.push(*channel),
+            Err(e) => {
+                tracing::warn!(channel = channel.as_str(), error = %e, "the approval request did not go out on this channel");
+                failed.push((*channel, e));
             }
         }
-        sent.push(*channel);
+    }
+    if sent.is_empty() && !failed.is_empty() {
+        return Err(failed.swap_remove(0).1);
     }
     let names: Vec<&str> = sent.iter().map(|c| c.as_str()).collect();
-    let update = HistoryUpdate::state(TimelineState::ApprovalRequested).detail(format!(
-        "via {}, until {}",
-        names.join(" and "),
-        rfc3339(record.expires_at)
-    ));
+    let mut detail = format!("via {}, until {}", names.join(" and "), rfc3339(record.expires_at));
+    for (channel, e) in &failed {
+        detail.push_str(&format!("; not sent in {}: {e}", channel.as_str()));
+    }
+    let update = HistoryUpdate::state(TimelineState::ApprovalRequested).detail(detail);
     ports.ledger.record(&service.name, push, &update).await?;
     Ok(ApprovalRequested { approval_id: record.id, expires_at: record.expires_at, channels: sent })
+}
+
+/// Sends the request on one channel: the Slack message, or the email with the signed links.
+async fn ask<M, T, A, L, S, C, N>(
+    channel: Channel,
+    ports: &ApprovalPorts<'_, M, T, A, L, S, C, N>,
+    channels: &ApprovalChannels,
+    service: &crate::manifest::Service,
+    record: &ApprovalRecord,
+    evidence: &Evidence,
+) -> Result<(), Error>
+where
+    S: Secrets,
+    C: Chat,
+    N: Notifier,
+{
+    match channel {
+        Channel::Slack => {
+            let secret = channels.slack_webhook_secret.as_deref().ok_or(Error::Configuration {
+                variable: "GREENLIGHT_SLACK_WEBHOOK_SECRET",
+                problem: format!("is not set, and service `{}` asks for approval in Slack", service.name),
+            })?;
+            let webhook = ports.secrets.secret(secret).await?;
+            ports.chat.post(&webhook, &slack_message(record, evidence, service.approval.timeout_seconds)).await
+        }
+        Channel::Sns => {
+            let secret = channels.link_key_secret.as_deref().ok_or(Error::Configuration {
+                variable: "GREENLIGHT_LINK_KEY_SECRET",
+                problem: format!("is not set, and service `{}` asks for approval by email links", service.name),
+            })?;
+            let key = ports.secrets.secret(secret).await?;
+            let approve =
+                link(&channels.callback_url, key.as_bytes(), &record.id, Decision::Approve, record.expires_at);
+            let reject = link(&channels.callback_url, key.as_bytes(), &record.id, Decision::Reject, record.expires_at);
+            let subject = format!("greenlight: approve {} {} for production?", record.service, record.tag);
+            ports.notifier.notify(&subject, &email_message(record, evidence, &approve, &reject)).await
+        }
+    }
 }
