@@ -29,15 +29,63 @@ impl CodeDeployDeployments {
         &self,
         deployment_id: &str,
     ) -> Result<aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput, Error> {
-        self.client.get_deployment().deployment_id(deployment_id).send().await.map_err(|e| {
-            classify("codedeploy:GetDeployment", e, |e| match e {
-                GetDeploymentError::DeploymentDoesNotExistException(_) => {
-                    Specific::not_found(ResourceKind::Deployment, deployment_id, "")
-                }
+        get_deployment(&self.client, deployment_id).await
+    }
+}
+
+/// GetDeployment; a deployment CodeDeploy does not know is `NotFound`.
+pub(crate) async fn get_deployment(
+    client: &aws_sdk_codedeploy::Client,
+    deployment_id: &str,
+) -> Result<aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput, Error> {
+    client.get_deployment().deployment_id(deployment_id).send().await.map_err(|e| {
+        classify("codedeploy:GetDeployment", e, |e| match e {
+            GetDeploymentError::DeploymentDoesNotExistException(_) => {
+                Specific::not_found(ResourceKind::Deployment, deployment_id, "")
+            }
+            _ => None,
+        })
+    })
+}
+
+/// GetDeploymentGroup; a missing application or group is `NotFound`, naming the manifest field.
+pub(crate) async fn get_deployment_group(
+    client: &aws_sdk_codedeploy::Client,
+    application: &str,
+    deployment_group: &str,
+) -> Result<aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput, Error> {
+    client
+        .get_deployment_group()
+        .application_name(application)
+        .deployment_group_name(deployment_group)
+        .send()
+        .await
+        .map_err(|e| {
+            classify("codedeploy:GetDeploymentGroup", e, |e| match e {
+                GetDeploymentGroupError::ApplicationDoesNotExistException(_) => missing_application(application),
+                GetDeploymentGroupError::DeploymentGroupDoesNotExistException(_) => missing_group(deployment_group),
                 _ => None,
             })
         })
-    }
+}
+
+/// ListDeployments of the statuses CodeDeploy is not done with: the group's active deployments.
+pub(crate) async fn active_deployment_ids(
+    client: &aws_sdk_codedeploy::Client,
+    application: &str,
+    deployment_group: &str,
+) -> Result<Vec<String>, Error> {
+    use aws_sdk_codedeploy::types::DeploymentStatus as Status;
+    let active = [Status::Created, Status::Queued, Status::InProgress, Status::Baking, Status::Ready];
+    let out = client
+        .list_deployments()
+        .application_name(application)
+        .deployment_group_name(deployment_group)
+        .set_include_only_statuses(Some(active.to_vec()))
+        .send()
+        .await
+        .map_err(|e| classify("codedeploy:ListDeployments", e, |_| None))?;
+    Ok(out.deployments().to_vec())
 }
 
 /// The deployment's status in the domain's terms; one this version does not know (or none)
@@ -57,11 +105,11 @@ fn status_of(
     })
 }
 
-fn missing_application(application: &str) -> Option<Specific> {
+pub(crate) fn missing_application(application: &str) -> Option<Specific> {
     Specific::not_found(ResourceKind::Application, application, "check `codedeploy.application` in the manifest")
 }
 
-fn missing_group(group: &str) -> Option<Specific> {
+pub(crate) fn missing_group(group: &str) -> Option<Specific> {
     Specific::not_found(ResourceKind::DeploymentGroup, group, "check `codedeploy.deployment_group` in the manifest")
 }
 
@@ -187,19 +235,9 @@ impl Deployments for CodeDeployDeployments {
         deployment_group: &str,
         description: &str,
     ) -> Result<Vec<String>, Error> {
-        use aws_sdk_codedeploy::types::DeploymentStatus as Status;
-        let active = [Status::Created, Status::Queued, Status::InProgress, Status::Baking, Status::Ready];
-        let out = self
-            .client
-            .list_deployments()
-            .application_name(application)
-            .deployment_group_name(deployment_group)
-            .set_include_only_statuses(Some(active.to_vec()))
-            .send()
-            .await
-            .map_err(|e| classify("codedeploy:ListDeployments", e, |_| None))?;
+        let ids = active_deployment_ids(&self.client, application, deployment_group).await?;
         let mut found = Vec::new();
-        for id in out.deployments() {
+        for id in &ids {
             let info = self.get_deployment(id).await?;
             if info.deployment_info().and_then(|i| i.description()) == Some(description) {
                 found.push(id.clone());
@@ -213,20 +251,7 @@ impl Deployments for CodeDeployDeployments {
         application: &str,
         deployment_group: &str,
     ) -> Result<DeploymentGroupSettings, Error> {
-        let out = self
-            .client
-            .get_deployment_group()
-            .application_name(application)
-            .deployment_group_name(deployment_group)
-            .send()
-            .await
-            .map_err(|e| {
-                classify("codedeploy:GetDeploymentGroup", e, |e| match e {
-                    GetDeploymentGroupError::ApplicationDoesNotExistException(_) => missing_application(application),
-                    GetDeploymentGroupError::DeploymentGroupDoesNotExistException(_) => missing_group(deployment_group),
-                    _ => None,
-                })
-            })?;
+        let out = get_deployment_group(&self.client, application, deployment_group).await?;
         let info = out.deployment_group_info();
         let ready =
             info.and_then(|i| i.blue_green_deployment_configuration()).and_then(|b| b.deployment_ready_option());

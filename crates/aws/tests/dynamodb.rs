@@ -207,8 +207,13 @@ async fn only_the_holder_releases_the_lock() {
 
 #[tokio::test]
 async fn an_approval_is_decided_once_and_before_it_expires() {
-    let decided =
-        Decided { approved: true, by: "@ana".into(), at: "2026-12-01T09:30:00Z".into(), channel: DecidedVia::Slack };
+    let decided = Decided {
+        approved: true,
+        by: "@ana".into(),
+        at: "2026-12-01T09:30:00Z".into(),
+        channel: DecidedVia::Slack,
+        comment: None,
+    };
     let (l, sent) = ledger(vec![]);
     assert!(l.decide("a1", &decided, 1_800_000_000).await.expect("decided"));
     let (op, body) = only(&sent);

@@ -1,21 +1,19 @@
 //! `greenlight`, the operator CLI.
 //!
 //! Exit codes: 0 success; 1 the input was read but is not acceptable (manifest problems, a
-//! plan that cannot be made); 2 the input could not be read (missing file, not JSON, wrong
-//! shape, bad usage).
+//! plan that cannot be made, a service the manifest does not have, AWS refusing or failing a
+//! call); 2 the input could not be read (missing file, not JSON, wrong shape, bad usage).
 
 // A CLI's job is to print.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::path::{Path, PathBuf};
+mod offline;
+mod online;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use greenlight_core::Error;
-use greenlight_core::event::PushEvent;
-use greenlight_core::manifest::{Manifest, Starter};
-use greenlight_core::plan::{DeployPlan, HookFunctions};
-use greenlight_core::taskdef::TaskDefinition;
+use greenlight_core::approval::Decision;
 
 /// Blue/green deploys to Amazon ECS on Fargate, from an ECR push to production.
 #[derive(Debug, Parser)]
@@ -29,65 +27,21 @@ struct Cli {
 enum Command {
     /// Write, check and describe deploy manifests.
     #[command(subcommand)]
-    Manifest(ManifestCommand),
+    Manifest(offline::ManifestCommand),
     /// Show what a push would do, offline: targets, new task definition, AppSpec, diff.
-    Plan(PlanArgs),
+    Plan(offline::PlanArgs),
+    /// What each service runs now: production and the test listener, the active deployment,
+    /// the lock, the newest push, a pending approval.
+    Status(online::StatusArgs),
+    /// A service's deploys from the ledger, newest first.
+    History(online::HistoryArgs),
+    /// Approve the service's pending deploy, as your AWS identity.
+    Approve(online::DecideArgs),
+    /// Reject the service's pending deploy (it is rolled back), as your AWS identity.
+    Reject(online::DecideArgs),
 }
 
-#[derive(Debug, Subcommand)]
-enum ManifestCommand {
-    /// Print a valid starter manifest for one service, every option at its default.
-    Init {
-        /// Name of the ECS service (also the entry's name and the CodeDeploy names).
-        #[arg(long)]
-        service: String,
-        /// ECS cluster name.
-        #[arg(long)]
-        cluster: String,
-        /// ECR repository name, e.g. `team/api`.
-        #[arg(long)]
-        repository: String,
-        /// Container whose image each push replaces.
-        #[arg(long)]
-        container: String,
-        /// Container port the load balancer forwards to (default: the container's only mapping).
-        #[arg(long)]
-        port: Option<u16>,
-        /// Base URL of the load balancer's test listener; without it validation starts off.
-        #[arg(long)]
-        test_listener_url: Option<String>,
-    },
-    /// Check a manifest: prints `ok`, or every problem and exits 1.
-    Check {
-        /// The manifest JSON file.
-        file: PathBuf,
-    },
-    /// Print the manifest's JSON Schema.
-    Schema,
-}
-
-#[derive(Debug, clap::Args)]
-struct PlanArgs {
-    /// The deploy manifest.
-    #[arg(long)]
-    manifest: PathBuf,
-    /// An EventBridge "ECR Image Action" event.
-    #[arg(long)]
-    event: PathBuf,
-    /// The live task definition (`aws ecs describe-task-definition --include TAGS` output).
-    #[arg(long)]
-    task_definition: PathBuf,
-    /// Plan only this service entry.
-    #[arg(long)]
-    service: Option<String>,
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    output: Output,
-    /// Lambda function the AppSpec's validation hooks invoke.
-    #[arg(long, default_value = "greenlight-validate")]
-    validate_function: String,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Output {
     Text,
     Json,
@@ -122,92 +76,11 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<String, Failure> {
     match command {
-        Command::Manifest(ManifestCommand::Init {
-            service,
-            cluster,
-            repository,
-            container,
-            port,
-            test_listener_url,
-        }) => {
-            let starter = Starter { service, cluster, repository, container, port, test_listener_url };
-            let manifest = Manifest::starter(&starter);
-            let issues = manifest.validate();
-            if !issues.is_empty() {
-                return Err(Failure::Rejected(
-                    Error::InvalidManifest(issues)
-                        .to_string()
-                        .replace("invalid manifest", "these options would make an invalid manifest"),
-                ));
-            }
-            if starter.test_listener_url.is_none() {
-                eprintln!(
-                    "note: validation is off; pass --test-listener-url to smoke-test green before production traffic moves"
-                );
-            }
-            Ok(format!("{}\n", manifest.to_json_pretty()))
-        }
-        Command::Manifest(ManifestCommand::Check { file }) => {
-            load_manifest(&file)?;
-            Ok("ok\n".into())
-        }
-        Command::Manifest(ManifestCommand::Schema) => {
-            Ok(format!("{}\n", serde_json::to_string_pretty(&Manifest::json_schema()).unwrap_or_default()))
-        }
-        Command::Plan(args) => plan(&args),
+        Command::Manifest(command) => offline::manifest(command),
+        Command::Plan(args) => offline::plan(&args),
+        Command::Status(args) => online::block_on(online::status(args)),
+        Command::History(args) => online::block_on(online::history(args)),
+        Command::Approve(args) => online::block_on(online::decide_pending(args, Decision::Approve)),
+        Command::Reject(args) => online::block_on(online::decide_pending(args, Decision::Reject)),
     }
-}
-
-fn read(path: &Path, what: &str) -> Result<String, Failure> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Failure::Unreadable(format!("{}: cannot read {what}: {e}", path.display())))
-}
-
-fn load_manifest(path: &Path) -> Result<Manifest, Failure> {
-    let text = read(path, "manifest")?;
-    let manifest = Manifest::from_json(&text).map_err(|i| Failure::Unreadable(format!("{}: {i}", path.display())))?;
-    let issues = manifest.validate();
-    if issues.is_empty() {
-        Ok(manifest)
-    } else {
-        Err(Failure::Rejected(format!("{}: {}", path.display(), Error::InvalidManifest(issues))))
-    }
-}
-
-fn plan(args: &PlanArgs) -> Result<String, Failure> {
-    let manifest = load_manifest(&args.manifest)?;
-    if let Some(only) = &args.service
-        && manifest.service(only).is_none()
-    {
-        let names: Vec<&str> = manifest.services.iter().map(|s| s.name.as_str()).collect();
-        return Err(Failure::Rejected(format!(
-            "{}: no service entry named `{only}`; it has: {}",
-            args.manifest.display(),
-            names.join(", ")
-        )));
-    }
-    let event_text = read(&args.event, "event")?;
-    let push = match PushEvent::parse(&event_text) {
-        Ok(PushEvent::Deployable(push)) => push,
-        Ok(PushEvent::Ignored { reason }) => {
-            return Ok(match args.output {
-                Output::Text => format!("no target: {reason}\n"),
-                Output::Json => format!("{}\n", serde_json::json!({ "targets": [], "ignored": reason })),
-            });
-        }
-        Err(e) => return Err(Failure::Unreadable(format!("{}: {e}", args.event.display()))),
-    };
-    let td_text = read(&args.task_definition, "task definition")?;
-    let td_json: serde_json::Value = serde_json::from_str(&td_text).map_err(|e| {
-        Failure::Unreadable(format!("{}: invalid task definition: not JSON: {e}", args.task_definition.display()))
-    })?;
-    let current = TaskDefinition::from_json(td_json)
-        .map_err(|e| Failure::Unreadable(format!("{}: {e}", args.task_definition.display())))?;
-    let hooks = HookFunctions { validate: args.validate_function.clone() };
-    let plan = DeployPlan::build(&manifest, &push, args.service.as_deref(), &hooks, |_| Ok(current.clone()))
-        .map_err(|e| Failure::Rejected(format!("greenlight: plan: {e}")))?;
-    Ok(match args.output {
-        Output::Text => plan.render_text(),
-        Output::Json => format!("{}\n", serde_json::to_string_pretty(&plan).unwrap_or_default()),
-    })
 }

@@ -47,6 +47,9 @@ pub struct Decided {
     /// RFC 3339.
     pub at: String,
     pub channel: DecidedVia,
+    /// What the person said with it (`greenlight approve --comment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// Where a decision came from.
@@ -59,6 +62,8 @@ pub enum DecidedVia {
     Link,
     /// greenlight itself: a newer push superseded the deployment.
     Superseded,
+    /// `greenlight approve` / `reject`, by the caller's AWS identity.
+    Cli,
 }
 
 impl DecidedVia {
@@ -67,6 +72,7 @@ impl DecidedVia {
             Self::Slack => "slack",
             Self::Link => "link",
             Self::Superseded => "superseded",
+            Self::Cli => "cli",
         }
     }
 }
@@ -80,7 +86,8 @@ impl std::fmt::Display for DecidedVia {
 impl Decided {
     /// `<by> via <channel> at <time>`, for reasons and the ledger.
     pub fn summary(&self) -> String {
-        format!("{} via {} at {}", self.by, self.channel, self.at)
+        let comment = self.comment.as_deref().map(|c| format!(": \"{c}\"")).unwrap_or_default();
+        format!("{} via {} at {}{comment}", self.by, self.channel, self.at)
     }
 }
 

@@ -25,6 +25,12 @@ pub fn order_key(push: &Push) -> String {
     format!("{pushed:019}.{event:019}.{}", push.digest.trim_start_matches("sha256:"))
 }
 
+/// When the push was made, read back from its order key (`None` for a key that is not one).
+pub fn pushed_at(order: &str) -> Option<DateTime<Utc>> {
+    let nanos: i64 = order.split('.').next()?.parse().ok()?;
+    Some(DateTime::<Utc>::from_timestamp_nanos(nanos))
+}
+
 /// The newest push recorded for a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewestPush {
@@ -138,6 +144,16 @@ mod tests {
         assert!(order_key(&push("sha256:aa", None, 3_000)) > order_key(&push("sha256:aa", Some(2_999 * MS), 5_000)));
         assert!(order_key(&push("sha256:aa", None, 3_000)) < order_key(&push("sha256:aa", Some(3_000 * MS + 1), 0)));
         assert_eq!(order_key(&push("sha256:ab", None, -5)), format!("{:019}.{:019}.ab", 0, 0));
+    }
+
+    #[test]
+    fn the_push_time_reads_back_from_the_key() {
+        let at = 1_764_600_000_123_456_789;
+        assert_eq!(
+            pushed_at(&order_key(&push("sha256:aa", Some(at), 0))),
+            Some(DateTime::<Utc>::from_timestamp_nanos(at))
+        );
+        assert_eq!(pushed_at("not a key"), None);
     }
 
     #[test]

@@ -197,6 +197,19 @@ async fn an_expired_lease_whose_traffic_moves_is_taken_only_once_its_deployment_
     assert_eq!(prepared.revision, Some(42));
     assert!(w.deployments.stopped.lock().expect("lock").is_empty());
     assert_eq!(w.ledger.locks.lock().expect("lock")["api-server"].tag, "v2");
+    // v1's execution will never record how it ended: the push that took over does, on v1's
+    // own record (the same order key), from what its deployment came to.
+    let history = w.ledger.history.lock().expect("lock").clone();
+    let (_, order, update) = history.iter().find(|(_, _, u)| u.outcome.is_some()).expect("v1's end recorded");
+    assert_eq!(order, &order_key(&old));
+    assert_eq!(update.outcome, Some(greenlight_core::history::Outcome::Deployed));
+    let reason = update.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("its execution stopped while production traffic moved")
+            && reason.contains("succeeded")
+            && reason.contains("v2"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]

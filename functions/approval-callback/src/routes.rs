@@ -3,7 +3,7 @@
 
 use greenlight_core::Error;
 use greenlight_core::approval::{DecidedVia, Decision, Refusal, slack_decided_message, verify_link, verify_slack};
-use greenlight_core::pipeline::{Applied, DecidePorts, decide};
+use greenlight_core::pipeline::{Applied, DecidePorts, Decider, decide};
 use greenlight_core::ports::{Approvals, Chat, Secrets, TaskTokens};
 use serde_json::Value;
 
@@ -99,7 +99,9 @@ pub(crate) async fn callback<A: Approvals, T: TaskTokens, C: Chat, S: Secrets>(
                 )),
                 "POST" => {
                     let ports = DecidePorts { approvals, tokens };
-                    Ok(applied_page(decide(id, decision, "signed link", DecidedVia::Link, now, ports).await?))
+                    Ok(applied_page(
+                        decide(id, decision, Decider::new("signed link", DecidedVia::Link), now, ports).await?,
+                    ))
                 }
                 _ => Ok(text(405, "use GET to see the page, POST to decide")),
             }
@@ -152,7 +154,8 @@ async fn slack<A: Approvals, T: TaskTokens, C: Chat, S: Secrets>(
         .or_else(|| payload.pointer("/user/name"))
         .or_else(|| payload.pointer("/user/id"));
     let by = format!("@{}", user.and_then(Value::as_str).unwrap_or("someone"));
-    let applied = decide(&id, decision, &by, DecidedVia::Slack, now, DecidePorts { approvals, tokens }).await?;
+    let applied =
+        decide(&id, decision, Decider::new(&by, DecidedVia::Slack), now, DecidePorts { approvals, tokens }).await?;
     let (reply, update) = match &applied {
         Applied::Done(r, d) => {
             (format!("{} by {by}", if d.approved { "approved" } else { "rejected" }), Some(slack_decided_message(r, d)))

@@ -8,14 +8,17 @@ Control routes, beside the AWS API on the same port:
   POST /greenlight-emulator/functions   {"name", "command": [...], "env": {}, "timeout_s", "region"}
   POST /greenlight-emulator/behaviours  {"<digest>": {"mode": "healthy|error|slow|hang|wrong_version|flapping", ...}}
   POST /greenlight-emulator/seed        a short environment description (see seed.py)
-  GET  /greenlight-emulator/state       functions, deployments and what each port serves
+  GET  /greenlight-emulator/state       functions (invocations, errors, timeouts, pids), deployments,
+                                        what each port serves, the fake Slack's outage
   GET  /greenlight-emulator/notifications   every message published to an SNS topic
   GET  /greenlight-emulator/calls   the AWS API calls each caller made (see calls.py)
-  POST /greenlight-emulator/faults  {"rules": [{"caller", "action", "kind", "nth", "times", "share", "seed", "delay_s"}]}
+  POST /greenlight-emulator/faults  {"rules": [{"caller", "action", "kind", "nth", "times", "share", "seed", "delay_s",
+                                                 "status", "code", "message"}]}
   GET  /greenlight-emulator/faults  the rules, every call counted per caller and action, every fault injected
   DELETE /greenlight-emulator/faults    removes every rule and forgets the counts (see faults.py)
   POST /greenlight-emulator/slack/<hook>    a fake Slack webhook (incoming webhook, response_url)
   GET  /greenlight-emulator/slack           what was posted to it
+  POST /greenlight-emulator/slack-outage    {"status": 503}: every post to Slack answers that; {"status": null}: back
   ANY  /lambda-url/<function>/<path>        a function URL (payload format 2.0)
 """
 

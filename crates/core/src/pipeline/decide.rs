@@ -25,13 +25,26 @@ pub enum Applied {
     Unknown,
 }
 
+/// Who decides, through which channel, and what they said.
+#[derive(Debug, Clone, Copy)]
+pub struct Decider<'a> {
+    pub by: &'a str,
+    pub channel: DecidedVia,
+    pub comment: Option<&'a str>,
+}
+
+impl<'a> Decider<'a> {
+    pub fn new(by: &'a str, channel: DecidedVia) -> Self {
+        Self { by, channel, comment: None }
+    }
+}
+
 /// Applies a decision (already verified: signature, link, user) to approval `id`, once: a
 /// second decision, a late one, or one for an unknown id changes nothing and says why.
 pub async fn decide<A, K>(
     id: &str,
     decision: Decision,
-    by: &str,
-    channel: DecidedVia,
+    decider: Decider<'_>,
     now: i64,
     ports: DecidePorts<'_, A, K>,
 ) -> Result<Applied, Error>
@@ -46,7 +59,13 @@ where
     if now > record.expires_at {
         return Ok(Applied::Expired(record));
     }
-    let decided = Decided { approved: decision == Decision::Approve, by: by.into(), at: decision_time(now), channel };
+    let decided = Decided {
+        approved: decision == Decision::Approve,
+        by: decider.by.into(),
+        at: decision_time(now),
+        channel: decider.channel,
+        comment: decider.comment.map(str::to_string),
+    };
     if !ports.approvals.decide(id, &decided, now).await? {
         // Someone else was faster, or it expired in between: say what the ledger says.
         return Ok(match ports.approvals.approval(id).await? {

@@ -17,7 +17,7 @@ mod status;
 mod validate;
 
 pub use approval::{ApprovalChannels, ApprovalPorts, request_approval};
-pub use decide::{Applied, DecidePorts, decide};
+pub use decide::{Applied, DecidePorts, Decider, decide};
 pub use finish::{NotifyPorts, finish};
 pub use lease::{Lease, epoch_seconds};
 pub use payloads::*;

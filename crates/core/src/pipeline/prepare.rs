@@ -3,11 +3,15 @@
 
 use crate::approval::{Decided, DecidedVia, decision_time};
 use crate::error::Error;
+use crate::event::Push;
 use crate::history::{HistoryUpdate, Outcome, TimelineState};
 use crate::lock::{Acquire, LockHolder, order_key, short_digest};
 use crate::manifest::{ConcurrencyPolicy, Service};
 use crate::plan::Registration;
-use crate::ports::{Approvals, Deployments, History, Locks, ManifestSource, TaskDefinitions, TaskTokens};
+use crate::ports::{
+    Approvals, DeploymentState, DeploymentStatus, Deployments, History, Locks, ManifestSource, TaskDefinitions,
+    TaskTokens,
+};
 
 use super::lease::{Lease, epoch_seconds};
 use super::{ApprovalStep, Prepared, StepInput, execution_name, find};
@@ -127,11 +131,16 @@ where
         && holder.shifting
         && holder.lease_until < lease.now
         && holder.order <= claim.order
-        && deployment_ended(holder, ports.deployments).await?
+        && let Some(ended) = deployment_end(holder, ports.deployments).await?
     {
         // Its execution stopped renewing while production traffic moved, and the deployment
-        // has ended since: nothing is left to stop.
+        // has ended since: nothing is left to stop. Its own execution will not record how it
+        // ended; this one does.
+        let abandoned = holder.clone();
         acquired = ports.ledger.take_expired(&service.name, &claim, &holder.execution, lease.now).await?;
+        if matches!(&acquired, Acquire::Acquired { .. }) {
+            record_abandoned(ports.ledger, service, &input.push, &abandoned, ended).await;
+        }
     }
     let previous = match acquired {
         Acquire::Held(holder) if holder.order > claim.order => {
@@ -168,13 +177,74 @@ where
     ports.ledger.record(&service.name, &input.push, &update).await
 }
 
-/// Whether the deployment of a holder whose production traffic moved has ended (a holder that
-/// recorded none has nothing running).
-async fn deployment_ended(holder: &LockHolder, deployments: &impl Deployments) -> Result<bool, Error> {
+/// How the deployment of a holder whose production traffic moved ended; `None` while it runs
+/// (`Some(None)`: the holder recorded none, so nothing runs).
+async fn deployment_end(
+    holder: &LockHolder,
+    deployments: &impl Deployments,
+) -> Result<Option<Option<DeploymentState>>, Error> {
     match &holder.deployment_id {
-        Some(id) => Ok(deployments.state(id).await?.status.is_terminal()),
-        None => Ok(true),
+        Some(id) => {
+            let state = deployments.state(id).await?;
+            Ok(state.status.is_terminal().then_some(Some(state)))
+        }
+        None => Ok(Some(None)),
     }
+}
+
+/// Records the end of a push whose execution stopped (killed by hand, or timed out) while its
+/// production traffic moved: what its deployment came to, as the ledger's outcome of that push.
+/// Best-effort: the takeover itself is recorded in this push's timeline either way.
+async fn record_abandoned(
+    ledger: &impl History,
+    service: &Service,
+    like: &Push,
+    abandoned: &LockHolder,
+    ended: Option<DeploymentState>,
+) {
+    let Some(push) = push_of(abandoned, like) else { return };
+    let (state, outcome, what) = match &ended {
+        Some(d) if d.status == DeploymentStatus::Succeeded => {
+            (TimelineState::Succeeded, Outcome::Deployed, format!("its deployment {} succeeded", d.id))
+        }
+        Some(d) => (
+            TimelineState::RolledBack,
+            Outcome::RolledBack,
+            format!(
+                "its deployment {} ended {}{}",
+                d.id,
+                d.status,
+                d.error_message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+            ),
+        ),
+        None => (TimelineState::RolledBack, Outcome::RolledBack, "it had no deployment".into()),
+    };
+    let mut update = HistoryUpdate::state(state);
+    update.outcome = Some(outcome);
+    update.reason = Some(format!(
+        "its execution stopped while production traffic moved, before it recorded its end; {what} (recorded by {}, which took the lock over)",
+        like.tag
+    ));
+    if let Err(e) = ledger.record(&service.name, &push, &update).await {
+        tracing::warn!(error = %e, abandoned = abandoned.describe(), "the end of the abandoned push was not recorded");
+    }
+}
+
+/// The push a lock holder names, rebuilt from its order key (its push and event times), so that
+/// its ledger record is the one its own execution wrote; `None` for a key that is not one.
+fn push_of(holder: &LockHolder, like: &Push) -> Option<Push> {
+    let mut parts = holder.order.splitn(3, '.');
+    let pushed: i64 = parts.next()?.parse().ok()?;
+    let event: i64 = parts.next()?.parse().ok()?;
+    let push = Push {
+        digest: holder.digest.clone(),
+        tag: holder.tag.clone(),
+        event_id: None,
+        pushed_at: Some(chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(pushed)),
+        event_time: Some(chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(event)),
+        ..like.clone()
+    };
+    (order_key(&push) == holder.order).then_some(push)
 }
 
 /// Stops the deployment of the execution whose lock was taken over (auto-rollback: its
@@ -206,6 +276,7 @@ where
             by: format!("greenlight (superseded by {})", by.describe()),
             at: decision_time(now),
             channel: DecidedVia::Superseded,
+            comment: None,
         };
         if ports.approvals.decide(id, &decided, now).await? {
             let cause = format!(

@@ -1,0 +1,257 @@
+//! The `greenlight` binary's online commands, run as an operator runs them (the standard AWS
+//! credential chain, `AWS_ENDPOINT_URL` pointing at the emulation), their output checked field
+//! by field against the ledger and what the emulation's listeners serve.
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use greenlight_tests::emulator::Port;
+use greenlight_tests::pipeline::{Pipeline, Setup, binary};
+use serde_json::Value;
+
+const LIMIT: Duration = Duration::from_secs(300);
+
+/// `greenlight ARGS` against the pipeline's emulation.
+fn greenlight(p: &Pipeline, args: &[&str]) -> Output {
+    greenlight_at(&p.emulator.endpoint, args)
+}
+
+fn greenlight_at(endpoint: &str, args: &[&str]) -> Output {
+    std::process::Command::new(binary("greenlight"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "operator")
+        .env("AWS_SECRET_ACCESS_KEY", "emulated")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("GREENLIGHT_NAME")
+        .env_remove("GREENLIGHT_LEDGER_TABLE")
+        .env_remove("GREENLIGHT_MANIFEST_PARAMETER")
+        .output()
+        .expect("run greenlight")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs and parses JSON output; the command must succeed.
+fn json(p: &Pipeline, args: &[&str]) -> Value {
+    let o = greenlight(p, args);
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&o)))
+}
+
+fn started(outcome: &greenlight_core::pipeline::PushOutcome) -> String {
+    match &outcome.executions[0].start {
+        greenlight_core::ports::ExecutionStart::Started { execution_arn } => execution_arn.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn status_and_history_after_a_deploy_say_what_the_listeners_and_the_ledger_say() {
+    let p = Pipeline::start(Setup::default()).await;
+    let before = json(&p, &["status", "web", "--output", "json"]);
+    assert_eq!(before["production"][0]["digest"], p.digest("v1").as_str(), "{before:#}");
+    assert_eq!(before["production"][0]["tag"], "v1", "ECR's tag of a digest greenlight never deployed");
+    assert_eq!(before["newest_push"], Value::Null);
+    assert_eq!(json(&p, &["history", "web", "--output", "json"]), serde_json::json!([]));
+
+    let execution = started(&p.push("v2").await);
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.status, "SUCCEEDED", "{end:?}");
+
+    let status = json(&p, &["status", "web", "--output", "json"]);
+    let v2 = p.digest("v2");
+    for listener in ["production", "test"] {
+        let serving = &status[listener][0];
+        assert_eq!(serving["digest"], v2.as_str(), "{listener}: {status:#}");
+        assert_eq!(serving["tag"], "v2", "{listener}");
+        assert_eq!(serving["weight"], 100);
+        assert!(serving["image"].as_str().is_some_and(|i| i.ends_with(&format!("@{v2}"))), "{serving}");
+    }
+    assert_eq!(p.serving(Port::Production).await.as_deref(), Some(v2.as_str()));
+    let record = p.history("web").await.into_iter().next().expect("a ledger record");
+    let revision = record.task_definition.as_deref().and_then(|a| a.rsplit(':').next()).expect("revision");
+    assert_eq!(status["production"][0]["revision"].to_string(), revision);
+    assert_eq!(status["production"][0]["task_definition"], record.task_definition.as_deref().unwrap_or_default());
+    assert_eq!(status["deployments"], serde_json::json!([]), "nothing active once it succeeded");
+    assert_eq!(status["lock"], Value::Null, "the lock was released");
+    assert_eq!(status["newest_push"]["tag"], "v2");
+    assert_eq!(status["newest_push"]["digest"], v2.as_str());
+    assert!(status["newest_push"]["pushed_at"].as_str().is_some_and(|t| t.starts_with("20")), "{status:#}");
+    assert_eq!(status["approval"], Value::Null);
+
+    let text = stdout(&greenlight(&p, &["status"]));
+    let short = &v2[..19];
+    assert!(text.starts_with("web  (ECS web/web, CodeDeploy web/web)\n"), "{text}");
+    assert!(text.contains(&format!("  production   v2 {short}  revision {revision}")), "{text}");
+    assert!(text.contains("  deployment   none active\n") && text.contains("  lock         free\n"), "{text}");
+
+    let history = json(&p, &["history", "web", "--output", "json"]);
+    let entry = &history[0];
+    assert_eq!(history.as_array().map(Vec::len), Some(1));
+    assert_eq!(entry["tag"], record.tag.as_str());
+    assert_eq!(entry["digest"], record.digest.as_str());
+    assert_eq!(entry["execution"], record.execution.as_str());
+    assert_eq!(entry["outcome"], "deployed");
+    assert_eq!(entry["trigger"], "push");
+    assert_eq!(entry["deployment_id"], record.deployment_id.as_deref().unwrap_or_default());
+    assert_eq!(entry["validation"], record.validation.as_deref().unwrap_or_default());
+    assert_eq!(entry["started_at"], record.timeline.first().map(|t| t.at.as_str()).unwrap_or_default());
+    assert_eq!(entry["ended_at"], record.timeline.last().map(|t| t.at.as_str()).unwrap_or_default());
+    assert!(entry["duration_seconds"].as_i64().is_some_and(|s| s >= 0), "{entry}");
+    let text = stdout(&greenlight(&p, &["history", "web"]));
+    let row = text.lines().nth(1).unwrap_or_default();
+    assert!(text.starts_with("pushed at "), "{text}");
+    assert!(
+        row.contains(" v2 ") && row.contains(short) && row.contains(" push ") && row.contains(" deployed "),
+        "{row}"
+    );
+}
+
+/// `greenlight status web` once the push's approval was requested.
+async fn pending(p: &Pipeline) -> Value {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let status = json(p, &["status", "web", "--output", "json"]);
+        if status["approval"].is_object() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "no approval was requested: {status:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn status_while_an_approval_waits_shows_green_on_the_test_listener_and_who_holds_the_lock() {
+    let p = Pipeline::start(Setup { approval_timeout: Some(600), ..Setup::default() }).await;
+    let execution = started(&p.push("v2").await);
+    let status = pending(&p).await;
+    assert_eq!(status["production"][0]["digest"], p.digest("v1").as_str(), "{status:#}");
+    assert_eq!(status["test"][0]["digest"], p.digest("v2").as_str(), "{status:#}");
+    let deployment = &status["deployments"][0];
+    let events: Vec<(String, String)> = deployment["lifecycle"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| (e["event"].as_str().unwrap_or_default().into(), e["status"].as_str().unwrap_or_default().into()))
+        .collect();
+    assert!(events.contains(&("AfterAllowTestTraffic".into(), "Succeeded".into())), "{events:?}");
+    assert!(events.contains(&("AllowTraffic".into(), "Pending".into())), "{events:?}");
+    let lock = &status["lock"];
+    assert_eq!(lock["tag"], "v2");
+    assert_eq!(lock["deployment_id"], deployment["id"]);
+    assert_eq!(lock["traffic_moving"], false);
+    assert_eq!(lock["lease_expired"], false);
+    let approval = &status["approval"];
+    assert_eq!(approval["id"], lock["approval_id"]);
+    assert_eq!(approval["deployment_id"], deployment["id"]);
+    assert_eq!(approval["channels"], serde_json::json!(["slack", "sns"]));
+    assert_eq!(approval["decided"], Value::Null);
+    assert!(approval.get("task_token").is_none(), "the task token never leaves the ledger: {approval}");
+    let text = stdout(&greenlight(&p, &["status", "web"]));
+    assert!(
+        text.contains("  approval     v2 ")
+            && text.contains("waiting until")
+            && text.contains("asked in slack and sns"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  deployment   {} Ready", deployment["id"].as_str().unwrap_or_default())),
+        "{text}"
+    );
+    p.stop_execution(&execution).await;
+}
+
+#[tokio::test]
+async fn bad_usage_and_a_missing_service_get_one_clear_line() {
+    let p = Pipeline::start(Setup::default()).await;
+    let o = greenlight(&p, &["status", "api"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "greenlight: the manifest /greenlight/manifest has no service `api`; it has: web\n");
+    assert!(stdout(&o).is_empty());
+    for args in [&["history"][..], &["history", "web", "--limit", "0"], &["status", "--output", "yaml"]] {
+        let o = greenlight(&p, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("error: "), "{args:?}: {}", stderr(&o));
+    }
+    let o = greenlight(&p, &["status", "--name", "other"]);
+    assert_eq!(o.status.code(), Some(1));
+    let line = stderr(&o);
+    assert!(
+        line.starts_with("greenlight: reading the manifest /other/manifest: ") && line.lines().count() == 1,
+        "{line}"
+    );
+    // Nothing listens there: the command says so in one line instead of hanging.
+    let o = greenlight_at("http://127.0.0.1:9", &["history", "web"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("greenlight: reading the manifest /greenlight/manifest: "), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
+
+#[tokio::test]
+async fn approve_from_the_cli_decides_once_as_the_caller_with_a_comment() {
+    // Blue is kept a while after traffic moves (30 emulated minutes, 18 s), so the lock and its
+    // approval are still there for the second decision.
+    let setup = Setup { approval_timeout: Some(600), termination_wait_minutes: 30, ..Setup::default() };
+    let p = Pipeline::start(setup).await;
+    let o = greenlight(&p, &["approve", "web"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "greenlight: web has no approval pending\n");
+
+    let execution = started(&p.push("v2").await);
+    pending(&p).await;
+    let o = greenlight(&p, &["approve", "web", "--comment", "dashboards are green"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let said = stdout(&o);
+    let short = &p.digest("v2")[..19];
+    let prefix = format!("approved web v2 ({short}) as ");
+    assert!(said.starts_with(&prefix) && said.ends_with(": production traffic moves to it next\n"), "{said}");
+    let caller = said[prefix.len()..].split(':').take(6).collect::<Vec<_>>().join(":");
+    assert!(caller.starts_with("arn:aws:"), "the caller's AWS identity: {said}");
+
+    let again = greenlight(&p, &["reject", "web"]);
+    assert_eq!(again.status.code(), Some(1), "{}", stdout(&again));
+    let refused = stderr(&again);
+    assert!(
+        refused.starts_with(&format!("greenlight: web v2 ({short}) was already approved by {caller} via cli at ")),
+        "{refused}"
+    );
+
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.status, "SUCCEEDED", "{end:?}");
+    assert_eq!(p.serving(Port::Production).await.as_deref(), Some(p.digest("v2").as_str()));
+    let record = p.history("web").await.into_iter().next().expect("a ledger record");
+    let approver = record.approver.unwrap_or_default();
+    assert!(
+        approver.starts_with(&format!("{caller} via cli at ")) && approver.ends_with(": \"dashboards are green\""),
+        "{approver}"
+    );
+}
+
+#[tokio::test]
+async fn reject_from_the_cli_rolls_the_deploy_back() {
+    let p = Pipeline::start(Setup { approval_timeout: Some(600), ..Setup::default() }).await;
+    let execution = started(&p.push("v2").await);
+    pending(&p).await;
+    let o = greenlight(&p, &["reject", "web", "--comment", "wrong build", "--output", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let decided: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(decided["tag"], "v2");
+    assert_eq!(decided["decided"]["approved"], false);
+    assert_eq!(decided["decided"]["channel"], "cli");
+    assert_eq!(decided["decided"]["comment"], "wrong build");
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.status, "FAILED", "{end:?}");
+    assert_eq!(p.serving(Port::Production).await.as_deref(), Some(p.digest("v1").as_str()));
+    let record = p.history("web").await.into_iter().next().expect("a ledger record");
+    assert_eq!(record.outcome, Some(greenlight_core::history::Outcome::RolledBack));
+    let reason = record.reason.unwrap_or_default();
+    let by = decided["decided"]["by"].as_str().unwrap_or_default();
+    assert!(reason.contains("rejected") && reason.contains(by), "{reason}");
+}
