@@ -255,3 +255,87 @@ async fn reject_from_the_cli_rolls_the_deploy_back() {
     let by = decided["decided"]["by"].as_str().unwrap_or_default();
     assert!(reason.contains("rejected") && reason.contains(by), "{reason}");
 }
+
+/// `greenlight watch ARGS` started in the background (stdout is a pipe: plain lines).
+fn watch(p: &Pipeline, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(binary("greenlight"))
+        .arg("watch")
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &p.emulator.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "operator")
+        .env("AWS_SECRET_ACCESS_KEY", "emulated")
+        .env("AWS_REGION", "us-east-1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start greenlight watch")
+}
+
+/// Position of the first line containing `needle`, so the order of what was seen can be checked.
+fn line_of(lines: &[&str], needle: &str) -> usize {
+    lines.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle:?} in {lines:#?}"))
+}
+
+#[tokio::test]
+async fn watch_follows_a_deploy_to_its_end_and_exits_with_its_outcome() {
+    let p = Pipeline::start(Setup { approval_timeout: Some(600), ..Setup::default() }).await;
+    let o = greenlight(&p, &["watch", "web"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "greenlight: web has no deploy recorded to watch\n");
+
+    let execution = started(&p.push("v2").await);
+    let watching = watch(&p, &["web", "--every", "1"]);
+    pending(&p).await;
+    let request = greenlight_tests::approve::slack_requests(&p).await.into_iter().next().expect("a Slack request");
+    let value = greenlight_tests::approve::button(&request, "approve").expect("an Approve button");
+    let (status, _) = greenlight_tests::approve::click(
+        &p,
+        &value,
+        "alice",
+        greenlight_tests::pipeline::SLACK_SIGNING_SECRET,
+        greenlight_tests::approve::now(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let out = tokio::task::spawn_blocking(move || watching.wait_with_output()).await.expect("join").expect("watch ran");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let short = &p.digest("v2")[..19];
+    // The states in the order they were entered, the lifecycle as CodeDeploy moved, production
+    // on v1 until traffic moved, then on v2.
+    assert!(line_of(&lines, "state       Prepare") < line_of(&lines, "state       StartDeployment"), "{text}");
+    assert!(
+        line_of(&lines, "production  serves v1 ") < line_of(&lines, &format!("production  serves v2 {short}")),
+        "{text}"
+    );
+    assert!(line_of(&lines, "AfterAllowTestTraffic Succeeded") < line_of(&lines, "AllowTraffic Succeeded"), "{text}");
+    assert!(
+        line_of(&lines, "state       RequestApproval") < line_of(&lines, &format!("production  serves v2 {short}")),
+        "{text}"
+    );
+    assert_eq!(lines.last().copied(), Some("SUCCEEDED: web v2 (deployed)"), "{text}");
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.status, "SUCCEEDED");
+
+    // Watching an execution by its ARN once it ended shows it all at once; a failed one exits 1.
+    let o = greenlight(&p, &["watch", &execution, "--output", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let seen: Vec<Value> = stdout(&o).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(seen.iter().any(|v| v["state"] == "NotifySuccess"), "{seen:?}");
+    assert!(seen.iter().any(|v| v["listener"] == "production" && v["digest"] == p.digest("v2").as_str()), "{seen:?}");
+}
+
+#[tokio::test]
+async fn watch_of_a_rolled_back_deploy_exits_1_with_the_reason() {
+    let p = Pipeline::start(Setup::default()).await;
+    p.emulator.set_behaviour(&p.digest("v2"), serde_json::json!({"mode": "error"})).await;
+    let execution = started(&p.push("v2").await);
+    let watching = watch(&p, &[&execution, "--every", "1"]);
+    let out = tokio::task::spawn_blocking(move || watching.wait_with_output()).await.expect("join").expect("watch ran");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let line = stderr(&out);
+    assert!(line.starts_with("greenlight: FAILED: web v2 (rolled_back): "), "{line}");
+    assert!(line.contains("HTTP 500"), "the reason names what failed: {line}");
+    assert!(stdout(&out).contains("state       Rollback"), "{}", stdout(&out));
+}

@@ -143,7 +143,7 @@ impl Inspector {
             let info = get_deployment(&self.codedeploy, &id).await?;
             let info = info.deployment_info();
             found.push(ActiveDeployment {
-                lifecycle: self.lifecycle(&id).await?,
+                lifecycle: self.lifecycle_events(&id).await?,
                 id,
                 status: info.and_then(|i| i.status()).map(|s| s.as_str().to_string()).unwrap_or_default(),
                 description: info.and_then(|i| i.description()).map(str::to_string),
@@ -152,7 +152,9 @@ impl Inspector {
         Ok(found)
     }
 
-    async fn lifecycle(&self, deployment_id: &str) -> Result<Vec<(String, String)>, Error> {
+    /// `(lifecycle event, status)` of a deployment, in CodeDeploy's order (ListDeploymentTargets,
+    /// GetDeploymentTarget).
+    pub async fn lifecycle_events(&self, deployment_id: &str) -> Result<Vec<(String, String)>, Error> {
         let targets = self
             .codedeploy
             .list_deployment_targets()

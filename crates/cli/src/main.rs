@@ -35,6 +35,9 @@ enum Command {
     Status(online::StatusArgs),
     /// A service's deploys from the ledger, newest first.
     History(online::HistoryArgs),
+    /// Follow a deploy (a service's newest, or an execution) to its end; exits 0 only if it
+    /// succeeded.
+    Watch(online::WatchArgs),
     /// Approve the service's pending deploy, as your AWS identity.
     Approve(online::DecideArgs),
     /// Reject the service's pending deploy (it is rolled back), as your AWS identity.
@@ -80,6 +83,7 @@ fn run(command: Command) -> Result<String, Failure> {
         Command::Plan(args) => offline::plan(&args),
         Command::Status(args) => online::block_on(online::status(args)),
         Command::History(args) => online::block_on(online::history(args)),
+        Command::Watch(args) => online::block_on(online::watch(args)),
         Command::Approve(args) => online::block_on(online::decide_pending(args, Decision::Approve)),
         Command::Reject(args) => online::block_on(online::decide_pending(args, Decision::Reject)),
     }

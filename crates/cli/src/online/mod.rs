@@ -5,10 +5,12 @@
 mod decide;
 mod history;
 mod status;
+mod watch;
 
 pub(crate) use decide::{DecideArgs, decide_pending};
 pub(crate) use history::{HistoryArgs, history};
 pub(crate) use status::{StatusArgs, status};
+pub(crate) use watch::{WatchArgs, watch};
 
 use greenlight_aws::{DynamoLedger, SsmManifest};
 use greenlight_core::Error;

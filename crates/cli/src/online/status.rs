@@ -44,18 +44,18 @@ struct ServiceStatus {
 
 /// A target group a listener forwards to, and what runs behind it.
 #[derive(Debug, Serialize)]
-struct Serving {
+pub(super) struct Serving {
     listener: String,
     target_group: String,
     /// Its share of the listener's traffic, in percent of the weights.
-    weight: i32,
+    pub(super) weight: i32,
     task_set: Option<String>,
     task_set_status: Option<String>,
     task_definition: Option<String>,
     revision: Option<u64>,
     image: Option<String>,
-    digest: Option<String>,
-    tag: Option<String>,
+    pub(super) digest: Option<String>,
+    pub(super) tag: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -198,16 +198,16 @@ fn deployment(d: ActiveDeployment) -> Deployment {
 }
 
 /// What the lookups of one service share.
-struct Looks<'a> {
-    online: &'a Online,
-    service: &'a Service,
-    task_sets: &'a [TaskSet],
-    history: &'a [DeploymentRecord],
+pub(super) struct Looks<'a> {
+    pub(super) online: &'a Online,
+    pub(super) service: &'a Service,
+    pub(super) task_sets: &'a [TaskSet],
+    pub(super) history: &'a [DeploymentRecord],
 }
 
 impl Looks<'_> {
     /// For each listener, each target group it forwards to and what runs behind it.
-    async fn serving(&self, inspector: &Inspector, listeners: &[String]) -> Result<Vec<Serving>, Failure> {
+    pub(super) async fn serving(&self, inspector: &Inspector, listeners: &[String]) -> Result<Vec<Serving>, Failure> {
         let mut out = Vec::new();
         for listener in listeners {
             let forwards =
