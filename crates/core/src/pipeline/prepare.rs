@@ -131,7 +131,8 @@ where
         && holder.shifting
         && holder.lease_until < lease.now
         && holder.order <= claim.order
-        && let Some(ended) = deployment_end(holder, ports.deployments).await?
+        && let ended @ (HolderDeployment::Ended(_) | HolderDeployment::Unrecorded) =
+            deployment_end(holder, ports.deployments).await?
     {
         // Its execution stopped renewing while production traffic moved, and the deployment
         // has ended since: nothing is left to stop. Its own execution will not record how it
@@ -177,18 +178,21 @@ where
     ports.ledger.record(&service.name, &input.push, &update).await
 }
 
-/// How the deployment of a holder whose production traffic moved ended; `None` while it runs
-/// (`Some(None)`: the holder recorded none, so nothing runs).
-async fn deployment_end(
-    holder: &LockHolder,
-    deployments: &impl Deployments,
-) -> Result<Option<Option<DeploymentState>>, Error> {
+/// Where the deployment of a holder whose production traffic moved stands.
+enum HolderDeployment {
+    Running,
+    Ended(DeploymentState),
+    /// The holder recorded none: nothing runs.
+    Unrecorded,
+}
+
+async fn deployment_end(holder: &LockHolder, deployments: &impl Deployments) -> Result<HolderDeployment, Error> {
     match &holder.deployment_id {
         Some(id) => {
             let state = deployments.state(id).await?;
-            Ok(state.status.is_terminal().then_some(Some(state)))
+            Ok(if state.status.is_terminal() { HolderDeployment::Ended(state) } else { HolderDeployment::Running })
         }
-        None => Ok(Some(None)),
+        None => Ok(HolderDeployment::Unrecorded),
     }
 }
 
@@ -200,14 +204,14 @@ async fn record_abandoned(
     service: &Service,
     like: &Push,
     abandoned: &LockHolder,
-    ended: Option<DeploymentState>,
+    ended: HolderDeployment,
 ) {
     let Some(push) = push_of(abandoned, like) else { return };
     let (state, outcome, what) = match &ended {
-        Some(d) if d.status == DeploymentStatus::Succeeded => {
+        HolderDeployment::Ended(d) if d.status == DeploymentStatus::Succeeded => {
             (TimelineState::Succeeded, Outcome::Deployed, format!("its deployment {} succeeded", d.id))
         }
-        Some(d) => (
+        HolderDeployment::Ended(d) => (
             TimelineState::RolledBack,
             Outcome::RolledBack,
             format!(
@@ -217,7 +221,9 @@ async fn record_abandoned(
                 d.error_message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
             ),
         ),
-        None => (TimelineState::RolledBack, Outcome::RolledBack, "it had no deployment".into()),
+        HolderDeployment::Unrecorded => (TimelineState::RolledBack, Outcome::RolledBack, "it had no deployment".into()),
+        // Still running: nothing to record yet (the caller takes the lock only once it ended).
+        HolderDeployment::Running => return,
     };
     let mut update = HistoryUpdate::state(state);
     update.outcome = Some(outcome);
