@@ -17,7 +17,14 @@ fn greenlight(p: &Pipeline, args: &[&str]) -> Output {
 }
 
 fn greenlight_at(endpoint: &str, args: &[&str]) -> Output {
-    std::process::Command::new(binary("greenlight"))
+    operator(endpoint, args).output().expect("run greenlight")
+}
+
+/// `greenlight ARGS` as an operator runs it against `endpoint`: their own credentials, none of
+/// greenlight's names from the environment.
+fn operator(endpoint: &str, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(binary("greenlight"));
+    command
         .args(args)
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "operator")
@@ -25,9 +32,8 @@ fn greenlight_at(endpoint: &str, args: &[&str]) -> Output {
         .env("AWS_REGION", "us-east-1")
         .env_remove("GREENLIGHT_NAME")
         .env_remove("GREENLIGHT_LEDGER_TABLE")
-        .env_remove("GREENLIGHT_MANIFEST_PARAMETER")
-        .output()
-        .expect("run greenlight")
+        .env_remove("GREENLIGHT_MANIFEST_PARAMETER");
+    command
 }
 
 fn stdout(o: &Output) -> String {
@@ -258,13 +264,8 @@ async fn reject_from_the_cli_rolls_the_deploy_back() {
 
 /// `greenlight watch ARGS` started in the background (stdout is a pipe: plain lines).
 fn watch(p: &Pipeline, args: &[&str]) -> std::process::Child {
-    std::process::Command::new(binary("greenlight"))
-        .arg("watch")
-        .args(args)
-        .env("AWS_ENDPOINT_URL", &p.emulator.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "operator")
-        .env("AWS_SECRET_ACCESS_KEY", "emulated")
-        .env("AWS_REGION", "us-east-1")
+    let args: Vec<&str> = std::iter::once("watch").chain(args.iter().copied()).collect();
+    operator(&p.emulator.endpoint, &args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

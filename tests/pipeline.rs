@@ -209,14 +209,7 @@ async fn a_variable_terraform_does_not_set_fails_the_deploy_and_rolls_back() {
 #[tokio::test]
 async fn a_manifest_broken_at_run_time_is_announced_and_deploys_nothing() {
     let p = Pipeline::start(Setup::default()).await;
-    let ssm = aws_sdk_ssm::Client::new(&p.config);
-    ssm.put_parameter()
-        .name(greenlight_tests::pipeline::MANIFEST_PARAMETER)
-        .value("{\"version\": 1, \"services\": [{\"name\": \"web\"}]}")
-        .overwrite(true)
-        .send()
-        .await
-        .expect("PutParameter");
+    p.set_manifest(Some("{\"version\": 1, \"services\": [{\"name\": \"web\"}]}")).await;
     let err = p.try_deliver(&p.push_event("v2")).await.expect_err("no manifest, no deploy");
     assert!(err.contains("InvalidManifest"), "{err}");
     let notes = p.emulator.notifications().await;

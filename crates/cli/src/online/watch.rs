@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use greenlight_aws::Inspector;
+use greenlight_aws::inspect::Routes;
 use greenlight_core::history::DeploymentRecord;
 use greenlight_core::lock::short_digest;
 use greenlight_core::manifest::Service;
@@ -98,6 +99,12 @@ pub(crate) async fn watch(args: WatchArgs) -> Result<String, Failure> {
     let mut states = 0;
     let mut lifecycle: BTreeMap<String, String> = BTreeMap::new();
     let mut serving: BTreeMap<&'static str, String> = BTreeMap::new();
+    // The group's listeners are its configuration: read once; what they forward to, each look.
+    let (application, group) = (&service.codedeploy.application, &service.codedeploy.deployment_group);
+    let routes = inspector
+        .routes(application, group)
+        .await
+        .map_err(|e| aws_failure(&format!("deployment group {application}/{group}"), &e))?;
     loop {
         // The status first: the history and the deployment read after it are at least as new,
         // so the last look before the end shows everything up to it.
@@ -130,7 +137,7 @@ pub(crate) async fn watch(args: WatchArgs) -> Result<String, Failure> {
                 }
             }
         }
-        for (listener, what, digest) in listeners(&online, &inspector, service, &history).await? {
+        for (listener, what, digest) in listeners(&online, &inspector, &routes, service, &history).await? {
             if serving.get(listener) != Some(&what) {
                 display.show(&Change::Serving { listener, what: what.clone(), digest });
                 serving.insert(listener, what);
@@ -192,14 +199,10 @@ async fn entered_states(sfn: &aws_sdk_sfn::Client, execution: &str) -> Result<Ve
 async fn listeners(
     online: &Online,
     inspector: &Inspector,
+    routes: &Routes,
     service: &Service,
     history: &[DeploymentRecord],
 ) -> Result<Vec<(&'static str, String, Option<String>)>, Failure> {
-    let (application, group) = (&service.codedeploy.application, &service.codedeploy.deployment_group);
-    let routes = inspector
-        .routes(application, group)
-        .await
-        .map_err(|e| aws_failure(&format!("deployment group {application}/{group}"), &e))?;
     let task_sets = inspector
         .task_sets(&service.cluster, &service.service)
         .await
