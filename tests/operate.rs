@@ -2,61 +2,14 @@
 //! credential chain, `AWS_ENDPOINT_URL` pointing at the emulation), their output checked field
 //! by field against the ledger and what the emulation's listeners serve.
 
-use std::process::Output;
 use std::time::{Duration, Instant};
 
+use greenlight_tests::cli::{greenlight, greenlight_at, json, operator, started, stderr, stdout};
 use greenlight_tests::emulator::Port;
-use greenlight_tests::pipeline::{Pipeline, Setup, binary};
+use greenlight_tests::pipeline::{Pipeline, Setup};
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(300);
-
-/// `greenlight ARGS` against the pipeline's emulation.
-fn greenlight(p: &Pipeline, args: &[&str]) -> Output {
-    greenlight_at(&p.emulator.endpoint, args)
-}
-
-fn greenlight_at(endpoint: &str, args: &[&str]) -> Output {
-    operator(endpoint, args).output().expect("run greenlight")
-}
-
-/// `greenlight ARGS` as an operator runs it against `endpoint`: their own credentials, none of
-/// greenlight's names from the environment.
-fn operator(endpoint: &str, args: &[&str]) -> std::process::Command {
-    let mut command = std::process::Command::new(binary("greenlight"));
-    command
-        .args(args)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_ACCESS_KEY_ID", "operator")
-        .env("AWS_SECRET_ACCESS_KEY", "emulated")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("GREENLIGHT_NAME")
-        .env_remove("GREENLIGHT_LEDGER_TABLE")
-        .env_remove("GREENLIGHT_MANIFEST_PARAMETER");
-    command
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs and parses JSON output; the command must succeed.
-fn json(p: &Pipeline, args: &[&str]) -> Value {
-    let o = greenlight(p, args);
-    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&o)))
-}
-
-fn started(outcome: &greenlight_core::pipeline::PushOutcome) -> String {
-    match &outcome.executions[0].start {
-        greenlight_core::ports::ExecutionStart::Started { execution_arn } => execution_arn.clone(),
-        other => panic!("{other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn status_and_history_after_a_deploy_say_what_the_listeners_and_the_ledger_say() {
@@ -113,7 +66,7 @@ async fn status_and_history_after_a_deploy_say_what_the_listeners_and_the_ledger
     assert!(entry["duration_seconds"].as_i64().is_some_and(|s| s >= 0), "{entry}");
     let text = stdout(&greenlight(&p, &["history", "web"]));
     let row = text.lines().nth(1).unwrap_or_default();
-    assert!(text.starts_with("pushed at "), "{text}");
+    assert!(text.starts_with("requested at "), "{text}");
     assert!(
         row.contains(" v2 ") && row.contains(short) && row.contains(" push ") && row.contains(" deployed "),
         "{row}"

@@ -80,7 +80,10 @@ async fn happy_path_puts_the_new_digest_in_production() {
     assert_eq!(new_c.port_mappings(), old_c.port_mappings());
     assert_eq!(new_td.runtime_platform(), old_td.runtime_platform());
     assert_eq!(new_td.task_role_arn(), old_td.task_role_arn());
-    assert_eq!(new.tags(), old.tags());
+    let mut tags = old.tags().to_vec();
+    let base = p.seeded["task_definition_arn"].as_str().unwrap_or_default();
+    tags.push(aws_sdk_ecs::types::Tag::builder().key("greenlight:base").value(base).build());
+    assert_eq!(new.tags(), tags, "the live revision's tags, and which revision the new one is based on");
 
     let states = p.states(&execution).await;
     assert!(states.contains(&"NotifySuccess".to_string()), "{states:?}");

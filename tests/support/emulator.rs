@@ -124,6 +124,19 @@ impl Emulator {
         })
     }
 
+    /// An emulation some other process started and left running (`cargo xtask emulator up`):
+    /// dropping this value leaves it running.
+    pub fn attach(endpoint: &str, production_url: &str, test_url: &str, dir: PathBuf) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            production_url: production_url.into(),
+            test_url: test_url.into(),
+            child: None,
+            dir,
+            http: greenlight_http::client().expect("an HTTP client"),
+        }
+    }
+
     /// Process id of the emulator (its process group id too).
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

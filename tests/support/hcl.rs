@@ -176,3 +176,47 @@ pub fn orchestrator_files_edited(anchor: &str, from: &str, to: &str) -> Vec<(Str
     main.1 = format!("{head}{mutated}");
     files
 }
+
+/// The event pattern of the module's ECR push rule (`aws_cloudwatch_event_rule.push`), as
+/// Terraform renders it for services with these repositories: its `jsonencode(...)` evaluated
+/// with `local.repositories` computed from `var.services` by the module's own expression.
+pub fn push_event_pattern(body: &Body, repositories: &[&str]) -> serde_json::Value {
+    use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+
+    fn jsonencode(args: FuncArgs) -> Result<hcl::Value, String> {
+        serde_json::to_string(&args[0]).map(hcl::Value::String).map_err(|e| e.to_string())
+    }
+    fn distinct(args: FuncArgs) -> Result<hcl::Value, String> {
+        let mut seen = Vec::new();
+        for v in args[0].as_array().cloned().unwrap_or_default() {
+            if !seen.contains(&v) {
+                seen.push(v);
+            }
+        }
+        Ok(hcl::Value::Array(seen))
+    }
+    let mut ctx = Context::new();
+    ctx.declare_func("jsonencode", FuncDef::builder().param(ParamType::Any).build(jsonencode));
+    ctx.declare_func("distinct", FuncDef::builder().param(ParamType::Array(Box::new(ParamType::Any))).build(distinct));
+    let services: hcl::Map<String, hcl::Value> = repositories
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            (format!("service{i}"), hcl::Value::from_iter([("repository".to_string(), hcl::Value::from(*r))]))
+        })
+        .collect();
+    ctx.declare_var("var", hcl::Value::from_iter([("services".to_string(), hcl::Value::Object(services))]));
+    let locals = locals(body);
+    let repositories = locals
+        .get("repositories")
+        .expect("local.repositories")
+        .evaluate(&ctx)
+        .unwrap_or_else(|e| panic!("local.repositories does not evaluate: {e}"));
+    ctx.declare_var("local", hcl::Value::from_iter([("repositories".to_string(), repositories)]));
+    let rule = named_block(body, "resource", "aws_cloudwatch_event_rule", "push").expect("the ECR push rule");
+    let pattern = attribute(&rule.body, "event_pattern").expect("its event_pattern");
+    match pattern.evaluate(&ctx).unwrap_or_else(|e| panic!("the push rule's event_pattern does not evaluate: {e}")) {
+        hcl::Value::String(json) => serde_json::from_str(&json).expect("the event pattern is JSON"),
+        other => panic!("the push rule's event_pattern is not a JSON string: {other:?}"),
+    }
+}

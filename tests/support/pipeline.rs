@@ -29,6 +29,8 @@ pub const LINK_KEY: &str = "greenlight-test-link-key";
 pub const STATE_MACHINE: &str = "greenlight-deploy";
 pub const VALIDATE_FUNCTION: &str = "greenlight-validate";
 pub const MANIFEST_PARAMETER: &str = "/greenlight/manifest";
+/// The orchestrator module's ECR push rule, as `name = "greenlight"` names it.
+pub const PUSH_RULE: &str = "greenlight-ecr-push";
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
 
@@ -194,9 +196,47 @@ pub struct Pipeline {
     pub function_env: BTreeMap<String, Vec<(String, String)>>,
 }
 
+/// Puts a new image `<repository>:<tag>` into the emulation's ECR as a push does (PutImage with
+/// a manifest of one layer of its own, so a digest of its own; ECR's push event follows) and
+/// sets how its containers behave. Its digest.
+pub async fn push_image(
+    emulator: &Emulator,
+    config: &aws_config::SdkConfig,
+    repository: &str,
+    tag: &str,
+    behaviour: Value,
+) -> Result<String, String> {
+    let layer = |what: &str| format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(what.as_bytes())));
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"digest": layer(&format!("{repository}:{tag}:config:pushed")), "size": 1},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": layer(&format!("{repository}:{tag}:pushed")), "size": 1}]
+    });
+    let ecr = aws_sdk_ecr::Client::new(config);
+    let out = ecr
+        .put_image()
+        .repository_name(repository)
+        .image_manifest(manifest.to_string())
+        .image_tag(tag)
+        .send()
+        .await
+        .map_err(|e| format!("ECR PutImage {repository}:{tag}: {}", aws_sdk_ecr::error::DisplayErrorContext(e)))?;
+    let digest = out.image().and_then(|i| i.image_id()).and_then(|i| i.image_digest()).unwrap_or_default().to_string();
+    emulator.set_behaviour(&digest, behaviour).await;
+    Ok(digest)
+}
+
 impl Pipeline {
     pub async fn start(setup: Setup) -> Self {
         let emulator = Emulator::start_with(setup.options.clone()).unwrap_or_else(|e| panic!("{e}"));
+        Self::install(emulator, setup).await
+    }
+
+    /// greenlight installed into `emulator` as `infra/modules/greenlight` installs it into an
+    /// account: the seeded services, the manifest, the functions with the module's environment,
+    /// the state machine.
+    pub async fn install(emulator: Emulator, setup: Setup) -> Self {
         let mut manifest = json!({
             "version": 1,
             "services": [{
@@ -349,6 +389,33 @@ impl Pipeline {
             .expect("CreateStateMachine");
         assert_eq!(created.state_machine_arn(), state_machine_arn);
         Self { emulator, seeded, other_digests, config, state_machine_arn, function_env }
+    }
+
+    /// The orchestrator module's ECR push rule (`aws_cloudwatch_event_rule.push`, with the event
+    /// pattern Terraform renders for these services) targeting on-image-push, through
+    /// EventBridge's PutRule and PutTargets: from then on an image put into ECR reaches
+    /// on-image-push as it does in AWS. `pattern_edit` changes the rendered pattern first (tests
+    /// of a wrong one).
+    pub async fn install_push_rule(&self, pattern_edit: impl FnOnce(&mut Value)) {
+        let mut repositories = vec!["web"];
+        repositories.extend(self.other_digests.keys().map(String::as_str));
+        let mut pattern = crate::hcl::push_event_pattern(&crate::hcl::orchestrator(), &repositories);
+        pattern_edit(&mut pattern);
+        let events = aws_sdk_eventbridge::Client::new(&self.config);
+        events.put_rule().name(PUSH_RULE).event_pattern(pattern.to_string()).send().await.expect("PutRule");
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("on-image-push")
+            .arn(function_arn(&function_name("on-image-push")))
+            .build()
+            .expect("a target");
+        let out = events.put_targets().rule(PUSH_RULE).targets(target).send().await.expect("PutTargets");
+        assert_eq!(out.failed_entry_count(), 0, "{out:?}");
+    }
+
+    /// Pushes a new image `web:<tag>` to ECR ([`push_image`]) whose containers behave as
+    /// `behaviour` says (`{"mode": "healthy"}`, …). Its digest.
+    pub async fn push_image(&self, tag: &str, behaviour: Value) -> String {
+        push_image(&self.emulator, &self.config, "web", tag, behaviour).await.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The approval-callback function URL.

@@ -215,5 +215,6 @@ fn outcome_name(o: Outcome) -> &'static str {
         Outcome::AlreadyLive => "already live",
         Outcome::RolledBack => "rolled back",
         Outcome::Superseded => "superseded",
+        Outcome::Held => "held (paused)",
     }
 }

@@ -24,13 +24,15 @@ pub(crate) fn cargo() -> Command {
 }
 
 pub(crate) fn run(step: &str, mut cmd: Command) -> Result<()> {
-    println!("==> {step}");
+    // Progress goes to stderr: stdout carries what a task prints for its caller (the sandbox's
+    // environment, which `eval "$(cargo xtask emulator up)"` reads).
+    eprintln!("==> {step}");
     let start = Instant::now();
     let status = cmd.status().with_context(|| format!("{step}: could not start {cmd:?}"))?;
     if !status.success() {
         bail!("{step} failed ({status})");
     }
-    println!("    {step}: ok in {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!("    {step}: ok in {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
 

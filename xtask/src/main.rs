@@ -34,8 +34,13 @@ tasks:
   terraform-schema   regenerate tests/terraform/aws-provider-schema.json (the AWS provider's
              schema of the types infra/ uses) from the provider's prebuilt CDK for Terraform bindings
   emulator setup   create .venv/emulator with the pinned moto (test runs it first)
-  emulator up      start the local AWS emulation in the background, print its endpoints
-  emulator down    stop it and everything it started
+  emulator up [--approval]   the local sandbox: the emulation in the background with greenlight
+             installed (functions, state machine, manifest, the ECR push rule) beside a service
+             `web`; prints the environment the greenlight CLI needs (eval it)
+  emulator push REPOSITORY:TAG [--behaviour healthy|error|slow|hang|wrong_version|flapping]
+             put a new image into the sandbox's ECR; its push event deploys it
+  emulator behave REPOSITORY:TAG MODE   change how an image's containers behave
+  emulator down    stop the sandbox and everything it started
 ";
 
 fn main() {
@@ -58,8 +63,8 @@ fn main() {
         Some("terraform-schema") => terraform_schema::run(),
         Some("emulator") => match args.get(1).map(String::as_str) {
             Some("setup") => venv::emulator(),
-            Some(action @ ("up" | "down")) => emulator::run(action),
-            _ => Err(anyhow::anyhow!("usage: cargo xtask emulator setup|up|down")),
+            Some("up" | "push" | "behave" | "down") => emulator::run(&args[1..]),
+            _ => Err(anyhow::anyhow!("usage: cargo xtask emulator setup|up|push|behave|down")),
         },
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");

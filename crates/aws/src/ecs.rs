@@ -3,8 +3,9 @@
 use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
 use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionError;
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionError;
-use aws_sdk_ecs::types::{ContainerDefinition, TaskDefinitionField};
+use aws_sdk_ecs::types::{ContainerDefinition, SortOrder, TaskDefinitionField, TaskDefinitionStatus};
 use greenlight_core::Error;
+use greenlight_core::drift::{BASE_TAG, choose_base};
 use greenlight_core::error::ResourceKind;
 use greenlight_core::ports::{Registered, TaskDefinitions};
 use greenlight_core::taskdef::{RegisterRequest, TaskDefinition};
@@ -77,6 +78,38 @@ impl TaskDefinitions for EcsTaskDefinitions {
         TaskDefinition::from_json(json)
     }
 
+    async fn base(&self, live: &TaskDefinition) -> Result<TaskDefinition, Error> {
+        // ListTaskDefinitions with `familyPrefix` lists that family's revisions; `sort` DESC puts
+        // the newest first. The newest is also picked here by revision number, whatever the
+        // order the answer comes in.
+        let out = self
+            .client
+            .list_task_definitions()
+            .family_prefix(live.family())
+            .status(TaskDefinitionStatus::Active)
+            .sort(SortOrder::Desc)
+            .max_results(10)
+            .send()
+            .await
+            .map_err(|e| classify("ecs:ListTaskDefinitions", e, |_| None))?;
+        let newest = out.task_definition_arns().iter().max_by_key(|arn| revision_of(arn));
+        let newest = match newest {
+            None => return Ok(live.clone()),
+            Some(arn) if Some(arn.as_str()) == live.arn() => live.clone(),
+            Some(arn) => self.describe(arn).await?,
+        };
+        let newest_base = match newest.tag(BASE_TAG) {
+            None => None,
+            Some(arn) if Some(arn) == live.arn() => Some(live.clone()),
+            Some(arn) => match self.describe(arn).await {
+                Ok(td) => Some(td),
+                Err(Error::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(choose_base(live, Some(&newest), newest_base.as_ref()).clone())
+    }
+
     async fn register(&self, request: &RegisterRequest) -> Result<Registered, Error> {
         // The typed input only needs to be valid; the request JSON is what is sent.
         let body = serde_json::to_string(&request.to_value()).unwrap_or_default();
@@ -114,6 +147,11 @@ fn concurrent_revisions(e: &RegisterTaskDefinitionError) -> Option<Specific> {
         }
         _ => None,
     }
+}
+
+/// The revision number at the end of a task definition ARN (`…:task-definition/web:7`).
+fn revision_of(arn: &str) -> u64 {
+    arn.rsplit(':').next().and_then(|r| r.parse().ok()).unwrap_or(0)
 }
 
 const CONCURRENT_REVISIONS: &str = "Too many concurrent attempts to create a new revision";

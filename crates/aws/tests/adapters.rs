@@ -136,8 +136,58 @@ async fn ecs_current_keeps_every_field_of_the_response() {
         panic!("register")
     };
     assert_eq!(req.0["fieldThisSdkDoesNotModel"], json!({"on": true}));
-    assert_eq!(req.0["tags"].as_array().map(Vec::len), Some(3));
+    let tags = req.0["tags"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tags.len(), 4, "the live revision's three, and the revision it is based on: {tags:?}");
+    assert_eq!(
+        tags[3],
+        json!({"key": "greenlight:base", "value": "arn:aws:ecs:us-east-1:123456789012:task-definition/api-server-production:41"})
+    );
     assert_eq!(req.0["containerDefinitions"][0]["secrets"].as_array().map(Vec::len), Some(2));
+}
+
+/// A DescribeTaskDefinition answer for revision `n` of `api-server-production`, tagged as
+/// greenlight's (based on `base`) or not.
+fn revision(n: u32, base: Option<&str>) -> Value {
+    let mut v: Value = serde_json::from_str(DESCRIBE_TD).expect("fixture");
+    v["taskDefinition"]["revision"] = n.into();
+    v["taskDefinition"]["taskDefinitionArn"] =
+        format!("arn:aws:ecs:us-east-1:123456789012:task-definition/api-server-production:{n}").into();
+    v["tags"] = match base {
+        Some(b) => json!([{"key": "greenlight:base", "value": b}]),
+        None => json!([]),
+    };
+    v
+}
+
+#[tokio::test]
+async fn ecs_base_is_the_newest_active_revision_greenlight_did_not_register() {
+    let arn = |n: u32| format!("arn:aws:ecs:us-east-1:123456789012:task-definition/api-server-production:{n}");
+    // The answer's order is not relied on: the newest is picked by revision number.
+    let list = mock!(aws_sdk_ecs::Client::list_task_definitions)
+        .match_requests(|r| {
+            r.family_prefix() == Some("api-server-production")
+                && r.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+                && r.sort() == Some(&aws_sdk_ecs::types::SortOrder::Desc)
+        })
+        .then_http_response(move || json_ok(json!({"taskDefinitionArns": [arn(40), arn(43), arn(41)]}).to_string()));
+    let terraform = mock!(aws_sdk_ecs::Client::describe_task_definition)
+        .match_requests(|r| r.task_definition().is_some_and(|t| t.ends_with(":43")))
+        .then_http_response(|| json_ok(revision(43, None).to_string()));
+    let ecs = EcsTaskDefinitions::new(mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&list, &terraform]));
+    let live = greenlight_core::taskdef::TaskDefinition::from_json(revision(41, Some(&arn(40)))).expect("live");
+    assert_eq!(ecs.base(&live).await.expect("base").revision(), Some(43), "Terraform registered 43");
+
+    // The newest is greenlight's: its own base is the one.
+    let list = mock!(aws_sdk_ecs::Client::list_task_definitions)
+        .then_http_response(move || json_ok(json!({"taskDefinitionArns": [arn(40), arn(41), arn(44)]}).to_string()));
+    let ours = mock!(aws_sdk_ecs::Client::describe_task_definition)
+        .match_requests(|r| r.task_definition().is_some_and(|t| t.ends_with(":44")))
+        .then_http_response(move || json_ok(revision(44, Some(&arn(40))).to_string()));
+    let first = mock!(aws_sdk_ecs::Client::describe_task_definition)
+        .match_requests(|r| r.task_definition().is_some_and(|t| t.ends_with(":40")))
+        .then_http_response(|| json_ok(revision(40, None).to_string()));
+    let ecs = EcsTaskDefinitions::new(mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&list, &ours, &first]));
+    assert_eq!(ecs.base(&live).await.expect("base").revision(), Some(40));
 }
 
 #[tokio::test]

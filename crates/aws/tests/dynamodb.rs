@@ -54,6 +54,7 @@ fn only(sent: &Sent) -> (String, Value) {
 fn claim() -> LockHolder {
     LockHolder {
         execution: "web-bbbb".into(),
+        request: Some("event-2".into()),
         order: "000000000002000.000000000002000.bbbb".into(),
         tag: "v2".into(),
         digest: "sha256:bbbb".into(),
@@ -284,4 +285,60 @@ async fn a_deployment_record_with_an_unknown_timeline_state_is_corrupt() {
     assert_eq!(op, "Query");
     assert_eq!(body["ScanIndexForward"], false, "newest push first");
     assert_eq!(body["Limit"], 5);
+}
+
+#[tokio::test]
+async fn a_request_s_record_keeps_the_request_it_began_with_and_a_resume_reopens_it() {
+    use greenlight_core::history::{HistoryUpdate, TimelineState};
+    let push = greenlight_core::event::Push {
+        digest: "sha256:bbbb".into(),
+        tag: "v2".into(),
+        event_id: Some("event-2".into()),
+        trigger: greenlight_core::request::Trigger::Rollback,
+        ..greenlight_core::event::Push::default()
+    };
+    let (l, sent) = ledger(vec![]);
+    let mut update = HistoryUpdate::state(TimelineState::Resumed);
+    update.reopen = true;
+    l.record("web", &push, &update).await.expect("recorded");
+    let (op, body) = only(&sent);
+    assert_eq!(op, "UpdateItem");
+    let expression = body["UpdateExpression"].as_str().unwrap_or_default();
+    assert!(expression.contains("request_json = if_not_exists(request_json, :request)"), "{expression}");
+    assert!(expression.ends_with(" REMOVE outcome"), "{expression}");
+    let key = body["Key"]["sk"]["S"].as_str().unwrap_or_default();
+    let name = greenlight_core::execution::execution_name("web", &push);
+    assert!(key.starts_with("deploy#") && key.ends_with(&format!("#{name}")), "{key}");
+    let request: Value =
+        serde_json::from_str(body["ExpressionAttributeValues"][":request"]["S"].as_str().unwrap_or("")).expect("JSON");
+    assert_eq!((request["trigger"].as_str(), request["event_id"].as_str()), (Some("rollback"), Some("event-2")));
+
+    let (l, sent) = ledger(vec![]);
+    l.record("web", &push, &HistoryUpdate::state(TimelineState::Locked)).await.expect("recorded");
+    let (_, body) = only(&sent);
+    assert!(!body["UpdateExpression"].as_str().unwrap_or_default().contains("REMOVE"), "{body}");
+}
+
+#[tokio::test]
+async fn a_pause_is_written_only_where_none_is_and_a_second_learns_the_first() {
+    use greenlight_core::pause::Pause;
+    use greenlight_core::ports::Pauses;
+    let pause = Pause {
+        by: "arn:aws:iam::1:user/ana".into(),
+        reason: "incident".into(),
+        at: "2026-12-01T10:00:00+00:00".into(),
+    };
+    let (l, sent) = ledger(vec![]);
+    assert_eq!(l.pause("web", &pause).await.expect("paused"), None);
+    let (op, body) = only(&sent);
+    assert_eq!(op, "PutItem");
+    assert_eq!(body["ConditionExpression"], "attribute_not_exists(pk)");
+    assert_eq!(body["Item"]["sk"], json!({"S": "pause"}));
+    assert_eq!(body["Item"]["by"], json!({"S": "arn:aws:iam::1:user/ana"}));
+
+    let first = json!({"Item": {"pk": {"S": "service#web"}, "sk": {"S": "pause"}, "by": {"S": "arn:aws:iam::1:user/bo"},
+        "reason": {"S": "freeze"}, "at": {"S": "2026-12-01T09:00:00+00:00"}}});
+    let (l, _) = ledger(vec![error(CONDITION_FAILED), (200, first)]);
+    let existing = l.pause("web", &pause).await.expect("read").expect("already paused");
+    assert_eq!((existing.by.as_str(), existing.reason.as_str()), ("arn:aws:iam::1:user/bo", "freeze"));
 }

@@ -31,7 +31,7 @@ enum Command {
     /// Show what a push would do, offline: targets, new task definition, AppSpec, diff.
     Plan(offline::PlanArgs),
     /// What each service runs now: production and the test listener, the active deployment,
-    /// the lock, the newest push, a pending approval.
+    /// the lock, the newest push, a pending approval, a pause, configuration drift.
     Status(online::StatusArgs),
     /// A service's deploys from the ledger, newest first.
     History(online::HistoryArgs),
@@ -42,6 +42,17 @@ enum Command {
     Approve(online::DecideArgs),
     /// Reject the service's pending deploy (it is rolled back), as your AWS identity.
     Reject(online::DecideArgs),
+    /// Deploy an image already in ECR (by tag or digest), or the live image on the newest
+    /// configuration, through the same state machine as a push.
+    Deploy(online::DeployArgs),
+    /// Run the service's newest failed or superseded request again.
+    Retry(online::RetryArgs),
+    /// Go back to the last known-good revision (or --to one), blue/green with validation.
+    Rollback(online::RollbackArgs),
+    /// Freeze the service's deploys: pushes are recorded, not deployed.
+    Pause(online::PauseArgs),
+    /// Lift the freeze and deploy the newest held push.
+    Resume(online::PauseArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,5 +97,10 @@ fn run(command: Command) -> Result<String, Failure> {
         Command::Watch(args) => online::block_on(online::watch(args)),
         Command::Approve(args) => online::block_on(online::decide_pending(args, Decision::Approve)),
         Command::Reject(args) => online::block_on(online::decide_pending(args, Decision::Reject)),
+        Command::Deploy(args) => online::block_on(online::deploy(args)),
+        Command::Retry(args) => online::block_on(online::retry(args)),
+        Command::Rollback(args) => online::block_on(online::rollback(args)),
+        Command::Pause(args) => online::block_on(online::pause(args)),
+        Command::Resume(args) => online::block_on(online::resume(args)),
     }
 }

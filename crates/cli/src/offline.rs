@@ -54,6 +54,11 @@ pub(crate) struct PlanArgs {
     /// The live task definition (`aws ecs describe-task-definition --include TAGS` output).
     #[arg(long)]
     task_definition: PathBuf,
+    /// The newest revision of the family registered outside greenlight (Terraform's), in the
+    /// same form: the next revision is based on it, and the plan shows its drift from the live
+    /// one. Default: the live task definition.
+    #[arg(long)]
+    base: Option<PathBuf>,
     /// Plan only this service entry.
     #[arg(long)]
     service: Option<String>,
@@ -110,6 +115,13 @@ fn load_manifest(path: &Path) -> Result<Manifest, Failure> {
     }
 }
 
+fn load_task_definition(path: &Path) -> Result<TaskDefinition, Failure> {
+    let text = read(path, "task definition")?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Failure::Unreadable(format!("{}: invalid task definition: not JSON: {e}", path.display())))?;
+    TaskDefinition::from_json(json).map_err(|e| Failure::Unreadable(format!("{}: {e}", path.display())))
+}
+
 pub(crate) fn plan(args: &PlanArgs) -> Result<String, Failure> {
     let manifest = load_manifest(&args.manifest)?;
     if let Some(only) = &args.service
@@ -133,15 +145,12 @@ pub(crate) fn plan(args: &PlanArgs) -> Result<String, Failure> {
         }
         Err(e) => return Err(Failure::Unreadable(format!("{}: {e}", args.event.display()))),
     };
-    let td_text = read(&args.task_definition, "task definition")?;
-    let td_json: serde_json::Value = serde_json::from_str(&td_text).map_err(|e| {
-        Failure::Unreadable(format!("{}: invalid task definition: not JSON: {e}", args.task_definition.display()))
-    })?;
-    let current = TaskDefinition::from_json(td_json)
-        .map_err(|e| Failure::Unreadable(format!("{}: {e}", args.task_definition.display())))?;
+    let current = load_task_definition(&args.task_definition)?;
+    let base = args.base.as_deref().map(load_task_definition).transpose()?;
     let hooks = HookFunctions { validate: args.validate_function.clone() };
-    let plan = DeployPlan::build(&manifest, &push, args.service.as_deref(), &hooks, |_| Ok(current.clone()))
-        .map_err(|e| Failure::Rejected(format!("greenlight: plan: {e}")))?;
+    let plan =
+        DeployPlan::build(&manifest, &push, args.service.as_deref(), &hooks, |_| Ok((current.clone(), base.clone())))
+            .map_err(|e| Failure::Rejected(format!("greenlight: plan: {e}")))?;
     Ok(match args.output {
         Output::Text => plan.render_text(),
         Output::Json => format!("{}\n", serde_json::to_string_pretty(&plan).unwrap_or_default()),

@@ -112,7 +112,13 @@ fn init_check_plan_json() {
         req["containerDefinitions"][1], original["taskDefinition"]["containerDefinitions"][1],
         "sidecar untouched"
     );
-    assert_eq!(req["tags"], original["tags"]);
+    let mut tags = original["tags"].as_array().cloned().unwrap_or_default();
+    tags.push(serde_json::json!({"key": "greenlight:base", "value": original["taskDefinition"]["taskDefinitionArn"]}));
+    assert_eq!(
+        req["tags"],
+        serde_json::Value::Array(tags),
+        "the live revision's tags, and which revision it is based on"
+    );
     for field in [
         "taskDefinitionArn",
         "revision",
@@ -331,10 +337,39 @@ fn unknown_service_selection() {
 }
 
 #[test]
+fn plan_with_a_newer_terraform_revision_shows_its_drift_and_builds_on_it() {
+    let dir = scratch("plan_with_a_newer_terraform_revision");
+    let m = init(&dir);
+    let event = matching_event(&dir);
+    let td = fixture("aws/describe-task-definition.json");
+    let mut base: Value =
+        serde_json::from_str(include_str!("../../core/tests/fixtures/aws/describe-task-definition.json"))
+            .expect("json");
+    let arn = base["taskDefinition"]["taskDefinitionArn"].as_str().unwrap_or_default().replace(":41", ":42");
+    base["taskDefinition"]["taskDefinitionArn"] = json!(arn);
+    base["taskDefinition"]["revision"] = json!(42);
+    base["taskDefinition"]["cpu"] = json!("2048");
+    let base = write(&dir, "base.json", &base.to_string());
+    let args =
+        ["plan", "--manifest", &m, "--event", &event, "--task-definition", td.to_str().expect("utf8"), "--base", &base];
+    let text = stdout(&check(&args, 0, "drift:"));
+    assert!(text.contains(&format!("  drift: {arn} sets, beside the live revision:\n")), "{text}");
+    assert!(text.contains(r#"    ~ cpu: "512" -> "2048""#), "{text}");
+    let mut json_args = args.to_vec();
+    json_args.extend(["--output", "json"]);
+    let plan: Value = serde_json::from_str(&stdout(&check(&json_args, 0, "drift"))).expect("JSON");
+    let target = &plan["targets"][0];
+    assert_eq!(target["base_task_definition"], arn.as_str());
+    assert_eq!(target["drift"], json!([{"op": "changed", "path": "cpu", "old": "512", "new": "2048"}]));
+    assert_eq!(target["register_task_definition"]["cpu"], "2048", "the next revision is based on it");
+}
+
+#[test]
 fn cli_usage_errors() {
     check(&["plan", "--manifest", "m.json"], 2, "the following required arguments were not provided");
     check(&["manifest", "init", "--service", "x"], 2, "--cluster <CLUSTER>");
-    check(&["deploy"], 2, "unrecognized subcommand 'deploy'");
+    check(&["deploy"], 2, "the following required arguments were not provided");
+    check(&["promote"], 2, "unrecognized subcommand 'promote'");
     check(
         &["plan", "--manifest", "m", "--event", "e", "--task-definition", "t", "--output", "yaml"],
         2,

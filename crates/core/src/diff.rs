@@ -1,7 +1,8 @@
 //! A readable, path-level diff of two JSON documents (old vs new task definition).
 //!
-//! Lists of objects that carry a `name` (container definitions, volumes, secrets…) are matched
-//! by name, so reordering is not a change and a path reads `containerDefinitions[api].image`.
+//! Lists of objects that carry a `name` (container definitions, volumes, secrets…) or a `key`
+//! (tags) are matched by it, so reordering is not a change and a path reads
+//! `containerDefinitions[api].image` or `tags[team]`.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -48,16 +49,17 @@ fn walk(path: &str, old: &Value, new: &Value, out: &mut Vec<Change>) {
                 out.push(Change::Added { path: join(path, k), value: vb.clone() });
             }
         }
-        (Value::Array(a), Value::Array(b)) if keyed(a) && keyed(b) => {
+        (Value::Array(a), Value::Array(b)) if let Some(field) = named(a, b) => {
+            let id = |v: &Value| v.get(field).and_then(Value::as_str).unwrap_or_default().to_string();
             for ea in a {
-                let name = name_of(ea);
-                match b.iter().find(|eb| name_of(eb) == name) {
+                let name = id(ea);
+                match b.iter().find(|eb| id(eb) == name) {
                     Some(eb) => walk(&format!("{path}[{name}]"), ea, eb, out),
                     None => out.push(Change::Removed { path: format!("{path}[{name}]"), value: ea.clone() }),
                 }
             }
-            for eb in b.iter().filter(|eb| !a.iter().any(|ea| name_of(ea) == name_of(eb))) {
-                out.push(Change::Added { path: format!("{path}[{}]", name_of(eb)), value: eb.clone() });
+            for eb in b.iter().filter(|eb| !a.iter().any(|ea| id(ea) == id(eb))) {
+                out.push(Change::Added { path: format!("{path}[{}]", id(eb)), value: eb.clone() });
             }
         }
         (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
@@ -70,15 +72,20 @@ fn walk(path: &str, old: &Value, new: &Value, out: &mut Vec<Change>) {
     }
 }
 
-fn name_of(v: &Value) -> &str {
-    v.get("name").and_then(Value::as_str).unwrap_or_default()
+/// The field two lists of objects are matched by: each object has a distinct string `name`
+/// (or else `key`), and the lists are not both empty (an empty list beside a named one is named
+/// too: its first variable, secret or tag is an addition).
+fn named(a: &[Value], b: &[Value]) -> Option<&'static str> {
+    if a.is_empty() && b.is_empty() {
+        return None;
+    }
+    ["name", "key"].into_iter().find(|field| keyed(a, field) && keyed(b, field))
 }
 
-/// A non-empty list of objects, each with a distinct string `name`.
-fn keyed(list: &[Value]) -> bool {
-    !list.is_empty()
-        && list.iter().all(|v| v.get("name").is_some_and(Value::is_string))
-        && list.iter().enumerate().all(|(i, v)| list[..i].iter().all(|w| name_of(w) != name_of(v)))
+fn keyed(list: &[Value], field: &str) -> bool {
+    let id = |v: &Value| v.get(field).and_then(Value::as_str).map(str::to_string);
+    list.iter().all(|v| id(v).is_some())
+        && list.iter().enumerate().all(|(i, v)| list[..i].iter().all(|w| id(w) != id(v)))
 }
 
 #[cfg(test)]
@@ -97,6 +104,16 @@ mod tests {
             json!({"containerDefinitions": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}),
             json!({"containerDefinitions": [{"name": "b", "image": "y"}, {"name": "a", "image": "z"}]}),
             &["~ containerDefinitions[a].image: \"x\" -> \"z\""],
+        );
+        check(
+            json!({"environment": []}),
+            json!({"environment": [{"name": "MODE", "value": "on"}]}),
+            &["+ environment[MODE]: {\"name\":\"MODE\",\"value\":\"on\"}"],
+        );
+        check(
+            json!({"tags": [{"key": "team", "value": "a"}]}),
+            json!({"tags": [{"key": "base", "value": "x"}, {"key": "team", "value": "b"}]}),
+            &["~ tags[team].value: \"a\" -> \"b\"", "+ tags[base]: {\"key\":\"base\",\"value\":\"x\"}"],
         );
     }
 

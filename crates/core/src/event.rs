@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::manifest::{Manifest, Service};
+use crate::request::{Requested, Trigger};
 
 pub const EVENT_SOURCE: &str = "aws.ecr";
 pub const EVENT_DETAIL_TYPE: &str = "ECR Image Action";
@@ -36,21 +37,34 @@ pub struct EcrImageAction {
 
 pub type EcrImageActionEvent = EventBridgeEvent<EcrImageAction>;
 
-/// A successful push of a tagged image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A successful push of a tagged image, or an operator's request that deploys like one (see
+/// `crate::request`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Push {
     pub account: String,
     pub region: String,
     pub repository: String,
     pub digest: String,
     pub tag: String,
-    /// EventBridge event id; duplicates of one event share it.
+    /// The request's identity: the EventBridge event id (duplicates of one event share it), or
+    /// the id an operator's command generated.
     pub event_id: Option<String>,
+    /// When the request was made: the event's time, or when the operator ran the command.
     pub event_time: Option<DateTime<Utc>>,
     /// When ECR received the push (`imagePushedAt`, which on-image-push reads from ECR), at
     /// the precision ECR gives it; orders the service's pushes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_at: Option<DateTime<Utc>>,
+    /// What asked for this deploy.
+    #[serde(default, skip_serializing_if = "Trigger::is_push")]
+    pub trigger: Trigger,
+    /// Who asked, for a request made by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested: Option<Requested>,
+    /// The exact task definition to deploy (a rollback's known-good revision), instead of a
+    /// new revision derived from the newest configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
 }
 
 impl Push {
@@ -153,7 +167,7 @@ impl PushEvent {
             tag,
             event_id: event.id,
             event_time: event.time,
-            pushed_at: None,
+            ..Push::default()
         }))
     }
 }

@@ -26,10 +26,14 @@ pub enum TimelineState {
     AlreadyLive,
     /// greenlight failed after CodeDeploy had already finished: it is in production.
     FailedAfterSuccess,
+    /// The service was paused: the push is recorded, not deployed (`greenlight resume`).
+    Held,
+    /// `greenlight resume` lifted the pause and deploys this held push.
+    Resumed,
 }
 
 impl TimelineState {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::Accepted,
         Self::Locked,
         Self::Registered,
@@ -41,6 +45,8 @@ impl TimelineState {
         Self::Superseded,
         Self::AlreadyLive,
         Self::FailedAfterSuccess,
+        Self::Held,
+        Self::Resumed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +62,8 @@ impl TimelineState {
             Self::Superseded => "superseded",
             Self::AlreadyLive => "already_live",
             Self::FailedAfterSuccess => "failed_after_success",
+            Self::Held => "held",
+            Self::Resumed => "resumed",
         }
     }
 
@@ -88,6 +96,8 @@ pub enum Outcome {
     AlreadyLive,
     RolledBack,
     Superseded,
+    /// Recorded while the service was paused; not deployed (unless resumed).
+    Held,
 }
 
 impl Outcome {
@@ -97,6 +107,7 @@ impl Outcome {
             Self::AlreadyLive => "already_live",
             Self::RolledBack => "rolled_back",
             Self::Superseded => "superseded",
+            Self::Held => "held",
         }
     }
 }
@@ -109,11 +120,15 @@ pub struct HistoryUpdate {
     pub detail: Option<String>,
     pub execution_id: Option<String>,
     pub task_definition: Option<String>,
+    /// The revision production ran before this request (what a rollback goes back to).
+    pub previous_task_definition: Option<String>,
     pub deployment_id: Option<String>,
     pub approver: Option<String>,
     pub validation: Option<String>,
     pub outcome: Option<Outcome>,
     pub reason: Option<String>,
+    /// The request is under way again (a held push, resumed): its outcome so far is removed.
+    pub reopen: bool,
 }
 
 impl HistoryUpdate {
@@ -123,11 +138,13 @@ impl HistoryUpdate {
             detail: None,
             execution_id: None,
             task_definition: None,
+            previous_task_definition: None,
             deployment_id: None,
             approver: None,
             validation: None,
             outcome: None,
             reason: None,
+            reopen: false,
         }
     }
 
@@ -150,6 +167,8 @@ pub struct DeploymentRecord {
     #[serde(default)]
     pub task_definition: Option<String>,
     #[serde(default)]
+    pub previous_task_definition: Option<String>,
+    #[serde(default)]
     pub deployment_id: Option<String>,
     pub timeline: Vec<TimelineEntry>,
     #[serde(default)]
@@ -160,6 +179,19 @@ pub struct DeploymentRecord {
     pub outcome: Option<Outcome>,
     #[serde(default)]
     pub reason: Option<String>,
+    /// The request as it was first recorded (trigger, who asked and why, the image).
+    #[serde(default)]
+    pub request: Option<crate::event::Push>,
+}
+
+impl DeploymentRecord {
+    pub fn trigger(&self) -> crate::request::Trigger {
+        self.request.as_ref().map(|r| r.trigger).unwrap_or_default()
+    }
+
+    pub fn requested(&self) -> Option<&crate::request::Requested> {
+        self.request.as_ref().and_then(|r| r.requested.as_ref())
+    }
 }
 
 /// RFC 3339 of seconds since the epoch.

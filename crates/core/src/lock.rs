@@ -1,33 +1,45 @@
-//! "Latest digest wins": the order of a service's pushes and the per-service lock.
+//! "Latest digest wins": the order of a service's requests and the per-service lock.
 //!
-//! Pushes are ordered by ECR's push time, then by the event's time, then by digest (so the
-//! order is total and the same everywhere). Both times count in nanoseconds since the epoch,
-//! ECR's full precision, in one unit. Two pushes of one digest at one push time are the same
-//! push (one image, several tags, or one event delivered twice): equal keys, one execution,
-//! and neither is newer than the other. on-image-push records the newest push of each
+//! A request's place is when it was made: the later of ECR's push time and the event's time (a
+//! fresh push: ECR's push time, at its full precision; a retag or a re-push of an image ECR
+//! already had: the event's time; an operator's command: when it ran), then ECR's push time,
+//! then the digest, so the order is total and the same everywhere. Times count in nanoseconds
+//! since the epoch. Two requests at one time for one digest tie: neither is newer than the
+//! other. on-image-push (and the CLI, for a command) records the newest request of each
 //! service; prepare takes the lock before registering anything. The lock names the execution
 //! holding it, carries a lease (renewed by every step) so that a crashed execution cannot hold
 //! it forever, and says once production traffic may move (`shifting`): from then on the
-//! deployment is never stopped by a newer push, which waits for it instead, so an older digest
-//! never serves production after a newer one.
+//! deployment is never stopped by a newer request, which waits for it instead, so an older
+//! digest never serves production after a newer one.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::Push;
 
-/// Where a push sits in its service's order; compares as a string. Times before the epoch (or
-/// after 2262, beyond nanoseconds in an i64) count as the epoch.
+/// Where a request sits in its service's order; compares as a string:
+/// `<requested>.<pushed>.<digest hex>`. Times before the epoch (or after 2262, beyond
+/// nanoseconds in an i64) count as the epoch.
 pub fn order_key(push: &Push) -> String {
     let nanos = |t: Option<DateTime<Utc>>| t.and_then(|t| t.timestamp_nanos_opt()).unwrap_or(0).max(0);
     let event = nanos(push.event_time);
     let pushed = push.pushed_at.map(|_| nanos(push.pushed_at)).unwrap_or(event);
-    format!("{pushed:019}.{event:019}.{}", push.digest.trim_start_matches("sha256:"))
+    let requested = pushed.max(event);
+    format!("{requested:019}.{pushed:019}.{}", push.digest.trim_start_matches("sha256:"))
 }
 
-/// When the push was made, read back from its order key (`None` for a key that is not one).
+/// When the request was made, read back from its order key (`None` for a key that is not one).
+pub fn requested_at(order: &str) -> Option<DateTime<Utc>> {
+    key_time(order, 0)
+}
+
+/// When ECR received the image, read back from its order key.
 pub fn pushed_at(order: &str) -> Option<DateTime<Utc>> {
-    let nanos: i64 = order.split('.').next()?.parse().ok()?;
+    key_time(order, 1)
+}
+
+fn key_time(order: &str, part: usize) -> Option<DateTime<Utc>> {
+    let nanos: i64 = order.split('.').nth(part)?.parse().ok()?;
     Some(DateTime::<Utc>::from_timestamp_nanos(nanos))
 }
 
@@ -42,8 +54,11 @@ pub struct NewestPush {
 /// Who holds a service's lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockHolder {
-    /// The execution's name (`<service>-<digest prefix>`).
+    /// The execution's name (see the `execution` module).
     pub execution: String,
+    /// The request's id (`Push::event_id`), so that its ledger record can be found again.
+    #[serde(default)]
+    pub request: Option<String>,
     pub order: String,
     pub tag: String,
     pub digest: String,
@@ -121,56 +136,56 @@ mod tests {
             event_id: None,
             event_time: DateTime::<Utc>::from_timestamp_millis(event_ms),
             pushed_at: pushed_ns.map(DateTime::<Utc>::from_timestamp_nanos),
+            ..Push::default()
         }
     }
 
     const MS: i64 = 1_000_000;
 
     #[test]
-    fn pushes_order_by_push_time_then_event_time_then_digest() {
+    fn requests_order_by_when_they_were_made_then_push_time_then_digest() {
         let keys = [
-            order_key(&push("sha256:ff", Some(1_000 * MS), 9_000)),
+            order_key(&push("sha256:ff", Some(1_000 * MS), 900)),
             order_key(&push("sha256:aa", Some(2_000 * MS), 1_000)),
-            order_key(&push("sha256:aa", Some(2_000 * MS), 1_500)),
             order_key(&push("sha256:bb", Some(2_000 * MS), 1_500)),
             // ECR's push time below the millisecond still orders.
             order_key(&push("sha256:00", Some(2_000 * MS + 1), 0)),
+            // An old image retagged later: the retag's event time places it.
+            order_key(&push("sha256:ee", Some(500 * MS), 3_000)),
             order_key(&push("sha256:00", Some(4_000_000_000_000 * MS), 0)),
         ];
         for pair in keys.windows(2) {
             assert!(pair[0] < pair[1], "{} should sort before {}", pair[0], pair[1]);
         }
         // Without ECR's push time, the event's time stands in for it, in the same unit.
-        assert!(order_key(&push("sha256:aa", None, 3_000)) > order_key(&push("sha256:aa", Some(2_999 * MS), 5_000)));
+        assert!(order_key(&push("sha256:aa", None, 3_000)) > order_key(&push("sha256:aa", Some(2_999 * MS), 0)));
         assert!(order_key(&push("sha256:aa", None, 3_000)) < order_key(&push("sha256:aa", Some(3_000 * MS + 1), 0)));
         assert_eq!(order_key(&push("sha256:ab", None, -5)), format!("{:019}.{:019}.ab", 0, 0));
     }
 
     #[test]
-    fn the_push_time_reads_back_from_the_key() {
+    fn the_times_read_back_from_the_key() {
         let at = 1_764_600_000_123_456_789;
-        assert_eq!(
-            pushed_at(&order_key(&push("sha256:aa", Some(at), 0))),
-            Some(DateTime::<Utc>::from_timestamp_nanos(at))
-        );
+        let key = order_key(&push("sha256:aa", Some(at), 1_764_600_100_000));
+        assert_eq!(pushed_at(&key), Some(DateTime::<Utc>::from_timestamp_nanos(at)));
+        assert_eq!(requested_at(&key), DateTime::<Utc>::from_timestamp_millis(1_764_600_100_000));
         assert_eq!(pushed_at("not a key"), None);
     }
 
     #[test]
     fn a_true_tie_is_one_push() {
-        // One image pushed with two tags (or one event delivered twice): the same digest at the
-        // same push time. The keys are equal, so neither push is newer than the other and
-        // recording the second as the newest (`push_order <= :order`) changes nothing.
-        let mut latest = push("sha256:aa", Some(5 * MS), 7);
+        // One image pushed with two tags: the same digest at the same push and event time. The
+        // keys are equal, so neither push is newer than the other and recording the second as
+        // the newest (`push_order <= :order`) changes nothing.
+        let mut latest = push("sha256:aa", Some(5 * MS), 5);
         latest.tag = "latest".into();
-        assert_eq!(order_key(&push("sha256:aa", Some(5 * MS), 7)), order_key(&latest));
-        // Two digests at the same push and event time: the digest decides, the same way in
-        // every function.
-        assert!(order_key(&push("sha256:0a", Some(5 * MS), 7)) < order_key(&push("sha256:0b", Some(5 * MS), 7)));
+        assert_eq!(order_key(&push("sha256:aa", Some(5 * MS), 5)), order_key(&latest));
+        // Two digests at the same time: the digest decides, the same way in every function.
+        assert!(order_key(&push("sha256:0a", Some(5 * MS), 5)) < order_key(&push("sha256:0b", Some(5 * MS), 5)));
     }
 
     proptest::proptest! {
-        /// The order is total and agrees with (push time, event time, digest): for any two
+        /// The order is total and agrees with (request time, push time, digest): for any two
         /// pushes, their keys compare as those triples do.
         #[test]
         fn the_order_agrees_with_push_time(
@@ -178,7 +193,8 @@ mod tests {
             b in (proptest::option::of(0..i64::MAX), 0..4_102_444_800_000_i64, "[0-9a-f]{1,64}"),
         ) {
             let triple = |(pushed, event, digest): &(Option<i64>, i64, String)| {
-                (pushed.unwrap_or(event * MS), event * MS, digest.clone())
+                let pushed = pushed.unwrap_or(event * MS);
+                (pushed.max(event * MS), pushed, digest.clone())
             };
             let key = |(pushed, event, digest): &(Option<i64>, i64, String)| {
                 order_key(&push(&format!("sha256:{digest}"), *pushed, *event))
@@ -191,6 +207,7 @@ mod tests {
     fn descriptions_name_the_tag_and_a_short_digest() {
         let h = LockHolder {
             execution: "web-0123".into(),
+            request: None,
             order: "1".into(),
             tag: "v2".into(),
             digest: "sha256:0123456789abcdef0123".into(),

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::appspec::{AppSpec, AppSpecInput};
 use crate::diff::{Change, diff};
+use crate::drift::drift;
 use crate::error::Error;
 use crate::event::{Push, Skipped, match_push};
 use crate::manifest::{Approval, Hook, Manifest, OnTimeout, Service};
@@ -32,6 +33,11 @@ pub struct TargetPlan {
     pub codedeploy_deployment_group: String,
     pub action: Action,
     pub current_task_definition: Option<String>,
+    /// The revision the next one is based on: the newest registered outside greenlight.
+    pub base_task_definition: Option<String>,
+    /// What the base sets differently from the live revision (images and tags aside): what the
+    /// next deploy brings to production besides the image.
+    pub drift: Vec<Change>,
     /// The family the new revision is registered in; ECS numbers the revision when it
     /// registers it (other revisions may have been registered since the live one).
     pub task_definition_family: Option<String>,
@@ -42,7 +48,8 @@ pub struct TargetPlan {
     /// The AppSpec start-deployment sends, its `TaskDefinition` standing for the registered
     /// revision's ARN ([`NEXT_REVISION`] in place of the revision number).
     pub appspec: Option<Value>,
-    /// Old → new, field by field (tags and read-only fields aside, only images change).
+    /// Old → new, field by field (read-only fields aside, only images change, and the
+    /// `greenlight:base` tag; with drift, what the base sets differently too).
     pub diff: Vec<Change>,
     pub dropped_read_only_fields: Vec<&'static str>,
     /// Hooks in which the validate function runs the checks (empty: validation off).
@@ -62,16 +69,40 @@ pub enum Registration {
     AlreadyLive,
     /// Register this revision; the load balancer reaches green on `container_port`.
     Register { request: RegisterRequest, container_port: u16 },
+    /// Deploy this registered revision exactly as it is (a rollback's known-good revision).
+    Existing { arn: String, revision: Option<u64>, container_port: u16 },
 }
 
 impl Registration {
-    /// "Already live" first (then nothing else matters), else the revision to register and the
-    /// load balancer's port in it.
-    pub fn of(s: &Service, push: &Push, current: &TaskDefinition) -> Result<Self, Error> {
-        match current.next_revision(&s.containers, &push.image_uri())? {
-            Revision::AlreadyLive => Ok(Self::AlreadyLive),
-            Revision::Register(request) => Ok(Self::Register { container_port: container_port(s, current)?, request }),
+    /// "Already live" when the live revision runs the digest and nothing drifted from the base
+    /// (see `crate::drift`), else the base revision with the target images set, and the load
+    /// balancer's port in it.
+    pub fn of(s: &Service, push: &Push, current: &TaskDefinition, base: &TaskDefinition) -> Result<Self, Error> {
+        let live = current.next_revision(&s.containers, &push.image_uri())?;
+        if live == Revision::AlreadyLive && drift(current, base, &s.containers).is_empty() {
+            return Ok(Self::AlreadyLive);
         }
+        let request = base.with_images(&s.containers, &push.image_uri())?;
+        Ok(Self::Register { container_port: container_port(s, base)?, request })
+    }
+
+    /// A request for one exact revision (`pinned`): already live when the service runs it,
+    /// else that revision as it is. A deregistered revision cannot be deployed (ECS refuses to
+    /// start tasks from it), so it is refused here, before anything changes.
+    pub fn pinned(s: &Service, current: &TaskDefinition, pinned: &TaskDefinition) -> Result<Self, Error> {
+        let arn = pinned.arn().unwrap_or_default().to_string();
+        if current.arn() == Some(arn.as_str()) {
+            return Ok(Self::AlreadyLive);
+        }
+        if let Some(status @ ("INACTIVE" | "DELETE_IN_PROGRESS")) = pinned.status() {
+            return Err(Error::InvalidInput {
+                field: "task definition".into(),
+                problem: format!(
+                    "{arn} is {status} (deregistered): ECS cannot start tasks from it. Roll back --to an ACTIVE revision"
+                ),
+            });
+        }
+        Ok(Self::Existing { container_port: container_port(s, pinned)?, revision: pinned.revision(), arn })
     }
 }
 
@@ -91,13 +122,14 @@ pub struct HookFunctions {
 }
 
 impl DeployPlan {
-    /// Plans a push against a manifest; `current` gives each target's live task definition.
+    /// Plans a push against a manifest; `revisions` gives each target's live task definition
+    /// and the base of its next revision (`None`: the live one; see `crate::drift`).
     pub fn build(
         manifest: &Manifest,
         push: &Push,
         only_service: Option<&str>,
         hooks: &HookFunctions,
-        mut current: impl FnMut(&Service) -> Result<TaskDefinition, Error>,
+        mut revisions: impl FnMut(&Service) -> Result<(TaskDefinition, Option<TaskDefinition>), Error>,
     ) -> Result<Self, Error> {
         let matched = match_push(manifest, push);
         let mut targets = Vec::new();
@@ -107,7 +139,8 @@ impl DeployPlan {
                 skipped.push(Skipped { service: s.name.clone(), reason: "not selected by --service".into() });
                 continue;
             }
-            targets.push(TargetPlan::build(s, push, &current(s)?, hooks)?);
+            let (current, base) = revisions(s)?;
+            targets.push(TargetPlan::build(s, push, &current, base.as_ref().unwrap_or(&current), hooks)?);
         }
         Ok(Self { image_uri: push.image_uri(), push: push.clone(), targets, skipped })
     }
@@ -124,6 +157,16 @@ impl DeployPlan {
                 "\nservice {}  (ECS {}/{}, CodeDeploy {}/{})",
                 t.service, t.cluster, t.ecs_service, t.codedeploy_application, t.codedeploy_deployment_group
             );
+            if !t.drift.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  drift: {} sets, beside the live revision:",
+                    t.base_task_definition.as_deref().unwrap_or("the base revision")
+                );
+                for c in &t.drift {
+                    let _ = writeln!(out, "    {c}");
+                }
+            }
             match t.action {
                 Action::AlreadyLive => {
                     let _ = writeln!(
@@ -165,7 +208,13 @@ impl DeployPlan {
 }
 
 impl TargetPlan {
-    pub fn build(s: &Service, push: &Push, current: &TaskDefinition, hooks: &HookFunctions) -> Result<Self, Error> {
+    pub fn build(
+        s: &Service,
+        push: &Push,
+        current: &TaskDefinition,
+        base: &TaskDefinition,
+        hooks: &HookFunctions,
+    ) -> Result<Self, Error> {
         let mut plan = Self {
             service: s.name.clone(),
             cluster: s.cluster.clone(),
@@ -174,6 +223,8 @@ impl TargetPlan {
             codedeploy_deployment_group: s.codedeploy.deployment_group.clone(),
             action: Action::AlreadyLive,
             current_task_definition: current.arn().map(str::to_string),
+            base_task_definition: base.arn().map(str::to_string),
+            drift: drift(current, base, &s.containers),
             task_definition_family: None,
             register_task_definition: None,
             container_port: None,
@@ -183,8 +234,8 @@ impl TargetPlan {
             validation_hooks: if s.validation.enabled { s.validation.hooks.clone() } else { Vec::new() },
             approval: s.approval.required.then(|| s.approval.clone()),
         };
-        let (req, port) = match Registration::of(s, push, current)? {
-            Registration::AlreadyLive => return Ok(plan),
+        let (req, port) = match Registration::of(s, push, current, base)? {
+            Registration::AlreadyLive | Registration::Existing { .. } => return Ok(plan),
             Registration::Register { request, container_port } => (request, container_port),
         };
         let spec = deployment_appspec(s, next_revision_arn(current), port, hooks);

@@ -31,6 +31,11 @@ pub trait TaskDefinitions {
     /// A task definition by ARN, with its tags.
     fn describe(&self, arn: &str) -> impl Future<Output = Result<TaskDefinition, Error>> + Send;
 
+    /// The revision the next one is based on: the newest ACTIVE revision of `live`'s family
+    /// that greenlight did not register, else the one that one was based on, else `live`
+    /// (`crate::drift::choose_base`).
+    fn base(&self, live: &TaskDefinition) -> impl Future<Output = Result<TaskDefinition, Error>> + Send;
+
     /// Registers a new revision exactly as the request says, every field included.
     fn register(&self, request: &RegisterRequest) -> impl Future<Output = Result<Registered, Error>> + Send;
 }
@@ -243,6 +248,21 @@ pub trait TaskTokens {
 
     /// Ends the waiting task with this error; `Ok` also when it no longer waits.
     fn fail(&self, task_token: &str, error: &str, cause: &str) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// A service's deploy freeze (`greenlight pause`), in the ledger.
+pub trait Pauses {
+    /// Pauses the service unless it is paused already; the pause in force when it is.
+    fn pause(
+        &self,
+        service: &str,
+        pause: &crate::pause::Pause,
+    ) -> impl Future<Output = Result<Option<crate::pause::Pause>, Error>> + Send;
+
+    fn paused(&self, service: &str) -> impl Future<Output = Result<Option<crate::pause::Pause>, Error>> + Send;
+
+    /// Lifts the pause; the one lifted, `None` when the service was not paused.
+    fn resume(&self, service: &str) -> impl Future<Output = Result<Option<crate::pause::Pause>, Error>> + Send;
 }
 
 /// The per-service lock and the order of pushes, in the ledger (conditional writes only).

@@ -21,6 +21,10 @@ pub const READ_ONLY_FIELDS: &[&str] = &[
     "deregisteredAt",
 ];
 
+/// The tag on every revision greenlight registers: the ARN of the revision it was based on
+/// (see the `drift` module).
+pub const BASE_TAG: &str = "greenlight:base";
+
 /// A task definition as DescribeTaskDefinition returns it, with its tags.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskDefinition {
@@ -108,6 +112,19 @@ impl TaskDefinition {
         self.definition.get("revision").and_then(Value::as_u64)
     }
 
+    /// The value of one of its tags.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|t| t.get("key").and_then(Value::as_str) == Some(key))
+            .and_then(|t| t.get("value").and_then(Value::as_str))
+    }
+
+    /// `ACTIVE`, `INACTIVE` (deregistered) or `DELETE_IN_PROGRESS`.
+    pub fn status(&self) -> Option<&str> {
+        self.definition.get("status").and_then(Value::as_str)
+    }
+
     pub fn arn(&self) -> Option<&str> {
         self.definition.get("taskDefinitionArn").and_then(Value::as_str)
     }
@@ -184,7 +201,26 @@ impl TaskDefinition {
         if containers.iter().all(|c| self.image_of(c).is_some_and(|img| same_image(img, image_uri))) {
             return Ok(Revision::AlreadyLive);
         }
+        self.with_images(containers, image_uri).map(Revision::Register)
+    }
+
+    /// This revision as a register request in which `containers` run `image_uri`, whatever
+    /// they ran before, tagged (`greenlight:base`) with the revision it is based on: this one,
+    /// or the one this one was based on when greenlight registered it.
+    pub fn with_images(&self, containers: &[String], image_uri: &str) -> Result<RegisterRequest, Error> {
+        for c in containers {
+            self.ensure_container(c)?;
+        }
         let mut req = self.as_register_request();
+        if let Some(based_on) = self.tag(BASE_TAG).or(self.arn()) {
+            let mut tags: Vec<Value> = match req.0.remove("tags") {
+                Some(Value::Array(tags)) => tags,
+                _ => Vec::new(),
+            };
+            tags.retain(|t| t.get("key").and_then(Value::as_str) != Some(BASE_TAG));
+            tags.push(serde_json::json!({"key": BASE_TAG, "value": based_on}));
+            req.0.insert("tags".into(), Value::Array(tags));
+        }
         if let Some(Value::Array(defs)) = req.0.get_mut("containerDefinitions") {
             for def in defs.iter_mut().filter_map(Value::as_object_mut) {
                 if def.get("name").and_then(Value::as_str).is_some_and(|n| containers.iter().any(|c| c == n)) {
@@ -192,7 +228,7 @@ impl TaskDefinition {
                 }
             }
         }
-        Ok(Revision::Register(req))
+        Ok(req)
     }
 }
 

@@ -66,6 +66,7 @@ fn push(tag: &str, digest: &str, pushed_at: i64) -> Push {
         event_id: None,
         event_time: None,
         pushed_at: chrono::DateTime::from_timestamp_millis(pushed_at),
+        ..Push::default()
     }
 }
 
@@ -82,7 +83,8 @@ fn step(p: &Push) -> StepInput {
 
 fn holder(p: &Push, lease_until: i64) -> LockHolder {
     LockHolder {
-        execution: execution_name("api-server", &p.digest),
+        execution: execution_name("api-server", p),
+        request: p.event_id.clone(),
         order: order_key(p),
         tag: p.tag.clone(),
         digest: p.digest.clone(),

@@ -34,8 +34,8 @@ fn inputs(edit_td: impl Fn(&mut Value)) -> Inputs {
 
 fn dry_run(i: &Inputs) -> TargetPlan {
     let hooks = HookFunctions { validate: VALIDATE.into() };
-    let plan =
-        DeployPlan::build(&i.manifest, &i.push, Some("api-server"), &hooks, |_| Ok(i.live.clone())).expect("plan");
+    let plan = DeployPlan::build(&i.manifest, &i.push, Some("api-server"), &hooks, |_| Ok((i.live.clone(), None)))
+        .expect("plan");
     plan.targets.into_iter().next().expect("api-server is a target")
 }
 

@@ -57,14 +57,3 @@ fn codedeploys_hook_event_is_validates_input() {
     let event: HookEvent = serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("parses");
     assert_eq!(event.deployment_id, "d-A1B2C3D4E");
 }
-
-#[test]
-fn execution_names_fit_step_functions() {
-    let name = greenlight_core::pipeline::execution_name(
-        "a-service-name-of-exactly-forty-chars-xx",
-        "sha256:cd460f89e8208028ae3a0cf63cb46157c689b5a5d566f2d96f2baadc84ce0b7d",
-    );
-    assert!(name.len() <= 80, "{name}");
-    assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{name}");
-    assert_eq!(name, "a-service-name-of-exactly-forty-chars-xx-cd460f89e8208028ae3a0cf63cb46157");
-}

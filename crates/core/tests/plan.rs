@@ -18,7 +18,7 @@ fn plan(edit_td: impl Fn(&mut Value)) -> Result<DeployPlan, greenlight_core::Err
         let mut v: Value =
             serde_json::from_str(include_str!("fixtures/aws/describe-task-definition.json")).expect("json");
         edit_td(&mut v);
-        TaskDefinition::from_json(v)
+        Ok((TaskDefinition::from_json(v)?, None))
     })
 }
 
@@ -42,10 +42,14 @@ fn plan_registers_revision_42_and_names_the_hook() {
     let diff: Vec<String> = api.diff.iter().map(ToString::to_string).collect();
     assert_eq!(
         diff,
-        [format!(
-            "~ containerDefinitions[api-server].image: \"123456789012.dkr.ecr.us-east-1.amazonaws.com/api-server:v1.41.0\" -> \"{}\"",
-            p.image_uri
-        )]
+        [
+            format!(
+                "~ containerDefinitions[api-server].image: \"123456789012.dkr.ecr.us-east-1.amazonaws.com/api-server:v1.41.0\" -> \"{}\"",
+                p.image_uri
+            ),
+            "+ tags[greenlight:base]: {\"key\":\"greenlight:base\",\"value\":\"arn:aws:ecs:us-east-1:123456789012:task-definition/api-server-production:41\"}".to_string(),
+        ],
+        "the image, and which revision the new one is based on"
     );
     assert!(api.dropped_read_only_fields.contains(&"registeredBy"));
     // The worker has validation off: no checks, but the validate function still holds the

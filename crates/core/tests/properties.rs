@@ -140,9 +140,10 @@ proptest! {
             })
             .collect();
         expected.insert("containerDefinitions".into(), Value::Array(expected_containers));
-        if !tags.is_empty() {
-            expected.insert("tags".into(), Value::Array(tags));
-        }
+        // The live revision's tags, and which revision the new one is based on (the live one).
+        let mut tags = tags;
+        tags.push(json!({"key": "greenlight:base", "value": "read-only"}));
+        expected.insert("tags".into(), Value::Array(tags));
         prop_assert_eq!(request.0, expected);
     }
 }

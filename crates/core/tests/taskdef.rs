@@ -48,7 +48,9 @@ fn only_the_target_image_changes() {
     assert_eq!(app_without_image, before["containerDefinitions"][0], "only the image changed");
     assert_eq!(app["secrets"].as_array().map(Vec::len), Some(2));
     assert_eq!(req["containerDefinitions"][1], before["containerDefinitions"][1], "sidecar untouched");
-    assert_eq!(req["tags"], original["tags"]);
+    let mut tags = original["tags"].as_array().cloned().unwrap_or_default();
+    tags.push(json!({"key": "greenlight:base", "value": before["taskDefinitionArn"]}));
+    assert_eq!(req["tags"], Value::Array(tags), "its tags, and which revision it is based on");
     assert_eq!(req["enableFaultInjection"], json!(false));
     assert_eq!(req["ephemeralStorage"], json!({"sizeInGiB": 30}));
 }
@@ -128,7 +130,8 @@ fn malformed_task_definitions_name_the_field() {
 #[test]
 fn bare_task_definition_is_accepted() {
     let bare = fixture()["taskDefinition"].clone();
+    let arn = bare["taskDefinitionArn"].clone();
     let req = register(bare, &["api-server"]);
-    assert!(!req.contains_key("tags"));
+    assert_eq!(req["tags"], json!([{"key": "greenlight:base", "value": arn}]), "only which revision it is based on");
     assert_eq!(req["family"], "api-server-production");
 }

@@ -26,6 +26,7 @@ fn push() -> Push {
         event_id: None,
         event_time: None,
         pushed_at: chrono::DateTime::from_timestamp(NOW - 10, 0),
+        ..Push::default()
     }
 }
 
@@ -63,7 +64,7 @@ async fn a_long_deployment_is_watched_in_one_invocation_until_it_succeeds() {
     // Ten minutes in progress, then Succeeded: one invocation, a look every 15 s.
     let script = vec!["InProgress"; 40];
     let d = deployments(&script, "Succeeded");
-    let ledger = FakeLedger::held_by("api-server", DIGEST);
+    let ledger = FakeLedger::held_by("api-server", &push());
     let started = tokio::time::Instant::now();
     let state = deployment_status(
         &input(false),
@@ -81,7 +82,7 @@ async fn a_long_deployment_is_watched_in_one_invocation_until_it_succeeds() {
 #[tokio::test(start_paused = true)]
 async fn the_budget_hands_back_to_the_state_machine_before_it_runs_out() {
     let d = deployments(&[], "InProgress");
-    let ledger = FakeLedger::held_by("api-server", DIGEST);
+    let ledger = FakeLedger::held_by("api-server", &push());
     let started = tokio::time::Instant::now();
     let state = deployment_status(
         &input(false),
@@ -100,7 +101,7 @@ async fn the_budget_hands_back_to_the_state_machine_before_it_runs_out() {
 #[tokio::test(start_paused = true)]
 async fn ready_ends_the_watch_for_approval_but_not_once_continued() {
     let d = deployments(&["InProgress"], "Ready");
-    let ledger = FakeLedger::held_by("api-server", DIGEST);
+    let ledger = FakeLedger::held_by("api-server", &push());
     let state = deployment_status(
         &input(false),
         StatusPorts { deployments: &d, ledger: &ledger },
@@ -129,7 +130,7 @@ async fn ready_ends_the_watch_for_approval_but_not_once_continued() {
 #[tokio::test(start_paused = true)]
 async fn a_deployment_stopped_by_a_takeover_reads_as_superseded() {
     let d = deployments(&["InProgress", "InProgress"], "Stopped");
-    let ledger = FakeLedger::held_by("api-server", DIGEST);
+    let ledger = FakeLedger::held_by("api-server", &push());
     let taken = newer_holder();
     let input = input(false);
     let watching = deployment_status(
@@ -153,7 +154,7 @@ async fn a_deployment_stopped_by_a_takeover_reads_as_superseded() {
 #[tokio::test(start_paused = true)]
 async fn a_deployment_that_failed_on_its_own_is_reported_as_failed() {
     let d = deployments(&["InProgress"], "Failed");
-    let ledger = FakeLedger::held_by("api-server", DIGEST);
+    let ledger = FakeLedger::held_by("api-server", &push());
     let state = deployment_status(
         &input(false),
         StatusPorts { deployments: &d, ledger: &ledger },
@@ -177,7 +178,8 @@ fn the_budget_stays_within_the_deadline_and_the_lease() {
 /// The holder after a newer push (v9) took the lock over.
 fn newer_holder() -> LockHolder {
     LockHolder {
-        execution: execution_name("api-server", "sha256:9999"),
+        execution: execution_name("api-server", &Push { digest: "sha256:9999".into(), ..Push::default() }),
+        request: None,
         order: "9".into(),
         tag: "v9".into(),
         digest: "sha256:9999".into(),

@@ -63,7 +63,7 @@ mod tests {
         let h = Handler {
             deployments: FakeDeployments::default(),
             notifier: FakeNotifier::default(),
-            ledger: FakeLedger::held_by("web", "sha256:ab"),
+            ledger: FakeLedger::held_by_digest("web", "sha256:ab"),
             lease_seconds: 60,
         };
         h.handle(input("continue")).await.expect("continue");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use greenlight_aws::{DynamoLedger, EcrImages, SfnExecutions, SnsNotifier, SsmManifest};
 use greenlight_core::pipeline::{PushOutcome, PushPorts, on_push};
-use greenlight_core::ports::{ExecutionStart, Executions, History, Images, Locks, ManifestSource, Notifier};
+use greenlight_core::ports::{ExecutionStart, Executions, History, Images, Locks, ManifestSource, Notifier, Pauses};
 use greenlight_runtime::{FunctionError, env, env_number};
 use serde_json::Value;
 
@@ -39,7 +39,7 @@ impl Handler<SsmManifest, SfnExecutions, EcrImages, DynamoLedger, SnsNotifier> {
     }
 }
 
-impl<M: ManifestSource, E: Executions, I: Images, L: Locks + History, N: Notifier> Handler<M, E, I, L, N> {
+impl<M: ManifestSource, E: Executions, I: Images, L: Locks + History + Pauses, N: Notifier> Handler<M, E, I, L, N> {
     pub async fn handle(&self, event: Value) -> Result<PushOutcome, FunctionError> {
         let ports = PushPorts {
             manifests: &self.manifests,
@@ -103,7 +103,7 @@ mod tests {
         let first = h.handle(event("v1.42.0")).await.expect("ok");
         assert_eq!(first.executions.len(), 2);
         assert!(first.executions.iter().all(|e| matches!(e.start, ExecutionStart::Started { .. })));
-        assert_eq!(first.executions[0].name, "api-server-7f5b2640fe6fb4f46592dfd3410c4a79");
+        assert!(first.executions[0].name.starts_with("api-server-7f5b2640fe6fb4f46592-"), "{:?}", first.executions[0]);
         let again = h.handle(event("v1.42.0")).await.expect("ok");
         assert!(again.executions.iter().all(|e| matches!(e.start, ExecutionStart::AlreadyExists { .. })));
         assert_eq!(h.executions.started.lock().expect("lock").len(), 2);
@@ -140,6 +140,34 @@ mod tests {
         assert_eq!(sent[0].0, "greenlight: the deploy manifest cannot be read; api-server:v1.42.0 is not deployed");
         assert!(sent[0].1.contains("greenlight manifest check"), "{}", sent[0].1);
         assert!(h.executions.started.lock().expect("lock").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_paused_service_records_the_push_and_deploys_nothing() {
+        use greenlight_core::ports::Pauses;
+        let h = handler();
+        let pause = greenlight_core::pause::Pause {
+            by: "arn:aws:sts::123456789012:assumed-role/oncall/ana".into(),
+            reason: "incident 42".into(),
+            at: "2026-12-01T10:00:00+00:00".into(),
+        };
+        assert_eq!(h.ledger.pause("api-server", &pause).await.expect("pause"), None);
+        let out = h.handle(event("v1.42.0")).await.expect("ok");
+        assert_eq!(out.held.len(), 1, "{out:?}");
+        assert!(out.held[0].reason.contains("paused by arn:aws:sts::123456789012:assumed-role/oncall/ana"), "{out:?}");
+        assert_eq!(out.executions.len(), 1, "the other target service is not paused");
+        assert_eq!(h.ledger.newest_push("api-server").await.expect("read").map(|n| n.tag).as_deref(), Some("v1.42.0"));
+        let history = h.ledger.history.lock().expect("lock").clone();
+        let held = history
+            .iter()
+            .find(|(s, _, u)| s == "api-server" && u.state == greenlight_core::history::TimelineState::Held);
+        assert!(
+            held.is_some_and(|(_, _, u)| u.outcome == Some(greenlight_core::history::Outcome::Held)),
+            "{history:?}"
+        );
+        let sent = h.notifier.sent.lock().expect("lock").clone();
+        assert_eq!(sent[0].0, "greenlight: api-server is paused; v1.42.0 is held");
+        assert!(sent[0].1.contains("incident 42"), "{}", sent[0].1);
     }
 
     #[tokio::test]

@@ -110,7 +110,7 @@ mod tests {
                 registered_since: 0,
                 registered: Default::default(),
             },
-            ledger: FakeLedger::held_by("api-server", "sha256:abc"),
+            ledger: FakeLedger::held_by_digest("api-server", "sha256:abc"),
             secrets: FakeSecrets {
                 values: [
                     ("slack".to_string(), "https://hooks.example/secret-path".to_string()),

@@ -71,7 +71,7 @@ mod tests {
         Handler {
             manifests: FakeManifest(manifest),
             deployments: FakeDeployments::default(),
-            ledger: FakeLedger::held_by("api-server", "sha256:abc123"),
+            ledger: FakeLedger::held_by_digest("api-server", "sha256:abc123"),
             validate_function: validate.map(Into::into),
             lease_seconds: 60,
         }

@@ -238,7 +238,7 @@ fn handler(base: &str, application: &str, panic_in_checks: bool) -> TestHandler 
             registered: Default::default(),
         },
         images: FakeImages { tags: vec!["latest".into(), "v1.42.0".into(), "v1.42".into()] },
-        ledger: FakeLedger::held_by("api-server", "sha256:abc"),
+        ledger: FakeLedger::held_by_digest("api-server", "sha256:abc"),
         probe: Arc::new(HttpProbe::new(greenlight_http::client().expect("an HTTP client")).panicking(panic_in_checks)),
         lease_seconds: 60,
     }

@@ -207,6 +207,10 @@ resource "aws_ecs_task_definition" "this" {
     },
   )])
 
+  # greenlight bases every revision it registers on the newest one registered here; keeping
+  # the revisions this resource replaces ACTIVE keeps them deployable by `greenlight rollback`.
+  skip_destroy = true
+
   tags = var.tags
 }
 

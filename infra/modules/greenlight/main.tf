@@ -172,7 +172,7 @@ locals {
     "on-image-push" = [
       {
         sid       = "Ledger"
-        actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
         resources = [aws_dynamodb_table.ledger.arn]
       },
       {
@@ -204,9 +204,9 @@ locals {
         resources = local.ecs_service_arns
       },
       {
-        unscoped  = "DescribeTaskDefinition and RegisterTaskDefinition accept no resource ARN; iam:PassRole below limits which roles a revision can carry."
+        unscoped  = "DescribeTaskDefinition, ListTaskDefinitions and RegisterTaskDefinition accept no resource ARN; iam:PassRole below limits which roles a revision can carry."
         sid       = "TaskDefinitions"
-        actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:TagResource"]
+        actions   = ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition", "ecs:TagResource"]
         resources = ["*"]
       },
       {

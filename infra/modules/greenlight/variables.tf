@@ -131,6 +131,7 @@ variable "services" {
       timeout_seconds = optional(number, 3600)
       channels        = optional(list(string), ["slack", "sns"])
       on_timeout      = optional(string, "rollback")
+      rollbacks       = optional(bool, false)
     }), {})
     gates = optional(object({
       scan_findings = optional(map(number))

@@ -5,65 +5,23 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
-import urllib.request
 from typing import Any
 
-import boto3
 import botocore.config
 import botocore.exceptions
 
-EMULATOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from checks.emulation import EmulationTest
 
 
-class FaultsTest(unittest.TestCase):
-    endpoint = ""
-    process: subprocess.Popen[bytes]
-    tmp: tempfile.TemporaryDirectory[str]
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.tmp = tempfile.TemporaryDirectory()
-        ready = os.path.join(cls.tmp.name, "ready.json")
-        env = dict(os.environ, PYTHONPATH=EMULATOR)
-        log = open(os.path.join(cls.tmp.name, "emulator.log"), "wb")  # noqa: SIM115 - closed with the process
-        cls.process = subprocess.Popen([sys.executable, "-m", "greenlight_emulator", "--ready-file", ready], env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while not os.path.exists(ready):
-            if cls.process.poll() is not None or time.monotonic() > deadline:
-                with open(os.path.join(cls.tmp.name, "emulator.log")) as f:
-                    raise RuntimeError(f.read())
-            time.sleep(0.05)
-        with open(ready) as f:
-            cls.endpoint = json.load(f)["endpoint"]
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.process.terminate()
-        cls.process.wait(timeout=30)
-        cls.tmp.cleanup()
-
+class FaultsTest(EmulationTest):
     def setUp(self) -> None:
         self.control("DELETE")
 
     def control(self, method: str, body: dict[str, Any] | None = None) -> Any:
         return self.route(method, "faults", body)
-
-    def client(self, service: str, caller: str = "greenlight-prepare", **config: Any) -> Any:
-        config.setdefault("retries", {"total_max_attempts": 1, "mode": "standard"})
-        cfg = botocore.config.Config(**config)
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=caller,
-            aws_secret_access_key="testing",
-            config=cfg,
-        )
 
     def error(self, call: Any) -> botocore.exceptions.ClientError:
         with self.assertRaises(botocore.exceptions.ClientError) as caught:
@@ -216,23 +174,6 @@ class FaultsTest(unittest.TestCase):
         self.post("slack-outage", {"status": None})
         self.post("slack/hook", {"text": "back"})
         self.assertIn({"text": "back"}, [m["payload"] for m in self.get("slack")])
-
-    def post(self, route: str, body: dict[str, Any]) -> Any:
-        return self.route("POST", route, body)
-
-    def get(self, route: str) -> Any:
-        return self.route("GET", route, None)
-
-    def route(self, method: str, route: str, body: dict[str, Any] | None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"{self.endpoint}/greenlight-emulator/{route}", data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            answer = json.loads(e.read())
-            return {"http_status": e.code, **(answer if isinstance(answer, dict) else {"answer": answer})}
 
     def test_bad_rules_are_refused_and_change_nothing(self) -> None:
         for rule in [{"kind": "melt"}, {"kind": "throttle", "nth": 0}, {"kind": "delay"}, {"kind": "throttle", "share": 2}, {"kind": "throttle", "when": 1}, {"kind": "error"}, {"kind": "error", "status": 200, "code": "X"}]:

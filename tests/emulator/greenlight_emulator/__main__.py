@@ -9,7 +9,8 @@ Control routes, beside the AWS API on the same port:
   POST /greenlight-emulator/behaviours  {"<digest>": {"mode": "healthy|error|slow|hang|wrong_version|flapping", ...}}
   POST /greenlight-emulator/seed        a short environment description (see seed.py)
   GET  /greenlight-emulator/state       functions (invocations, errors, timeouts, pids), deployments,
-                                        what each port serves, the fake Slack's outage
+                                        what each port serves, the fake Slack's outage, what each
+                                        EventBridge rule matched and delivered to Lambda (see events.py)
   GET  /greenlight-emulator/notifications   every message published to an SNS topic
   GET  /greenlight-emulator/calls   the AWS API calls each caller made (see calls.py)
   POST /greenlight-emulator/faults  {"rules": [{"caller", "action", "kind", "nth", "times", "share", "seed", "delay_s",
@@ -52,19 +53,20 @@ def main() -> int:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    from . import calls, cbor, codedeploy, faults, lambdas, sfn
+    from . import calls, cbor, codedeploy, events, faults, lambdas, sfn
     from .control import Control
     from .loadbalancer import Behaviours, LoadBalancer
 
     functions = lambdas.Functions(state_dir)
     lambdas.patch_moto_invoke(functions)
+    deliveries = events.install(functions)
     sfn.patch_stop_execution()
     sfn.scale_retry_waits(args.retry_time_scale)
     engine = codedeploy.Engine(codedeploy.Settings(args.time_scale, args.hook_timeout), functions.invoke_async)
     codedeploy.install(engine)
     lb = LoadBalancer(behaviours := Behaviours())
     recorder = calls.Recorder(os.environ.get("GREENLIGHT_AWS_CALLS_DIR"), faults.Faults())
-    ctl = Control(functions, behaviours, lb, recorder, engine)
+    ctl = Control(functions, behaviours, lb, recorder, engine, deliveries)
 
     moto_app = DomainDispatcherApplication(create_backend_app)
     app = ctl.wsgi(recorder.middleware(lambdas.invoke_payload_check(cbor.middleware(moto_app))))

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from . import calls, codedeploy, function_url, seed
+from . import calls, codedeploy, events, function_url, seed
 from .lambdas import Functions
 from .loadbalancer import Behaviours, LoadBalancer
 
@@ -22,12 +22,14 @@ class Control:
         lb: LoadBalancer,
         recorder: calls.Recorder,
         engine: codedeploy.Engine,
+        deliveries: events.Deliveries,
     ) -> None:
         self.functions = functions
         self.behaviours = behaviours
         self.lb = lb
         self.recorder = recorder
         self.engine = engine
+        self.deliveries = deliveries
         # Set once the server listens: seeding goes through the emulator's own AWS API.
         self.endpoint = ""
         self.slack_messages: list[dict[str, Any]] = []
@@ -141,4 +143,5 @@ class Control:
             "serving": serving,
             "deployments": deployments,
             "slack": {"outage": self.slack_outage, "refused": self.slack_refused},
+            "events": self.deliveries.state(),
         }

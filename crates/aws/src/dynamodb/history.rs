@@ -1,5 +1,5 @@
-//! One item per execution at `pk = service#<name>`, `sk = deploy#<push order>`: a query of the
-//! service's partition, backwards, lists its deployments newest push first.
+//! One item per request at `pk = service#<name>`, `sk = deploy#<order>#<execution>`: a query of
+//! the service's partition, backwards, lists its deployments newest request first.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use greenlight_core::Error;
@@ -49,13 +49,21 @@ fn record(item: &Item) -> Result<DeploymentRecord, Error> {
         tag: item.text("tag").unwrap_or_default(),
         execution_id: item.text("execution_id"),
         task_definition: item.text("task_definition"),
+        previous_task_definition: item.text("previous_task_definition"),
         deployment_id: item.text("deployment_id"),
         timeline,
         validation: item.text("validation"),
         approver: item.text("approver"),
         outcome,
         reason: item.text("reason"),
+        request: item.0.contains_key("request_json").then(|| item.json("request_json", WHAT)).transpose()?,
     })
+}
+
+/// `deploy#<order>#<execution>`: the service's requests in order, two requests at one time
+/// (one image pushed with two tags) apart.
+fn record_key(service: &str, push: &Push) -> String {
+    format!("deploy#{}#{}", order_key(push), execution_name(service, push))
 }
 
 impl History for DynamoLedger {
@@ -74,20 +82,23 @@ impl History for DynamoLedger {
             "push_order = :order".into(),
             "kind = :kind".into(),
             "expires_at = :expires".into(),
+            "request_json = if_not_exists(request_json, :request)".into(),
         ];
         let mut values = Item::default()
             .s(":service", service)
-            .s(":execution", execution_name(service, &push.digest))
+            .s(":execution", execution_name(service, push))
             .s(":digest", &push.digest)
             .s(":tag", &push.tag)
             .s(":order", order_key(push))
             .s(":kind", "deployment")
+            .s(":request", serde_json::to_string(push).unwrap_or_default())
             .n(":expires", now + KEEP_SECONDS);
         values.0.insert(":empty".into(), AttributeValue::L(Vec::new()));
         values.0.insert(":entry".into(), AttributeValue::L(vec![AttributeValue::M(entry.0)]));
         let fields = [
             ("execution_id", update.execution_id.as_deref()),
             ("task_definition", update.task_definition.as_deref()),
+            ("previous_task_definition", update.previous_task_definition.as_deref()),
             ("deployment_id", update.deployment_id.as_deref()),
             ("approver", update.approver.as_deref()),
             ("validation", update.validation.as_deref()),
@@ -103,8 +114,8 @@ impl History for DynamoLedger {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Item::key(service_pk(service), format!("deploy#{}", order_key(push))).0))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .set_key(Some(Item::key(service_pk(service), record_key(service, push)).0))
+            .update_expression(format!("SET {}{}", sets.join(", "), if update.reopen { " REMOVE outcome" } else { "" }))
             .set_expression_attribute_values(Some(values.0))
             .send()
             .await

@@ -31,6 +31,7 @@ fn lock_key(service: &str) -> Item {
 fn holder(item: &Item) -> Result<LockHolder, Error> {
     Ok(LockHolder {
         execution: item.required("execution", WHAT)?,
+        request: item.text("request_id"),
         order: item.required("push_order", WHAT)?,
         tag: item.text("tag").unwrap_or_default(),
         digest: item.text("digest").unwrap_or_default(),
@@ -151,6 +152,7 @@ impl DynamoLedger {
         let item = lock_key(service)
             .s("kind", "lock")
             .s("execution", &claim.execution)
+            .s_opt("request_id", claim.request.as_deref())
             .s("push_order", &claim.order)
             .s("tag", &claim.tag)
             .s("digest", &claim.digest)

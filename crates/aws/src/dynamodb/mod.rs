@@ -10,6 +10,7 @@
 mod approvals;
 mod history;
 mod locks;
+mod pauses;
 mod validations;
 
 use std::collections::HashMap;

@@ -37,12 +37,7 @@ pub(crate) async fn decide_pending(args: DecideArgs, decision: Decision) -> Resu
             who.unwrap_or_default()
         )));
     };
-    let identity = aws_sdk_sts::Client::new(&online.config)
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| Failure::Rejected(format!("greenlight: who is deciding (sts:GetCallerIdentity): {e}")))?;
-    let by = identity.arn().unwrap_or_default().to_string();
+    let by = online.caller().await?.arn;
     let tokens = SfnExecutions::new(aws_sdk_sfn::Client::new(&online.config), String::new());
     let decider = Decider { by: &by, channel: DecidedVia::Cli, comment: args.comment.as_deref() };
     let now = chrono::Utc::now().timestamp();

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use greenlight_core::history::DeploymentRecord;
-use greenlight_core::lock::{pushed_at, short_digest};
+use greenlight_core::lock::{pushed_at, requested_at, short_digest};
 use greenlight_core::ports::History;
 use serde::Serialize;
 
@@ -28,9 +28,16 @@ struct Entry {
     tag: String,
     digest: String,
     execution: String,
+    /// When the request was made (a push: when ECR received it; a retag, a re-push or a
+    /// command: when it was made).
+    requested_at: Option<String>,
+    /// When ECR received the image.
     pushed_at: Option<String>,
-    /// What started it: every deploy so far starts from a push.
+    /// What started it: `push`, `manual`, `retry` or `rollback`.
     trigger: &'static str,
+    /// Who asked, for a request made by hand (their AWS identity), and why.
+    requested_by: Option<String>,
+    request_reason: Option<String>,
     /// `deployed`, `rolled_back`, `superseded`, `already_live`; none while it runs.
     outcome: Option<&'static str>,
     reason: Option<String>,
@@ -42,6 +49,8 @@ struct Entry {
     validation: Option<String>,
     deployment_id: Option<String>,
     task_definition: Option<String>,
+    /// What production ran before it (what `greenlight rollback` goes back to).
+    previous_task_definition: Option<String>,
     /// The last state it reached (`succeeded`, `rolled_back`, `approval_requested`…).
     state: Option<&'static str>,
 }
@@ -68,9 +77,13 @@ fn entry(r: DeploymentRecord) -> Entry {
         (Some(a), Some(b)) => Some((b - a).num_seconds()),
         _ => None,
     };
+    let requested = r.requested().cloned();
     Entry {
+        requested_at: requested_at(&r.order).map(|t| t.to_rfc3339()),
         pushed_at: pushed_at(&r.order).map(|t| t.to_rfc3339()),
-        trigger: "push",
+        trigger: r.trigger().as_str(),
+        requested_by: requested.as_ref().map(|q| q.by.clone()),
+        request_reason: requested.and_then(|q| q.reason),
         outcome: r.outcome.map(|o| o.as_str()),
         state: r.timeline.last().map(|t| t.state.as_str()),
         started_at: started,
@@ -84,7 +97,17 @@ fn entry(r: DeploymentRecord) -> Entry {
         validation: r.validation,
         deployment_id: r.deployment_id,
         task_definition: r.task_definition,
+        previous_task_definition: r.previous_task_definition,
     }
+}
+
+/// Who asked and why (a request made by hand), then how it ended and why.
+fn reasons(e: &Entry) -> String {
+    let asked = e.requested_by.as_ref().map(|by| match &e.request_reason {
+        Some(why) => format!("requested by {by}: {why}"),
+        None => format!("requested by {by}"),
+    });
+    [asked, e.reason.clone()].into_iter().flatten().collect::<Vec<_>>().join("; ")
 }
 
 fn text(service: &str, entries: &[Entry]) -> String {
@@ -92,15 +115,16 @@ fn text(service: &str, entries: &[Entry]) -> String {
         return format!("{service}: no deploys recorded\n");
     }
     let mut out = format!(
-        "{:<25}  {:<12}  {:<19}  {:<7}  {:<12}  {:>8}  {:<14}  {}\n",
-        "pushed at", "tag", "digest", "trigger", "outcome", "duration", "approver", "reason"
+        "{:<19}  {:<12}  {:<19}  {:<8}  {:<12}  {:>8}  {:<14}  {}\n",
+        "requested at", "tag", "digest", "trigger", "outcome", "duration", "approver", "reason"
     );
     for e in entries {
         let outcome = e.outcome.or(e.state).unwrap_or("?");
         let duration = e.duration_seconds.map(|s| format!("{s} s")).unwrap_or_default();
-        let pushed = e.pushed_at.as_deref().map(|t| t.trim_end_matches("+00:00")).unwrap_or("?");
+        // To the second: the column lines up whatever precision the request's time has.
+        let pushed = e.requested_at.as_deref().map(|t| t.get(..19).unwrap_or(t)).unwrap_or("?");
         out.push_str(&format!(
-            "{:<25}  {:<12}  {:<19}  {:<7}  {:<12}  {:>8}  {:<14}  {}\n",
+            "{:<19}  {:<12}  {:<19}  {:<8}  {:<12}  {:>8}  {:<14}  {}\n",
             pushed,
             e.tag,
             short_digest(&e.digest),
@@ -108,7 +132,7 @@ fn text(service: &str, entries: &[Entry]) -> String {
             outcome,
             duration,
             e.approver.as_deref().unwrap_or("-"),
-            e.reason.as_deref().unwrap_or("")
+            reasons(e)
         ));
     }
     out

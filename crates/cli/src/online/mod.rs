@@ -2,13 +2,20 @@
 //! with the standard credential chain and `AWS_ENDPOINT_URL*`, so they run against a local
 //! emulation exactly as against AWS.
 
+mod act;
 mod decide;
+mod deploy;
 mod history;
+mod pause;
+mod rollback;
 mod status;
 mod watch;
 
 pub(crate) use decide::{DecideArgs, decide_pending};
+pub(crate) use deploy::{DeployArgs, RetryArgs, deploy, retry};
 pub(crate) use history::{HistoryArgs, history};
+pub(crate) use pause::{PauseArgs, pause, resume};
+pub(crate) use rollback::{RollbackArgs, rollback};
 pub(crate) use status::{StatusArgs, status};
 pub(crate) use watch::{WatchArgs, watch};
 
@@ -32,6 +39,12 @@ pub(crate) struct Orchestrator {
     /// The manifest's SSM parameter, when it is not `/<name>/manifest`.
     #[arg(long, env = "GREENLIGHT_MANIFEST_PARAMETER")]
     manifest_parameter: Option<String>,
+    /// The deploy state machine, when it is not `<name>-deploy` in the caller's account and region.
+    #[arg(long, env = "GREENLIGHT_STATE_MACHINE_ARN")]
+    state_machine_arn: Option<String>,
+    /// The notification topic, when it is not `<name>-notifications` in the caller's account and region.
+    #[arg(long, env = "GREENLIGHT_TOPIC_ARN")]
+    topic_arn: Option<String>,
 }
 
 /// A connection to one greenlight: the SDK config, its ledger and its manifest.
@@ -40,6 +53,13 @@ pub(crate) struct Online {
     pub(crate) ledger: DynamoLedger,
     pub(crate) manifest_parameter: String,
     pub(crate) manifest: Manifest,
+    names: Orchestrator,
+}
+
+/// The caller, as STS says.
+pub(crate) struct Caller {
+    pub(crate) arn: String,
+    pub(crate) account: String,
 }
 
 impl Orchestrator {
@@ -56,11 +76,43 @@ impl Orchestrator {
             config,
             manifest_parameter: parameter,
             manifest,
+            names: self.clone(),
         })
     }
 }
 
 impl Online {
+    /// Who is calling (the identity every decision and manual action is recorded with).
+    pub(crate) async fn caller(&self) -> Result<Caller, Failure> {
+        let identity = aws_sdk_sts::Client::new(&self.config)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| Failure::Rejected(format!("greenlight: who is calling (sts:GetCallerIdentity): {e}")))?;
+        Ok(Caller {
+            arn: identity.arn().unwrap_or_default().to_string(),
+            account: identity.account().unwrap_or_default().to_string(),
+        })
+    }
+
+    pub(crate) fn region(&self) -> String {
+        self.config.region().map(ToString::to_string).unwrap_or_else(|| "us-east-1".into())
+    }
+
+    /// `--state-machine-arn`, else `<name>-deploy` in the caller's account and region.
+    pub(crate) fn state_machine_arn(&self, caller: &Caller) -> String {
+        self.names.state_machine_arn.clone().unwrap_or_else(|| {
+            format!("arn:aws:states:{}:{}:stateMachine:{}-deploy", self.region(), caller.account, self.names.name)
+        })
+    }
+
+    /// `--topic-arn`, else `<name>-notifications` in the caller's account and region.
+    pub(crate) fn topic_arn(&self, caller: &Caller) -> String {
+        self.names.topic_arn.clone().unwrap_or_else(|| {
+            format!("arn:aws:sns:{}:{}:{}-notifications", self.region(), caller.account, self.names.name)
+        })
+    }
+
     /// The manifest's entry named `name`, or an error listing the ones it has.
     pub(crate) fn service(&self, name: &str) -> Result<&Service, Failure> {
         self.manifest.service(name).ok_or_else(|| {

@@ -5,10 +5,13 @@
 use greenlight_aws::inspect::{ActiveDeployment, Forward, TaskSet};
 use greenlight_aws::{EcrImages, EcsTaskDefinitions, Inspector};
 use greenlight_core::approval::Decided;
+use greenlight_core::diff::Change;
+use greenlight_core::drift::drift;
 use greenlight_core::history::{DeploymentRecord, rfc3339};
-use greenlight_core::lock::{pushed_at, short_digest};
+use greenlight_core::lock::{pushed_at, requested_at, short_digest};
 use greenlight_core::manifest::Service;
-use greenlight_core::ports::{Approvals, History, Images, Locks, TaskDefinitions};
+use greenlight_core::pause::Pause;
+use greenlight_core::ports::{Approvals, History, Images, Locks, Pauses, TaskDefinitions};
 use serde::Serialize;
 
 use super::{Online, Orchestrator, aws_failure};
@@ -40,6 +43,13 @@ struct ServiceStatus {
     lock: Option<Lock>,
     newest_push: Option<NewestPush>,
     approval: Option<Approval>,
+    /// A deploy freeze (`greenlight pause`): who, when, why.
+    paused: Option<Pause>,
+    /// The revision the next deploy is based on: the newest registered outside greenlight.
+    base_task_definition: Option<String>,
+    /// What that revision sets differently from the live one (images and tags aside): what the
+    /// next deploy (or `greenlight deploy --config`) brings to production.
+    drift: Vec<Change>,
 }
 
 /// A target group a listener forwards to, and what runs behind it.
@@ -89,7 +99,10 @@ struct Lock {
 struct NewestPush {
     tag: String,
     digest: String,
+    /// When ECR received the image.
     pushed_at: Option<String>,
+    /// When it was requested (a retag, a re-push or a command: later than the push).
+    requested_at: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -152,7 +165,15 @@ async fn gather(online: &Online, service: &Service) -> Result<ServiceStatus, Fai
         None => None,
     };
     let newest = online.ledger.newest_push(&service.name).await.map_err(|e| aws_failure("the ledger", &e))?;
+    let paused = online.ledger.paused(&service.name).await.map_err(|e| aws_failure("the ledger's pause", &e))?;
+    let ecs = EcsTaskDefinitions::new(aws_sdk_ecs::Client::new(&online.config));
+    let ecs_what = format!("ECS service {}/{}", service.cluster, service.service);
+    let live = ecs.current(&service.cluster, &service.service).await.map_err(|e| aws_failure(&ecs_what, &e))?;
+    let base = ecs.base(&live).await.map_err(|e| aws_failure(&format!("the revisions of {}", live.family()), &e))?;
     Ok(ServiceStatus {
+        paused,
+        drift: drift(&live, &base, &service.containers),
+        base_task_definition: base.arn().map(str::to_string),
         service: service.name.clone(),
         cluster: service.cluster.clone(),
         ecs_service: service.service.clone(),
@@ -173,6 +194,7 @@ async fn gather(online: &Online, service: &Service) -> Result<ServiceStatus, Fai
         }),
         newest_push: newest.map(|n| NewestPush {
             pushed_at: pushed_at(&n.order).map(|t| t.to_rfc3339()),
+            requested_at: requested_at(&n.order).map(|t| t.to_rfc3339()),
             tag: n.tag,
             digest: n.digest,
         }),
@@ -318,6 +340,25 @@ fn text(s: &ServiceStatus) -> String {
                 short_digest(&n.digest),
                 n.pushed_at.as_deref().map(|t| format!(" at {t}")).unwrap_or_default()
             ),
+        },
+    ));
+    out.push_str(&line(
+        "drift",
+        match (&s.base_task_definition, s.drift.is_empty()) {
+            (_, true) => "none".into(),
+            (base, false) => {
+                format!("{} sets, beside the live revision:", base.as_deref().unwrap_or("the base revision"))
+            }
+        },
+    ));
+    for change in &s.drift {
+        out.push_str(&format!("    {change}\n"));
+    }
+    out.push_str(&line(
+        "paused",
+        match &s.paused {
+            None => "no".into(),
+            Some(p) => format!("yes, by {} at {}: {}", p.by, p.at, p.reason),
         },
     ));
     out.push_str(&line(

@@ -154,11 +154,11 @@ pub(crate) async fn watch(args: WatchArgs) -> Result<String, Failure> {
 }
 
 /// The service and execution a target names: a service's newest deploy, or an execution ARN
-/// (whose name is `<service>-<digest prefix>`).
+/// (whose name starts with its service's).
 async fn resolve<'a>(online: &'a Online, target: &str) -> Result<(&'a Service, String), Failure> {
     if target.starts_with("arn:") {
         let name = target.rsplit(':').next().unwrap_or_default();
-        let service = name.rsplit_once('-').map(|(s, _)| s).unwrap_or(name);
+        let service = greenlight_core::execution::service_of_execution(name).unwrap_or(name);
         return Ok((online.service(service)?, target.to_string()));
     }
     let service = online.service(target)?;

@@ -308,6 +308,10 @@ pub struct Approval {
     pub channels: Vec<Channel>,
     #[serde(default = "default_on_timeout")]
     pub on_timeout: OnTimeout,
+    /// Whether `greenlight rollback` waits for a decision too (when `required`). Off by
+    /// default: a rollback deploys a revision production already ran.
+    #[serde(default)]
+    pub rollbacks: bool,
 }
 
 impl Default for Approval {
@@ -317,6 +321,7 @@ impl Default for Approval {
             timeout_seconds: default_approval_timeout(),
             channels: default_channels(),
             on_timeout: default_on_timeout(),
+            rollbacks: false,
         }
     }
 }

@@ -54,7 +54,7 @@ where
             ledger.record(&step.service, push, &update).await?;
             // The team hears of the success even when the lock cannot be released now: its
             // lease ends it, and the next push waits at most that long.
-            let lock = match ledger.release(&step.service, &execution_name(&step.service, &push.digest)).await {
+            let lock = match ledger.release(&step.service, &execution_name(&step.service, push)).await {
                 Ok(_) => String::new(),
                 Err(e) => {
                     tracing::warn!(error = %e, "the service's lock was not released; its lease ends it");

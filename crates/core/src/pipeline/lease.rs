@@ -30,20 +30,19 @@ pub(super) async fn keep_lock(
     until: i64,
     renew: &Renew<'_>,
 ) -> Result<(), Error> {
-    hold_lock(ledger, service, &push.tag, &push.digest, until, renew).await
+    hold_lock(ledger, service, &push.tag, &execution_name(service, push), until, renew).await
 }
 
-/// `keep_lock` for a caller that knows the pushed tag and digest but not the whole push.
+/// `keep_lock` for a caller that knows the execution's name and the pushed tag, not the push.
 pub(super) async fn hold_lock(
     ledger: &impl Locks,
     service: &str,
     tag: &str,
-    digest: &str,
+    execution: &str,
     until: i64,
     renew: &Renew<'_>,
 ) -> Result<(), Error> {
-    let me = execution_name(service, digest);
-    match ledger.renew(service, &me, until, renew).await? {
+    match ledger.renew(service, execution, until, renew).await? {
         Renewal::Held => Ok(()),
         Renewal::Lost(holder) => {
             Err(Error::Superseded { service: service.into(), tag: tag.into(), by: lost_to(holder.as_ref()) })

@@ -18,21 +18,16 @@ pub struct ExecutionInput {
     pub wait_seconds: u32,
 }
 
-/// `<service>-<first 32 hex digits of the digest>`: the same push of the same service always
-/// gets the same name, so Step Functions refuses a duplicate (names are 1–80 characters of
-/// letters, digits, `-` and `_`).
-pub fn execution_name(service: &str, digest: &str) -> String {
-    let hex: String = digest.trim_start_matches("sha256:").chars().take(32).collect();
-    format!("{service}-{hex}")
-}
-
 /// What on-image-push did with one event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PushOutcome {
     /// Why the event deploys nothing at all (not a successful tagged push).
     pub ignored: Option<String>,
     pub executions: Vec<StartedExecution>,
     pub skipped: Vec<Skipped>,
+    /// Target services that are paused: the push is recorded, not deployed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<Skipped>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,9 +64,11 @@ pub struct ApprovalStep {
 }
 
 impl ApprovalStep {
-    pub fn of(service: &Service) -> Self {
+    /// The service's policy for this request: a rollback asks only when `approval.rollbacks`.
+    pub fn of(service: &Service, push: &Push) -> Self {
+        let asks = push.trigger != crate::request::Trigger::Rollback || service.approval.rollbacks;
         Self {
-            required: service.approval.required,
+            required: service.approval.required && asks,
             timeout_seconds: service.approval.timeout_seconds,
             on_timeout: service.approval.on_timeout,
         }

@@ -57,19 +57,23 @@ where
         task_definition_arn: None,
         revision: None,
         container_port: None,
-        approval: ApprovalStep::of(service),
+        approval: ApprovalStep::of(service, &input.push),
         codedeploy: Some(service.codedeploy.clone()),
     };
-    match Registration::of(service, &input.push, &current)? {
+    let registration = match &input.push.task_definition {
+        Some(arn) => Registration::pinned(service, &current, &task_definitions.describe(arn).await?)?,
+        None => Registration::of(service, &input.push, &current, &task_definitions.base(&current).await?)?,
+    };
+    match registration {
         Registration::AlreadyLive => {
-            ledger.release(&service.name, &execution_name(&service.name, &input.push.digest)).await?;
-            let reason = format!(
-                "{} already runs {} ({}); nothing to deploy",
-                service.name,
-                input.push.digest,
-                prepared.previous_task_definition_arn.as_deref().unwrap_or("current task definition")
-            );
+            ledger.release(&service.name, &execution_name(&service.name, &input.push)).await?;
+            let live = prepared.previous_task_definition_arn.as_deref().unwrap_or("current task definition");
+            let reason = match &input.push.task_definition {
+                Some(arn) => format!("{} already runs {arn}; nothing to roll back", service.name),
+                None => format!("{} already runs {} ({live}); nothing to deploy", service.name, input.push.digest),
+            };
             let mut update = HistoryUpdate::state(TimelineState::AlreadyLive);
+            update.previous_task_definition = prepared.previous_task_definition_arn.clone();
             update.outcome = Some(Outcome::AlreadyLive);
             update.reason = Some(reason.clone());
             ledger.record(&service.name, &input.push, &update).await?;
@@ -80,9 +84,20 @@ where
             let registered = task_definitions.register(&request).await?;
             let mut update = HistoryUpdate::state(TimelineState::Registered);
             update.task_definition = Some(registered.arn.clone());
+            update.previous_task_definition = prepared.previous_task_definition_arn.clone();
             ledger.record(&service.name, &input.push, &update).await?;
             prepared.task_definition_arn = Some(registered.arn);
             prepared.revision = Some(registered.revision);
+            prepared.container_port = Some(container_port);
+        }
+        Registration::Existing { arn, revision, container_port } => {
+            let mut update = HistoryUpdate::state(TimelineState::Registered)
+                .detail(format!("deploys {arn} as it is: nothing registered"));
+            update.task_definition = Some(arn.clone());
+            update.previous_task_definition = prepared.previous_task_definition_arn.clone();
+            ledger.record(&service.name, &input.push, &update).await?;
+            prepared.task_definition_arn = Some(arn);
+            prepared.revision = revision;
             prepared.container_port = Some(container_port);
         }
     }
@@ -116,7 +131,8 @@ where
         return Err(superseded(input, format!("{} ({}) was pushed later", newest.tag, short_digest(&newest.digest))));
     }
     let claim = LockHolder {
-        execution: execution_name(&service.name, &input.push.digest),
+        execution: execution_name(&service.name, &input.push),
+        request: input.push.event_id.clone(),
         order,
         tag: input.push.tag.clone(),
         digest: input.push.digest.clone(),
@@ -206,7 +222,7 @@ async fn record_abandoned(
     abandoned: &LockHolder,
     ended: HolderDeployment,
 ) {
-    let Some(push) = push_of(abandoned, like) else { return };
+    let Some(push) = push_of(&service.name, abandoned, like) else { return };
     let (state, outcome, what) = match &ended {
         HolderDeployment::Ended(d) if d.status == DeploymentStatus::Succeeded => {
             (TimelineState::Succeeded, Outcome::Deployed, format!("its deployment {} succeeded", d.id))
@@ -236,21 +252,24 @@ async fn record_abandoned(
     }
 }
 
-/// The push a lock holder names, rebuilt from its order key (its push and event times), so that
-/// its ledger record is the one its own execution wrote; `None` for a key that is not one.
-fn push_of(holder: &LockHolder, like: &Push) -> Option<Push> {
-    let mut parts = holder.order.splitn(3, '.');
-    let pushed: i64 = parts.next()?.parse().ok()?;
-    let event: i64 = parts.next()?.parse().ok()?;
+/// The push a lock holder names, rebuilt from its order key (its request and push times) and
+/// its request id, so that its ledger record is the one its own execution wrote; `None` for a
+/// key that is not one.
+fn push_of(service: &str, holder: &LockHolder, like: &Push) -> Option<Push> {
+    let requested = crate::lock::requested_at(&holder.order)?;
+    let pushed = crate::lock::pushed_at(&holder.order)?;
     let push = Push {
         digest: holder.digest.clone(),
         tag: holder.tag.clone(),
-        event_id: None,
-        pushed_at: Some(chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(pushed)),
-        event_time: Some(chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(event)),
+        event_id: holder.request.clone(),
+        pushed_at: Some(pushed),
+        event_time: Some(requested),
+        trigger: crate::request::Trigger::default(),
+        requested: None,
+        task_definition: None,
         ..like.clone()
     };
-    (order_key(&push) == holder.order).then_some(push)
+    (order_key(&push) == holder.order && execution_name(service, &push) == holder.execution).then_some(push)
 }
 
 /// Stops the deployment of the execution whose lock was taken over (auto-rollback: its

@@ -5,12 +5,11 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::error::ResourceKind;
-use crate::event::{PushEvent, match_push};
-use crate::history::{HistoryUpdate, TimelineState};
-use crate::lock::{NewestPush, order_key};
-use crate::ports::{ExecutionStart, Executions, History, Images, Locks, ManifestSource, Notifier};
+use crate::event::{PushEvent, Skipped, match_push};
+use crate::ports::{Executions, History, Images, Locks, ManifestSource, Notifier, Pauses};
 
-use super::{ExecutionInput, PushOutcome, StartedExecution, execution_name};
+use super::PushOutcome;
+use super::begin::{BeginPorts, begin, hold};
 
 /// Ports on-image-push uses.
 #[derive(Debug)]
@@ -24,8 +23,9 @@ pub struct PushPorts<'a, M, E, I, L, N> {
 }
 
 /// on-image-push: records the push (with ECR's push time) as its services' newest, unless a
-/// newer one is recorded, then starts one execution per target service. An older push still
-/// starts its execution, which ends as `Superseded` and says so in the ledger.
+/// newer one is recorded, then starts one execution per target service (`begin`), or holds
+/// it for a paused service. An older push still starts its execution, which ends as
+/// `Superseded` and says so in the ledger.
 pub async fn on_push<M, E, I, L, N>(
     event: &Value,
     ports: PushPorts<'_, M, E, I, L, N>,
@@ -35,13 +35,13 @@ where
     M: ManifestSource,
     E: Executions,
     I: Images,
-    L: Locks + History,
+    L: Locks + History + Pauses,
     N: Notifier,
 {
     let mut push = match PushEvent::parse(&event.to_string())? {
         PushEvent::Deployable(push) => push,
         PushEvent::Ignored { reason } => {
-            return Ok(PushOutcome { ignored: Some(reason), executions: Vec::new(), skipped: Vec::new() });
+            return Ok(PushOutcome { ignored: Some(reason), ..PushOutcome::default() });
         }
     };
     let manifest = match ports.manifests.manifest().await {
@@ -54,28 +54,19 @@ where
         }
     };
     let targets = match_push(&manifest, &push);
-    let mut out = PushOutcome { ignored: None, executions: Vec::new(), skipped: targets.skipped };
+    let mut out = PushOutcome { skipped: targets.skipped, ..PushOutcome::default() };
     if targets.targets.is_empty() {
         return Ok(out);
     }
     push.pushed_at = ports.images.image(&push.repository, &push.digest).await?.pushed_at;
-    let newest = NewestPush { order: order_key(&push), tag: push.tag.clone(), digest: push.digest.clone() };
     for service in targets.targets {
-        let is_newest = ports.ledger.record_push(&service.name, &newest).await?;
-        let name = execution_name(&service.name, &push.digest);
-        let input = ExecutionInput { service: service.name.clone(), push: push.clone(), wait_seconds };
-        let input = serde_json::to_string(&input).unwrap_or_default();
-        let start = ports.executions.start(&name, &input).await?;
-        if let ExecutionStart::Started { execution_arn } = &start {
-            let mut update = HistoryUpdate::state(TimelineState::Accepted).detail(if is_newest {
-                "the service's newest push"
-            } else {
-                "older than a push already recorded for the service: it will be superseded"
-            });
-            update.execution_id = Some(execution_arn.clone());
-            ports.ledger.record(&service.name, &push, &update).await?;
+        if let Some(pause) = ports.ledger.paused(&service.name).await? {
+            let reason = hold(&service.name, &push, &pause, ports.ledger, ports.notifier).await?;
+            out.held.push(Skipped { service: service.name.clone(), reason });
+            continue;
         }
-        out.executions.push(StartedExecution { service: service.name.clone(), name, start });
+        let ports = BeginPorts { executions: ports.executions, ledger: ports.ledger };
+        out.executions.push(begin(&service.name, &push, ports, wait_seconds).await?);
     }
     Ok(out)
 }

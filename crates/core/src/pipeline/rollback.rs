@@ -127,7 +127,7 @@ where
     if let Err(e) = ledger.record(&input.service, push, &update).await {
         notes.push(format!("the ledger did not record the outcome: {e}"));
     }
-    if let Err(e) = ledger.release(&input.service, &execution_name(&input.service, &push.digest)).await {
+    if let Err(e) = ledger.release(&input.service, &execution_name(&input.service, push)).await {
         notes.push(format!("the lock was not released (its lease ends it): {e}"));
     }
     if is_superseded && input.deployment.is_none() && orphans.is_empty() {

@@ -167,7 +167,7 @@ where
     }
     let lease = Lease { now: chrono::Utc::now().timestamp(), seconds: times.lease_seconds };
     let vars = &record.vars;
-    match traffic_gate(service, &vars.image_tag, &vars.image_digest, ports.ledger, lease).await {
+    match traffic_gate(service, &event.deployment_id, &vars.image_digest, ports.ledger, lease).await {
         Ok(()) => Ok(report),
         Err(e @ Error::Superseded { .. }) => Ok(Report { passed: false, reason: Some(e.to_string()), ..report }),
         Err(e) => Ok(Report::failed(format!("the service's lock could not be checked: {e}"), started.elapsed())),
@@ -231,18 +231,31 @@ async fn accepted_tag(images: &impl Images, service: &Service, digest: &str) -> 
 }
 
 /// The validation hook's last word before production traffic moves: the deployment's
-/// execution must still hold the service's lock, and (when no approval follows) the lock
-/// records that traffic moves from now on, so no newer push stops it halfway. Conditional
-/// writes decide between this and a newer push taking the lock over: exactly one wins.
+/// execution must still hold the service's lock (the holder recorded this deployment, or has
+/// recorded none yet and carries this digest), and (when no approval follows) the lock records
+/// that traffic moves from now on, so no newer request stops it halfway. Conditional writes
+/// decide between this and a newer request taking the lock over: exactly one wins.
 pub async fn traffic_gate(
     service: &Service,
-    tag: &str,
+    deployment_id: &str,
     digest: &str,
     ledger: &impl Locks,
     lease: Lease,
 ) -> Result<(), Error> {
+    let holder = ledger.holder(&service.name).await?;
+    let ours = holder.as_ref().filter(|h| match &h.deployment_id {
+        Some(id) => id == deployment_id,
+        None => h.digest == digest,
+    });
+    let Some(holder) = ours else {
+        return Err(Error::Superseded {
+            service: service.name.clone(),
+            tag: crate::lock::short_digest(digest),
+            by: crate::lock::lost_to(holder.as_ref()),
+        });
+    };
     let renew = Renew { shifting: !service.approval.required, ..Renew::default() };
-    hold_lock(ledger, &service.name, tag, digest, lease.until(), &renew).await
+    hold_lock(ledger, &service.name, &holder.tag, &holder.execution, lease.until(), &renew).await
 }
 
 /// The validation reports the ledger holds for a deployment, as readable text, and the reason
