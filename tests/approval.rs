@@ -45,6 +45,49 @@ async fn running(p: &Pipeline, execution: &str) -> bool {
 }
 
 #[tokio::test]
+async fn slack_answering_503_twice_gets_the_request_on_the_third_attempt_and_the_deploy_goes_on() {
+    let p =
+        Pipeline::start(Setup { hook: Hook::version_check(), approval_timeout: Some(600), ..Setup::default() }).await;
+    p.emulator.slack_outage_for(503, 2).await;
+    let outcome = p.push("v2").await;
+    let ExecutionStart::Started { execution_arn } = outcome.executions[0].start.clone() else { panic!("{outcome:?}") };
+    let message = slack_request(&p).await;
+    assert_eq!(p.emulator.control_get("state").await["slack"]["refused"], 2, "two refused, the third taken");
+    let buttons =
+        message["blocks"].as_array().and_then(|b| b.iter().find(|b| b["type"] == "actions")).expect("actions");
+    let value = buttons["elements"][0]["value"].as_str().expect("approve").to_string();
+    let (status, body) = click(&p, &value, "alice", SLACK_SIGNING_SECRET, now()).await;
+    assert_eq!((status, body.as_str()), (200, "approved by @alice"));
+    let end = p.finish(&execution_arn, LIMIT, || async {}).await;
+    assert_token_in_no_log(&p, value.trim_start_matches("approve:")).await;
+    assert_eq!(end.status, "SUCCEEDED", "{end:?}");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v2")));
+    let record = p.assert_ledger("web", "v2", Outcome::Deployed, "").await;
+    let asked = record.timeline.iter().find(|e| e.state == greenlight_core::history::TimelineState::ApprovalRequested);
+    assert!(asked.is_some_and(|e| !e.detail.as_deref().unwrap_or_default().contains("not sent")), "{record:?}");
+}
+
+/// Every log line of the run (each function process's log and the emulation's own) is free of
+/// the approval's task token: it lives in the ledger and in Step Functions, nowhere else.
+async fn assert_token_in_no_log(p: &Pipeline, approval_id: &str) {
+    use greenlight_core::ports::Approvals;
+    let table = p.seeded["table"].as_str().unwrap_or_default();
+    let ledger = greenlight_aws::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&p.config), table);
+    let record = ledger.approval(approval_id).await.expect("the ledger").expect("the approval");
+    assert!(record.task_token.len() > 20, "a real task token: {}", record.task_token);
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(&p.emulator.dir).expect("the emulation's logs") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_some_and(|x| x == "log") {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            scanned += text.lines().count();
+            assert!(!text.contains(&record.task_token), "{} holds the task token", path.display());
+        }
+    }
+    assert!(scanned > 100, "the functions logged the run ({scanned} lines)");
+}
+
+#[tokio::test]
 async fn approve_in_slack_moves_production_once() {
     let (p, execution) = start(600).await;
     let message = slack_request(&p).await;

@@ -754,3 +754,18 @@ fn the_manifest_terraform_renders_is_the_one_greenlight_reads() {
     assert_eq!(manifest, written, "Terraform's defaults must be the manifest's");
     assert_eq!(manifest.services.len(), 2);
 }
+
+/// The state machine's CloudWatch logging leaves execution data out: it carries the approval's
+/// task token (request-approval's input), which no log may hold.
+#[test]
+fn the_state_machine_logs_no_execution_data() {
+    let body = greenlight_tests::hcl::orchestrator();
+    let machine = named_block(&body, "resource", "aws_sfn_state_machine", "deploy").expect("the state machine");
+    let logging =
+        machine.body.blocks().find(|b| b.identifier.as_str() == "logging_configuration").expect("its logging");
+    assert_eq!(
+        attribute(&logging.body, "include_execution_data"),
+        Some(&Expression::Bool(false)),
+        "include_execution_data must be false"
+    );
+}

@@ -233,6 +233,11 @@ impl Emulator {
         self.control("slack-outage", &json!({ "status": status })).await;
     }
 
+    /// The fake Slack answers the next `times` posts with `status`, then takes posts again.
+    pub async fn slack_outage_for(&self, status: u16, times: u32) {
+        self.control("slack-outage", &json!({ "status": status, "times": times })).await;
+    }
+
     /// How the service behaves when it runs the image with this digest.
     pub async fn set_behaviour(&self, digest: &str, behaviour: Value) {
         self.control("behaviours", &json!({ digest: behaviour })).await;

@@ -2,7 +2,7 @@
 //! reqwest, and the AWS SDK's transport over the same client. `greenlight-aws` holds the
 //! adapters that speak to AWS through the SDK.
 
-mod chat;
+pub mod chat;
 mod probe;
 mod sdk;
 mod tls;

@@ -174,6 +174,13 @@ class FaultsTest(EmulationTest):
         self.post("slack-outage", {"status": None})
         self.post("slack/hook", {"text": "back"})
         self.assertIn({"text": "back"}, [m["payload"] for m in self.get("slack")])
+        # An outage of two posts: the third goes through.
+        self.post("slack-outage", {"status": 503, "times": 2})
+        answers = [self.post("slack/hook", {"text": f"try {n}"}) for n in range(3)]
+        answers = [a.get("http_status") if isinstance(a, dict) else 200 for a in answers]
+        self.assertEqual(answers, [503, 503, 200])
+        self.assertEqual(self.get("state")["slack"]["outage"], None)
+        self.assertEqual(self.post("slack-outage", {"status": 503, "times": 0}).get("http_status"), 400)
 
     def test_bad_rules_are_refused_and_change_nothing(self) -> None:
         for rule in [{"kind": "melt"}, {"kind": "throttle", "nth": 0}, {"kind": "delay"}, {"kind": "throttle", "share": 2}, {"kind": "throttle", "when": 1}, {"kind": "error"}, {"kind": "error", "status": 200, "code": "X"}]:

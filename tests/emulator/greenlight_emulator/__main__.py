@@ -19,7 +19,8 @@ Control routes, beside the AWS API on the same port:
   DELETE /greenlight-emulator/faults    removes every rule and forgets the counts (see faults.py)
   POST /greenlight-emulator/slack/<hook>    a fake Slack webhook (incoming webhook, response_url)
   GET  /greenlight-emulator/slack           what was posted to it
-  POST /greenlight-emulator/slack-outage    {"status": 503}: every post to Slack answers that; {"status": null}: back
+  POST /greenlight-emulator/slack-outage    {"status": 503}: every post to Slack answers that ({"status": 503, "times": 2}:
+                                            the next two only); {"status": null}: back
   ANY  /lambda-url/<function>/<path>        a function URL (payload format 2.0)
 """
 

@@ -35,6 +35,8 @@ class Control:
         self.slack_messages: list[dict[str, Any]] = []
         # While set, the fake Slack answers every post with this status (an outage) and keeps nothing.
         self.slack_outage: int | None = None
+        # How many more posts the outage refuses (None: every one until it is ended).
+        self.slack_outage_left: int | None = None
         self.slack_refused = 0
 
     def wsgi(self, app: Callable[..., Any]) -> Callable[..., Any]:
@@ -79,7 +81,12 @@ class Control:
             # webhooks tell errors by HTTP status; an outage answers its status to everything.
             if self.slack_outage is not None:
                 self.slack_refused += 1
-                return f"{self.slack_outage} Slack Unavailable", {"error": "slack is down"}
+                status = self.slack_outage
+                if self.slack_outage_left is not None:
+                    self.slack_outage_left -= 1
+                    if self.slack_outage_left == 0:
+                        self.slack_outage = self.slack_outage_left = None
+                return f"{status} Slack Unavailable", {"error": "slack is down"}
             self.slack_messages.append({"hook": name[len("slack/") :], "payload": body})
             return "200 OK", "ok"
         handler = routes.get((method, name))
@@ -94,12 +101,17 @@ class Control:
         return {"name": fn.name, "arn": fn.arn}
 
     def set_slack_outage(self, body: dict[str, Any]) -> dict[str, Any]:
-        """`{"status": 503}`: Slack answers every post with it from now on; `{"status": null}`: back."""
+        """`{"status": 503}`: Slack answers every post with it from now on; `{"status": 503, "times": 2}`:
+        the next two posts only; `{"status": null}`: back."""
         status = body.get("status")
         if status is not None and not 400 <= int(status) <= 599:
             raise ValueError("slack-outage: `status` is an HTTP error status (400-599), or null to end the outage")
+        times = body.get("times")
+        if times is not None and int(times) < 1:
+            raise ValueError("slack-outage: `times` is how many posts fail (at least 1), or absent for every post")
         self.slack_outage = None if status is None else int(status)
-        return {"status": self.slack_outage, "refused": self.slack_refused}
+        self.slack_outage_left = None if times is None else int(times)
+        return {"status": self.slack_outage, "times": self.slack_outage_left, "refused": self.slack_refused}
 
     def set_behaviours(self, body: dict[str, Any]) -> dict[str, Any]:
         for digest, behaviour in body.items():
