@@ -182,7 +182,7 @@ fn required(v: Option<String>, field: &str) -> Result<String, Error> {
 
 /// `sha256:<hex>`. ECR digests have 64 hex digits; the user guide's sample shortens them,
 /// so any non-empty run of hex digits is accepted.
-fn is_digest(s: &str) -> bool {
+pub fn is_digest(s: &str) -> bool {
     s.strip_prefix("sha256:").is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 

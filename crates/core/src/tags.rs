@@ -71,6 +71,13 @@ pub struct TagMatcher {
 }
 
 impl TagRules {
+    /// The first of `tags` these rules accept (a tag an image already has, to name it by);
+    /// `None` when none is, or when the rules do not compile (a validated manifest's always do).
+    pub fn first_accepted(&self, tags: &[String]) -> Option<String> {
+        let matcher = self.compile().ok()?;
+        tags.iter().find(|t| matcher.verdict(t).accepted()).cloned()
+    }
+
     /// Compiles the patterns; a manifest that passed validation always compiles.
     pub fn compile(&self) -> Result<TagMatcher, Vec<Issue>> {
         let mut issues = Vec::new();
@@ -156,6 +163,14 @@ mod tests {
 
     fn check(m: &TagMatcher, tag: &str, expected: TagVerdict) {
         assert_eq!(m.verdict(tag), expected, "tag {tag}");
+    }
+
+    #[test]
+    fn the_first_accepted_tag_names_an_image() {
+        let rules = TagRules { include: vec!["v*".into()], exclude: vec!["v*-rc".into()] };
+        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(rules.first_accepted(&tags(&["latest", "v2-rc", "v2"])), Some("v2".into()));
+        assert_eq!(rules.first_accepted(&tags(&["latest", "main"])), None);
     }
 
     #[test]

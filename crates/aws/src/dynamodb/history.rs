@@ -62,13 +62,14 @@ fn record(item: &Item) -> Result<DeploymentRecord, Error> {
 
 /// `deploy#<order>#<execution>`: the service's requests in order, two requests at one time
 /// (one image pushed with two tags) apart.
-fn record_key(service: &str, push: &Push) -> String {
-    format!("deploy#{}#{}", order_key(push), execution_name(service, push))
+fn record_key(order: &str, execution: &str) -> String {
+    format!("deploy#{order}#{execution}")
 }
 
 impl History for DynamoLedger {
     async fn record(&self, service: &str, push: &Push, update: &HistoryUpdate) -> Result<(), Error> {
         let now = now();
+        let (order, execution) = (order_key(push), execution_name(service, push));
         let entry = Item::default()
             .s("state", update.state.as_str())
             .s("at", rfc3339(now))
@@ -86,10 +87,10 @@ impl History for DynamoLedger {
         ];
         let mut values = Item::default()
             .s(":service", service)
-            .s(":execution", execution_name(service, push))
+            .s(":execution", &execution)
             .s(":digest", &push.digest)
             .s(":tag", &push.tag)
-            .s(":order", order_key(push))
+            .s(":order", &order)
             .s(":kind", "deployment")
             .s(":request", serde_json::to_string(push).unwrap_or_default())
             .n(":expires", now + KEEP_SECONDS);
@@ -114,7 +115,7 @@ impl History for DynamoLedger {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Item::key(service_pk(service), record_key(service, push)).0))
+            .set_key(Some(Item::key(service_pk(service), record_key(&order, &execution)).0))
             .update_expression(format!("SET {}{}", sets.join(", "), if update.reopen { " REMOVE outcome" } else { "" }))
             .set_expression_attribute_values(Some(values.0))
             .send()

@@ -4,8 +4,7 @@
 
 use greenlight_core::history::{DeploymentRecord, Outcome};
 use greenlight_core::lock::short_digest;
-use greenlight_core::manifest::Service;
-use greenlight_core::ports::{History, Images};
+use greenlight_core::ports::Images;
 use greenlight_core::request::{Requested, Trigger, new_request_id};
 
 use super::act::{Acting, Actor, started};
@@ -55,7 +54,7 @@ pub(crate) async fn deploy(args: DeployArgs) -> Result<String, Failure> {
             .map_err(|e| aws_failure(&format!("ECR image {}:{tag}", service.repository), &e))?;
         (image, tag.clone())
     } else if let Some(digest) = &args.digest {
-        if !digest.strip_prefix("sha256:").is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit())) {
+        if !greenlight_core::event::is_digest(digest) {
             return Err(Failure::Unreadable(format!(
                 "--digest `{digest}` is not an image digest (sha256: and hex digits)"
             )));
@@ -65,22 +64,16 @@ pub(crate) async fn deploy(args: DeployArgs) -> Result<String, Failure> {
             .image(&service.repository, digest)
             .await
             .map_err(|e| aws_failure(&format!("ECR image {}@{digest}", service.repository), &e))?;
-        let tag = accepted_tag(service, &image.tags).unwrap_or_else(|| short_digest(digest));
+        let tag = service.tags.first_accepted(&image.tags).unwrap_or_else(|| short_digest(digest));
         (image, tag)
     } else {
         let (_, image) = actor.live(service).await?;
-        let tag = accepted_tag(service, &image.tags).unwrap_or_else(|| short_digest(&image.digest));
+        let tag = service.tags.first_accepted(&image.tags).unwrap_or_else(|| short_digest(&image.digest));
         (image, tag)
     };
     let push = actor.request(service, &image, &tag, Trigger::Manual, reason);
     let execution = actor.start(&service.name, &push, args.acting.wait_seconds).await?;
     started(args.acting.output, &push, &execution, &[])
-}
-
-/// The first of an image's tags the service's rules accept.
-pub(crate) fn accepted_tag(service: &Service, tags: &[String]) -> Option<String> {
-    let rules = service.tags.compile().ok()?;
-    tags.iter().find(|t| rules.verdict(t).accepted()).cloned()
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,12 +91,7 @@ pub(crate) async fn retry(args: RetryArgs) -> Result<String, Failure> {
     let actor = Actor::connect(&args.acting.orchestrator).await?;
     let service = actor.online.service(&args.service)?;
     actor.refuse_if_paused(service, "retry").await?;
-    let records = actor
-        .online
-        .ledger
-        .deployments(&service.name, 50)
-        .await
-        .map_err(|e| aws_failure(&format!("the ledger of {}", service.name), &e))?;
+    let records = actor.online.deployments(service, 50).await?;
     let failed = retry_candidate(&service.name, &records)?;
     let Some(original) = &failed.request else {
         return Err(Failure::Rejected(format!(

@@ -21,8 +21,9 @@ pub(crate) use watch::{WatchArgs, watch};
 
 use greenlight_aws::{DynamoLedger, SsmManifest};
 use greenlight_core::Error;
+use greenlight_core::history::DeploymentRecord;
 use greenlight_core::manifest::{Manifest, Service};
-use greenlight_core::ports::ManifestSource;
+use greenlight_core::ports::{History, ManifestSource};
 
 use crate::Failure;
 
@@ -93,6 +94,14 @@ impl Online {
             arn: identity.arn().unwrap_or_default().to_string(),
             account: identity.account().unwrap_or_default().to_string(),
         })
+    }
+
+    /// The service's newest `limit` ledger records, newest first.
+    pub(crate) async fn deployments(&self, service: &Service, limit: u32) -> Result<Vec<DeploymentRecord>, Failure> {
+        self.ledger
+            .deployments(&service.name, limit)
+            .await
+            .map_err(|e| aws_failure(&format!("the ledger of {}", service.name), &e))
     }
 
     pub(crate) fn region(&self) -> String {

@@ -77,10 +77,7 @@ pub(crate) async fn resume(args: PauseArgs) -> Result<String, Failure> {
     let Some(lifted) = ledger.resume(&service.name).await.map_err(|e| aws_failure("the ledger's pause", &e))? else {
         return Err(Failure::Rejected(format!("greenlight: {} is not paused", service.name)));
     };
-    let records = ledger
-        .deployments(&service.name, 100)
-        .await
-        .map_err(|e| aws_failure(&format!("the ledger of {}", service.name), &e))?;
+    let records = actor.online.deployments(service, 100).await?;
     let who = format!("resumed by {}: {} (it was {})", actor.caller.arn, args.reason, lifted.describe());
     let newest = records.first().filter(|r| r.outcome == Some(Outcome::Held)).and_then(|r| r.request.clone());
     let mut notes = Vec::new();

@@ -9,13 +9,12 @@
 use greenlight_aws::CodeDeployDeployments;
 use greenlight_core::history::{DeploymentRecord, Outcome};
 use greenlight_core::lock::{LockHolder, short_digest};
-use greenlight_core::ports::{Deployments, History, Locks, TaskDefinitions};
+use greenlight_core::ports::{Deployments, Locks, TaskDefinitions};
 use greenlight_core::request::Trigger;
 use greenlight_core::taskdef::TaskDefinition;
 
 use super::act::{Acting, Actor, started};
 use super::aws_failure;
-use super::deploy::accepted_tag;
 use crate::Failure;
 
 #[derive(Debug, clap::Args)]
@@ -37,10 +36,7 @@ pub(crate) async fn rollback(args: RollbackArgs) -> Result<String, Failure> {
     let actor = Actor::connect(&args.acting.orchestrator).await?;
     let service = actor.online.service(&args.service)?;
     let ledger = &actor.online.ledger;
-    let records = ledger
-        .deployments(&service.name, 100)
-        .await
-        .map_err(|e| aws_failure(&format!("the ledger of {}", service.name), &e))?;
+    let records = actor.online.deployments(service, 100).await?;
     let holder = ledger.holder(&service.name).await.map_err(|e| aws_failure("the ledger's lock", &e))?;
     let (live, _) = actor.live(service).await?;
     let target = match &args.to {
@@ -67,7 +63,7 @@ pub(crate) async fn rollback(args: RollbackArgs) -> Result<String, Failure> {
         .iter()
         .find(|r| r.digest == image.digest)
         .map(|r| r.tag.clone())
-        .or_else(|| accepted_tag(service, &image.tags))
+        .or_else(|| service.tags.first_accepted(&image.tags))
         .unwrap_or_else(|| short_digest(&image.digest));
     let mut push = actor.request(service, &image, &tag, Trigger::Rollback, Some(&args.reason));
     push.task_definition = target.arn().map(str::to_string);

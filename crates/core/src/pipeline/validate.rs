@@ -221,13 +221,7 @@ async fn accepted_tag(images: &impl Images, service: &Service, digest: &str) -> 
             Vec::new()
         }
     };
-    service
-        .tags
-        .compile()
-        .ok()
-        .and_then(|m| tags.iter().find(|t| m.verdict(t).accepted()).cloned())
-        .or_else(|| tags.first().cloned())
-        .unwrap_or_default()
+    service.tags.first_accepted(&tags).or_else(|| tags.first().cloned()).unwrap_or_default()
 }
 
 /// The validation hook's last word before production traffic moves: the deployment's
