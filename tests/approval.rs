@@ -4,9 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use greenlight_core::approval::ApprovalRecord;
 use greenlight_core::history::Outcome;
 use greenlight_core::ports::ExecutionStart;
-use greenlight_tests::approve::{click, now};
+use greenlight_tests::approve::{click, now, slack_user_id};
 use greenlight_tests::emulator::Port;
 use greenlight_tests::pipeline::{Hook, Pipeline, SLACK_SIGNING_SECRET, Setup};
 use serde_json::Value;
@@ -65,6 +66,113 @@ async fn slack_answering_503_twice_gets_the_request_on_the_third_attempt_and_the
     let record = p.assert_ledger("web", "v2", Outcome::Deployed, "").await;
     let asked = record.timeline.iter().find(|e| e.state == greenlight_core::history::TimelineState::ApprovalRequested);
     assert!(asked.is_some_and(|e| !e.detail.as_deref().unwrap_or_default().contains("not sent")), "{record:?}");
+}
+
+/// The approval as the ledger keeps it.
+async fn approval_record(p: &Pipeline, approval_id: &str) -> ApprovalRecord {
+    use greenlight_core::ports::Approvals;
+    let table = p.seeded["table"].as_str().unwrap_or_default();
+    let ledger = greenlight_aws::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&p.config), table);
+    ledger.approval(approval_id).await.expect("the ledger").expect("the approval")
+}
+
+/// The Approve button's value of the approval request in Slack.
+async fn approve_button(p: &Pipeline) -> String {
+    let message = slack_request(p).await;
+    greenlight_tests::approve::button(&message, "approve").expect("an Approve button")
+}
+
+/// What the fake Slack got on the interactions' response_url (message updates and replies only
+/// the clicker sees), oldest first.
+async fn responses(p: &Pipeline) -> Vec<Value> {
+    p.slack_messages().await.into_iter().filter(|m| m["hook"] == "response").map(|m| m["payload"].clone()).collect()
+}
+
+async fn start_with(rules: Value, groups: Value) -> (Pipeline, String) {
+    let setup = Setup {
+        hook: Hook::version_check(),
+        approval_timeout: Some(600),
+        approval_rules: rules,
+        slack_groups: groups,
+        ..Setup::default()
+    };
+    let p = Pipeline::start(setup).await;
+    let outcome = p.push("v2").await;
+    let ExecutionStart::Started { execution_arn } = outcome.executions[0].start.clone() else { panic!("{outcome:?}") };
+    (p, execution_arn)
+}
+
+#[tokio::test]
+async fn an_unlisted_slack_user_is_refused_and_a_listed_group_member_decides() {
+    let rules = serde_json::json!({"approvers": [slack_user_id("alice"), "S0DEPLOYS"]});
+    let (p, execution) = start_with(rules, serde_json::json!({"S0DEPLOYS": [slack_user_id("carol")]})).await;
+    let value = approve_button(&p).await;
+    let id = value.trim_start_matches("approve:").to_string();
+
+    let (status, body) = click(&p, &value, "mallory", SLACK_SIGNING_SECRET, now()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("refused: Slack user UMALLORY0 is not among the approvers of web"), "{body}");
+    // Only mallory sees why: an ephemeral reply, the message itself untouched.
+    let replies = responses(&p).await;
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0]["response_type"], "ephemeral");
+    assert_eq!(replies[0]["replace_original"], false);
+    assert!(replies[0]["text"].as_str().unwrap_or_default().contains("not among the approvers"), "{replies:?}");
+    // Kept beside the approval; nothing decided, production unmoved.
+    let record = approval_record(&p, &id).await;
+    assert_eq!(record.decided, None);
+    assert_eq!(record.refusals.len(), 1, "{record:?}");
+    assert_eq!(
+        (record.refusals[0].by.as_str(), record.refusals[0].identity.as_deref()),
+        ("@mallory", Some("slack:UMALLORY0"))
+    );
+    assert!(running(&p, &execution).await, "still waiting for a decision");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
+
+    // carol is in the listed user group (read from Slack with the bot token): she decides.
+    let (status, body) = click(&p, &value, "carol", SLACK_SIGNING_SECRET, now()).await;
+    assert_eq!((status, body.as_str()), (200, "approved by @carol"));
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.status, "SUCCEEDED", "{end:?}");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v2")));
+    let decided = approval_record(&p, &id).await.decided.expect("decided");
+    assert_eq!(decided.approver.as_deref(), Some("slack:UCAROL000"));
+    p.assert_ledger("web", "v2", Outcome::Deployed, "").await;
+}
+
+#[tokio::test]
+async fn two_required_approvals_take_two_distinct_approvers() {
+    let rules = serde_json::json!({
+        "approvers": [slack_user_id("alice"), slack_user_id("bob")], "required_approvals": 2
+    });
+    let (p, execution) = start_with(rules, serde_json::json!({})).await;
+    let value = approve_button(&p).await;
+    let id = value.trim_start_matches("approve:").to_string();
+
+    let (status, body) = click(&p, &value, "alice", SLACK_SIGNING_SECRET, now()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("your approval is counted (1 of 2)"), "{body}");
+    // One approval is not enough: counted, not decided (the callback answers after its write and
+    // after any SendTaskSuccess, so this is what it did).
+    let record = approval_record(&p, &id).await;
+    assert_eq!((record.approvals.len(), record.decided.is_none()), (1, true), "{record:?}");
+    assert!(running(&p, &execution).await);
+    // The same approver again does not count twice.
+    let (_, again) = click(&p, &value, "alice", SLACK_SIGNING_SECRET, now()).await;
+    assert!(again.starts_with("you approved at "), "{again}");
+    assert_eq!(approval_record(&p, &id).await.approvals.len(), 1);
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
+
+    let (status, body) = click(&p, &value, "bob", SLACK_SIGNING_SECRET, now()).await;
+    assert_eq!((status, body.as_str()), (200, "approved by @bob"));
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.status, "SUCCEEDED", "{end:?}");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v2")));
+    let record = approval_record(&p, &id).await;
+    assert_eq!(record.approvals.len(), 2);
+    assert_eq!(record.decided.map(|d| d.by), Some("@alice, @bob".to_string()));
+    let ledger = p.assert_ledger("web", "v2", Outcome::Deployed, "").await;
+    assert!(ledger.approver.as_deref().is_some_and(|a| a.starts_with("@alice, @bob via slack at ")), "{ledger:?}");
 }
 
 /// Every log line of the run (each function process's log and the emulation's own) is free of

@@ -194,6 +194,34 @@ async fn approve_from_the_cli_decides_once_as_the_caller_with_a_comment() {
 }
 
 #[tokio::test]
+async fn a_caller_the_approvers_do_not_list_is_refused_from_the_cli() {
+    // The list names one role, which the operator's credentials are not.
+    let setup = Setup {
+        approval_timeout: Some(600),
+        approval_rules: serde_json::json!({"approvers": ["arn:aws:iam::123456789012:role/Releaser"]}),
+        ..Setup::default()
+    };
+    let p = Pipeline::start(setup).await;
+    let execution = started(&p.push("v2").await);
+    pending(&p).await;
+    let o = greenlight(&p, &["approve", "web", "--comment", "looks fine"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let refused = stderr(&o);
+    let short = &p.digest("v2")[..19];
+    assert!(refused.starts_with(&format!("greenlight: refused for web v2 ({short}): arn:aws:")), "{refused}");
+    assert!(refused.contains("is not among the approvers of web; nothing changed"), "{refused}");
+    let status = json(&p, &["status", "web", "--output", "json"]);
+    assert!(status["approval"]["decided"].is_null(), "nothing decided: {status:#}");
+    let refusals = status["approval"]["refusals"].as_array().cloned().unwrap_or_default();
+    assert_eq!(refusals.len(), 1, "the refusal is kept: {status:#}");
+    assert_eq!(refusals[0]["channel"], "cli");
+    assert!(p.ended(&execution).await.is_none(), "still waiting");
+    let end = greenlight(&p, &["reject", "web"]);
+    assert_eq!(end.status.code(), Some(1), "a reject from an unlisted caller is refused too");
+    assert!(stderr(&end).contains("is not among the approvers"), "{}", stderr(&end));
+}
+
+#[tokio::test]
 async fn reject_from_the_cli_rolls_the_deploy_back() {
     let p = Pipeline::start(Setup { approval_timeout: Some(600), ..Setup::default() }).await;
     let execution = started(&p.push("v2").await);

@@ -34,12 +34,17 @@ pub fn button(request: &Value, decision: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// POSTs a Slack interaction (a button click), signed with `secret`; `(status, body)`, status 0
-/// when nothing answered.
+/// The Slack user id of a person the tests name (`alice` → `UALICE000`).
+pub fn slack_user_id(name: &str) -> String {
+    format!("U{:0<8}", name.to_ascii_uppercase())
+}
+
+/// POSTs a Slack interaction (a button click) by `user` (id [`slack_user_id`]), signed with
+/// `secret`; `(status, body)`, status 0 when nothing answered.
 pub async fn click(p: &Pipeline, value: &str, user: &str, secret: &str, timestamp: i64) -> (u16, String) {
     let payload = json!({
         "type": "block_actions",
-        "user": {"id": "U1", "username": user},
+        "user": {"id": slack_user_id(user), "username": user},
         "actions": [{"action_id": "greenlight", "value": value}],
         "response_url": format!("{}/greenlight-emulator/slack/response", p.emulator.endpoint)
     });

@@ -234,6 +234,11 @@ impl Emulator {
     }
 
     /// The fake Slack answers the next `times` posts with `status`, then takes posts again.
+    /// The fake Slack's user groups (`{"S…": ["U…"]}`), readable with `bot_token`.
+    pub async fn slack_groups(&self, bot_token: &str, groups: &Value) {
+        self.control("slack-groups", &json!({ "bot_token": bot_token, "groups": groups })).await;
+    }
+
     pub async fn slack_outage_for(&self, status: u16, times: u32) {
         self.control("slack-outage", &json!({ "status": status, "times": times })).await;
     }

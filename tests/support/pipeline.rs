@@ -26,6 +26,8 @@ pub const FUNCTIONS: &[&str] = &[
 /// The Slack app's signing secret and the link key the emulated secrets hold.
 pub const SLACK_SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 pub const LINK_KEY: &str = "greenlight-test-link-key";
+/// The Slack app's bot token, which reads the fake Slack's user groups.
+pub const SLACK_BOT_TOKEN: &str = "xoxb-greenlight-test";
 pub const STATE_MACHINE: &str = "greenlight-deploy";
 pub const VALIDATE_FUNCTION: &str = "greenlight-validate";
 pub const MANIFEST_PARAMETER: &str = "/greenlight/manifest";
@@ -141,6 +143,10 @@ pub struct Setup {
     pub hook: Hook,
     /// `Some(seconds)`: the service requires approval, in Slack and by email, within that time.
     pub approval_timeout: Option<u32>,
+    /// More of web's `approval` settings (`approvers`, `required_approvals`), merged in.
+    pub approval_rules: Value,
+    /// The fake Slack's user groups: id → member user ids.
+    pub slack_groups: Value,
     /// The manifest's `concurrency.policy`: `supersede` or `queue`.
     pub concurrency: &'static str,
     /// `GREENLIGHT_LEASE_SECONDS` of every function.
@@ -169,6 +175,8 @@ impl Default for Setup {
             options: Options::default(),
             hook: Hook::version_check(),
             approval_timeout: None,
+            approval_rules: json!({}),
+            slack_groups: json!({}),
             concurrency: "supersede",
             lease_seconds: 900,
             fail: None,
@@ -256,7 +264,13 @@ impl Pipeline {
                     Hook::Stub(_) => json!({"test_listener_url": emulator.test_url, "checks": [{"name": "version", "path": "/version"}]}),
                 },
                 "approval": match setup.approval_timeout {
-                    Some(t) => json!({"required": true, "timeout_seconds": t, "channels": ["slack", "sns"]}),
+                    Some(t) => {
+                        let mut approval = json!({"required": true, "timeout_seconds": t, "channels": ["slack", "sns"]});
+                        for (k, v) in setup.approval_rules.as_object().into_iter().flatten() {
+                            approval[k] = v.clone();
+                        }
+                        approval
+                    }
                     None => json!({"required": false}),
                 },
                 "concurrency": {"policy": setup.concurrency}
@@ -300,13 +314,16 @@ impl Pipeline {
                 "greenlight_secrets": {
                     "slack-webhook": format!("{}/greenlight-emulator/slack/incoming-webhook", emulator.endpoint),
                     "slack-signing-secret": SLACK_SIGNING_SECRET,
-                    "link-key": LINK_KEY
+                    "link-key": LINK_KEY,
+                    "slack-bot-token": SLACK_BOT_TOKEN
                 }
             }))
             .await;
         let secret = |k: &str| seeded["greenlight_secrets"][k].as_str().unwrap_or_default().to_string();
-        let (slack_webhook, slack_signing, link_key) =
-            (secret("slack-webhook"), secret("slack-signing-secret"), secret("link-key"));
+        let (slack_webhook, slack_signing, link_key, slack_bot_token) =
+            (secret("slack-webhook"), secret("slack-signing-secret"), secret("link-key"), secret("slack-bot-token"));
+        emulator.slack_groups(SLACK_BOT_TOKEN, &setup.slack_groups).await;
+        let slack_api = format!("{}/greenlight-emulator/slack-api", emulator.endpoint);
         let callback_url = format!("{}/lambda-url/{}", emulator.endpoint, function_name("approval-callback"));
         let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}");
         let topic = seeded["topic_arn"].as_str().unwrap_or_default().to_string();
@@ -334,6 +351,8 @@ impl Pipeline {
             ("GREENLIGHT_SLACK_WEBHOOK_SECRET", &slack_webhook),
             ("GREENLIGHT_SLACK_SIGNING_SECRET", &slack_signing),
             ("GREENLIGHT_LINK_KEY_SECRET", &link_key),
+            ("GREENLIGHT_SLACK_BOT_TOKEN_SECRET", &slack_bot_token),
+            ("GREENLIGHT_SLACK_API_URL", &slack_api),
             ("GREENLIGHT_LEASE_SECONDS", &lease),
         ]
         .into_iter()

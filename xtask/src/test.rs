@@ -4,7 +4,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::cmd::{cargo, fault_injection_features, functions, root, run as step, target_dir};
+use crate::cmd::{cargo, fault_injection_features, root, run as step, target_dir};
 use crate::venv;
 
 /// Checks the state machine definition against the Amazon States Language.
@@ -42,16 +42,16 @@ pub(crate) fn run() -> Result<()> {
     Ok(())
 }
 
-/// The function binaries (and the tests' helpers) the end-to-end tests run as processes.
+/// The function binaries (and the tests' helpers) the end-to-end tests run as processes, built
+/// with every other target of the workspace. One build for all: `cargo test` unifies the
+/// dev-dependencies' features into every crate, so binaries built alone would be a second copy
+/// of the whole SDK in `target/`, compiled again by the test run.
 pub(crate) fn build_binaries() -> Result<()> {
     let mut build = cargo();
-    build.args(["build", "--quiet", "--bins", "--package", "greenlight-tests", "--package", "greenlight-cli"]);
-    for f in functions()? {
-        build.args(["--package", &f]);
-    }
+    build.args(["build", "--quiet", "--workspace", "--all-targets"]);
     // The same features as the test run, so the two builds share their artifacts.
     build.args(["--features", &fault_injection_features()?]);
-    step("build the function binaries", build)
+    step("build the function binaries and the tests", build)
 }
 
 fn asl_validate() -> Result<()> {

@@ -9,9 +9,9 @@ use aws_smithy_http_client::test_util::infallible_client_fn;
 use aws_smithy_types::body::SdkBody;
 use greenlight_aws::DynamoLedger;
 use greenlight_core::Error;
-use greenlight_core::approval::{Decided, DecidedVia};
+use greenlight_core::approval::{Decided, DecidedVia, Refused};
 use greenlight_core::lock::{Acquire, LockHolder, NewestPush, Renew, Renewal};
-use greenlight_core::ports::{Approvals, History, Locks};
+use greenlight_core::ports::{Approvals, History, Locks, Settle};
 use serde_json::{Value, json};
 
 /// What the ledger sent: (operation, JSON body), in order.
@@ -214,28 +214,63 @@ async fn an_approval_is_decided_once_and_before_it_expires() {
         at: "2026-12-01T09:30:00Z".into(),
         channel: DecidedVia::Slack,
         comment: None,
+        approver: Some("slack:U0ANA0001".into()),
     };
+    let first = Settle { counted: 0, approval: Some(&decided), decided: Some(&decided) };
     let (l, sent) = ledger(vec![]);
-    assert!(l.decide("a1", &decided, 1_800_000_000).await.expect("decided"));
+    assert!(l.settle("a1", first, 1_800_000_000).await.expect("decided"));
     let (op, body) = only(&sent);
     assert_eq!(op, "UpdateItem");
     assert_eq!(body["Key"], json!({"pk": {"S": "approval#a1"}, "sk": {"S": "approval"}}));
-    assert_eq!(body["UpdateExpression"], "SET decided = :decided");
+    assert_eq!(
+        body["UpdateExpression"],
+        "SET approvals = list_append(if_not_exists(approvals, :empty), :one), approval_count = :next, decided = :decided"
+    );
     assert_eq!(
         body["ConditionExpression"],
-        "attribute_exists(pk) AND attribute_not_exists(decided) AND expires_at >= :now"
+        "attribute_exists(pk) AND attribute_not_exists(decided) AND expires_at >= :now AND (attribute_not_exists(approval_count) OR approval_count = :counted)"
     );
-    assert_eq!(body["ExpressionAttributeValues"][":now"], json!({"N": "1800000000"}));
-    let stored: Value =
-        serde_json::from_str(body["ExpressionAttributeValues"][":decided"]["S"].as_str().expect("S")).expect("JSON");
-    assert_eq!(stored, json!({"approved": true, "by": "@ana", "at": "2026-12-01T09:30:00Z", "channel": "slack"}));
+    let values = &body["ExpressionAttributeValues"];
+    assert_eq!(values[":now"], json!({"N": "1800000000"}));
+    assert_eq!((&values[":counted"], &values[":next"]), (&json!({"N": "0"}), &json!({"N": "1"})));
+    let stored: Value = serde_json::from_str(values[":decided"]["S"].as_str().expect("S")).expect("JSON");
+    assert_eq!(
+        stored,
+        json!({"approved": true, "by": "@ana", "at": "2026-12-01T09:30:00Z", "channel": "slack", "approver": "slack:U0ANA0001"})
+    );
+
+    // A second approval is computed from the first: its count is the condition.
+    let (l, sent) = ledger(vec![]);
+    let second = Settle { counted: 1, approval: Some(&decided), decided: None };
+    assert!(l.settle("a1", second, 1_800_000_000).await.expect("counted"));
+    let (_, body) = only(&sent);
+    assert!(body["ConditionExpression"].as_str().expect("condition").ends_with("AND approval_count = :counted"));
+    assert!(!body["UpdateExpression"].as_str().expect("update").contains("decided"), "one of two decides nothing");
 
     let (l, _) = ledger(vec![error(CONDITION_FAILED)]);
-    assert!(!l.decide("a1", &decided, 1_800_000_000).await.expect("refused"), "decided already, or expired");
+    assert!(!l.settle("a1", first, 1_800_000_000).await.expect("refused"), "decided already, expired, or counted");
 
     let (l, _) = ledger(vec![error((400, "ProvisionedThroughputExceededException"))]);
-    let err = l.decide("a1", &decided, 1_800_000_000).await.expect_err("throttled");
+    let err = l.settle("a1", first, 1_800_000_000).await.expect_err("throttled");
     assert_eq!(err.error_type(), "Throttled", "{err}");
+}
+
+#[tokio::test]
+async fn a_refusal_is_kept_beside_its_approval_only() {
+    let refused = Refused {
+        by: "@mallory".into(),
+        identity: Some("slack:U0MALLORY".into()),
+        at: "2026-12-01T09:30:00Z".into(),
+        channel: DecidedVia::Slack,
+        reason: "not listed".into(),
+    };
+    let (l, sent) = ledger(vec![]);
+    l.refuse("a1", &refused).await.expect("kept");
+    let (_, body) = only(&sent);
+    assert_eq!(body["UpdateExpression"], "SET refusals = list_append(if_not_exists(refusals, :empty), :one)");
+    assert_eq!(body["ConditionExpression"], "attribute_exists(pk)");
+    let (l, _) = ledger(vec![error(CONDITION_FAILED)]);
+    l.refuse("nope", &refused).await.expect("an unknown approval keeps nothing, and says nothing");
 }
 
 #[tokio::test]
@@ -250,6 +285,10 @@ async fn a_new_approval_never_overwrites_one() {
         execution_id: None,
         expires_at: 1_800_003_600,
         decided: None,
+        approvers: Vec::new(),
+        required_approvals: 1,
+        approvals: Vec::new(),
+        refusals: Vec::new(),
     };
     let (l, sent) = ledger(vec![]);
     l.put_approval(&record).await.expect("stored");

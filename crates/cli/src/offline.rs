@@ -90,7 +90,11 @@ pub(crate) fn manifest(command: ManifestCommand) -> Result<String, Failure> {
             Ok(format!("{}\n", manifest.to_json_pretty()))
         }
         ManifestCommand::Check { file } => {
-            load_manifest(&file)?;
+            let manifest = load_manifest(&file)?;
+            // Warnings go to stderr: the manifest is valid, and `ok` stays the answer.
+            for w in manifest.warnings() {
+                eprintln!("warning: {}: {w}", file.display());
+            }
             Ok("ok\n".into())
         }
         ManifestCommand::Schema => {

@@ -6,6 +6,8 @@
 //! five minutes are refused (Slack's rule against replays).
 
 use hmac::{Hmac, KeyInit, Mac};
+
+use crate::approvers::Approver;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -47,9 +49,13 @@ pub struct Decided {
     /// RFC 3339.
     pub at: String,
     pub channel: DecidedVia,
-    /// What the person said with it (`greenlight approve --comment`).
+    /// What the person said with it (`greenlight approve --comment`, the link page's field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The identity that counted (`slack:<user id>`, `email:<address>`, `aws:<principal>`);
+    /// none for a link of the shared topic, which names no person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
 }
 
 /// Where a decision came from.
@@ -105,6 +111,34 @@ pub struct ApprovalRecord {
     /// Seconds since the epoch after which no decision is taken.
     pub expires_at: i64,
     pub decided: Option<Decided>,
+    /// Who may decide, as the manifest listed them when the approval was asked (empty: anyone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<Approver>,
+    /// How many distinct approvals move production traffic (one rejection decides).
+    #[serde(default = "one")]
+    pub required_approvals: u32,
+    /// The approvals counted so far, each a distinct approver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Decided>,
+    /// Decisions refused: from someone not listed, or not distinct.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<Refused>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A decision that did not count, and why (kept beside the approval).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// RFC 3339.
+    pub at: String,
+    pub channel: DecidedVia,
+    pub reason: String,
 }
 
 /// A new random approval id.
@@ -250,6 +284,12 @@ pub fn slack_decided_message(record: &ApprovalRecord, decided: &Decided) -> Valu
     })
 }
 
+/// A reply only the person who clicked sees (posted to the interaction's `response_url`,
+/// leaving the message as it is).
+pub fn slack_ephemeral(text: &str) -> Value {
+    json!({"response_type": "ephemeral", "replace_original": false, "text": text})
+}
+
 /// The plain-text message for email subscribers, with the two signed links.
 pub fn email_message(record: &ApprovalRecord, evidence: &Evidence, approve: &str, reject: &str) -> String {
     format!(
@@ -373,6 +413,10 @@ mod tests {
             execution_id: None,
             expires_at: 0,
             decided: None,
+            approvers: Vec::new(),
+            required_approvals: 1,
+            approvals: Vec::new(),
+            refusals: Vec::new(),
         };
         let evidence = Evidence {
             image_uri: "1.dkr.ecr.r.amazonaws.com/web@sha256:abc".into(),

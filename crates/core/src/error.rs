@@ -137,7 +137,7 @@ pub enum Error {
     )]
     CorruptRecord { what: String, problem: String },
 
-    #[error("posting to the chat webhook failed: {reason}")]
+    #[error("the Slack request failed: {reason}")]
     Chat { reason: String },
 
     #[error("AWS `{operation}` failed: {source}")]

@@ -5,6 +5,7 @@
 //! `lambda_runtime`); adapters live in `greenlight-aws`, wiring in `functions/`.
 
 pub mod approval;
+pub mod approvers;
 pub mod appspec;
 pub mod checks;
 pub mod diff;

@@ -6,7 +6,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::approval::{ApprovalRecord, Decided};
+use crate::approval::{ApprovalRecord, Decided, Refused};
 use crate::appspec::AppSpec;
 use crate::checks::ValidationRecord;
 use crate::error::Error;
@@ -237,9 +237,41 @@ pub trait Approvals {
     /// stored item cannot be read.
     fn approval(&self, id: &str) -> impl Future<Output = Result<Option<ApprovalRecord>, Error>> + Send;
 
-    /// Records the decision unless one is already recorded or the approval has expired
-    /// (a conditional write); `Ok(false)` when refused.
-    fn decide(&self, id: &str, decided: &Decided, now: i64) -> impl Future<Output = Result<bool, Error>> + Send;
+    /// Counts an approval and/or records the decision, only while none is recorded, the
+    /// approval has not expired and exactly `change.counted` approvals are counted (one
+    /// conditional write); `Ok(false)` when refused (someone was faster: read it again).
+    fn settle(&self, id: &str, change: Settle<'_>, now: i64) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// Keeps a refused decision beside the approval: who, when, why.
+    fn refuse(&self, id: &str, refused: &Refused) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// One conditional change to an approval (see [`Approvals::settle`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Settle<'a> {
+    /// How many approvals the change was computed from.
+    pub counted: usize,
+    /// An approval to count.
+    pub approval: Option<&'a Decided>,
+    /// The decision, when this change takes it.
+    pub decided: Option<&'a Decided>,
+}
+
+/// Slack's user groups (`usergroups.users.list`): read when a listed group may admit the
+/// person who clicked.
+pub trait SlackDirectory {
+    /// The user ids of the group's members.
+    fn group_members(&self, group_id: &str) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+}
+
+/// Where decisions never come from Slack (`greenlight approve`): no group is read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSlackDirectory;
+
+impl SlackDirectory for NoSlackDirectory {
+    async fn group_members(&self, group_id: &str) -> Result<Vec<String>, Error> {
+        Err(Error::Chat { reason: format!("Slack user group {group_id} is not read outside Slack") })
+    }
 }
 
 /// Resuming a `.waitForTaskToken` state.

@@ -152,6 +152,10 @@ async fn supersede_takes_the_lock_from_an_older_push_stops_its_deployment_and_ca
         execution_id: None,
         expires_at: NOW + 600,
         decided: None,
+        approvers: Vec::new(),
+        required_approvals: 1,
+        approvals: Vec::new(),
+        refusals: Vec::new(),
     });
     run_prepare(&w, &new, NOW).await.expect("prepared");
     assert_eq!(*w.deployments.stopped.lock().expect("lock"), ["d-OLD"]);

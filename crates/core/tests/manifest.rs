@@ -267,6 +267,46 @@ fn approval_needs_a_channel() {
 }
 
 #[test]
+fn approvers_name_people_groups_addresses_or_principals() {
+    check(
+        |d| svc(d, 0)["approval"] = json!({"approvers": ["U012AB3CD", "bob"]}),
+        &[("services[0].approval.approvers[1]", "`bob` is not a Slack user id", "type")],
+    );
+    check(
+        |d| {
+            svc(d, 0)["approval"] =
+                json!({"approvers": ["U012AB3CD", "ops@example.com", "U012AB3CD"], "required_approvals": 3})
+        },
+        &[
+            ("services[0].approval.approvers[2]", "`U012AB3CD` is listed twice", "once"),
+            ("services[0].approval.required_approvals", "approvers lists 2", "lower it"),
+        ],
+    );
+    check(
+        |d| svc(d, 0)["approval"] = json!({"required_approvals": 0}),
+        &[("services[0].approval.required_approvals", "0 is out of range", "from 1 to 10")],
+    );
+    // A user group may hold any number of people: no count to check against.
+    let mut d = valid();
+    svc(&mut d, 0)["approval"] = json!({"approvers": ["S0614TZR7"], "required_approvals": 2});
+    let m = Manifest::parse(&d.to_string()).expect("valid");
+    assert_eq!(m.services[0].approval.required_approvals, 2);
+    assert_eq!(m.services[0].approval.approvers[0].as_str(), "S0614TZR7");
+}
+
+#[test]
+fn no_approver_list_is_valid_and_warned_about() {
+    let mut d = valid();
+    let m = Manifest::parse(&d.to_string()).expect("valid");
+    let warned: Vec<String> = m.warnings().iter().map(|w| w.path.clone()).collect();
+    assert!(warned.contains(&"services[0].approval.approvers".to_string()), "{warned:?}");
+    for i in 0..d["services"].as_array().map_or(0, Vec::len) {
+        svc(&mut d, i)["approval"]["approvers"] = json!(["U012AB3CD"]);
+    }
+    assert_eq!(Manifest::parse(&d.to_string()).expect("valid").warnings(), vec![], "listed: nothing to warn about");
+}
+
+#[test]
 fn gates_and_network_rules() {
     check(
         |d| {

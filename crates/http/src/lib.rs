@@ -5,11 +5,13 @@
 pub mod chat;
 mod probe;
 mod sdk;
+mod slack_directory;
 mod tls;
 
 pub use chat::HttpChat;
 pub use probe::HttpProbe;
 pub use sdk::sdk_http_client;
+pub use slack_directory::{HttpSlackDirectory, SLACK_API};
 
 /// The process's one HTTP client: the AWS SDK's transport ([`sdk_http_client`]), chat webhooks
 /// and the checks, over one connection pool and one rustls configuration.

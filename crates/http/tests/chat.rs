@@ -57,7 +57,7 @@ async fn a_revoked_webhook_fails_at_once_and_an_outage_after_every_attempt() {
     let (url, seen) = webhook(&["404 Not Found"]).await;
     let err = chat().post(&url, &serde_json::json!({})).await.expect_err("no such webhook");
     assert_eq!(seen.load(Ordering::SeqCst), 1, "a 404 is not tried again");
-    assert_eq!(err.to_string(), "posting to the chat webhook failed: HTTP 404 Not Found");
+    assert_eq!(err.to_string(), "the Slack request failed: HTTP 404 Not Found");
 
     let (url, seen) = webhook(&["500 Internal Server Error"]).await;
     let err = chat().post(&url, &serde_json::json!({})).await.expect_err("down");

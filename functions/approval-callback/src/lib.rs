@@ -5,46 +5,60 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+mod directory;
 mod keys;
 mod pages;
 mod routes;
 
 use greenlight_aws::{DynamoLedger, SecretsManagerSecrets, SfnExecutions};
-use greenlight_core::ports::{Approvals, Chat, Secrets, TaskTokens};
-use greenlight_http::HttpChat;
+use greenlight_core::ports::{Approvals, Chat, Secrets, SlackDirectory, TaskTokens};
+use greenlight_http::{HttpChat, SLACK_API};
 use greenlight_runtime::{FunctionError, env};
 use lambda_http::{Body, Request, RequestExt, Response};
 
+pub use directory::LazySlackDirectory;
 pub use keys::Keys;
 pub use routes::{CallbackKeys, CallbackRequest, CallbackResponse};
 
 #[derive(Debug)]
-pub struct Handler<A, T, C, S> {
+pub struct Handler<A, T, C, S, D> {
     pub approvals: A,
     pub tokens: T,
     pub chat: C,
     pub keys: Keys<S>,
+    /// Slack's user groups, read when a listed group could admit the person who clicked.
+    pub directory: D,
 }
 
-impl Handler<DynamoLedger, SfnExecutions, HttpChat, SecretsManagerSecrets> {
-    /// `GREENLIGHT_LEDGER_TABLE`, and the secrets `GREENLIGHT_SLACK_SIGNING_SECRET` and
-    /// `GREENLIGHT_LINK_KEY_SECRET` (read on the first request that needs them; a channel
-    /// without its secret refuses).
+/// The function as deployed.
+pub type Deployed =
+    Handler<DynamoLedger, SfnExecutions, HttpChat, SecretsManagerSecrets, LazySlackDirectory<SecretsManagerSecrets>>;
+
+impl Deployed {
+    /// `GREENLIGHT_LEDGER_TABLE`, and the secrets `GREENLIGHT_SLACK_SIGNING_SECRET`,
+    /// `GREENLIGHT_LINK_KEY_SECRET` and `GREENLIGHT_SLACK_BOT_TOKEN_SECRET` (read on the first
+    /// request that needs them; a channel without its secret refuses, and a Slack user group
+    /// cannot admit anyone without the bot token). `GREENLIGHT_SLACK_API_URL` overrides Slack's
+    /// Web API address (the local emulation's fake Slack).
     pub fn from_env(config: &aws_config::SdkConfig, http: reqwest::Client) -> Result<Self, FunctionError> {
-        let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config));
+        let secrets = || SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config));
         let keys =
-            Keys::new(secrets, env("GREENLIGHT_SLACK_SIGNING_SECRET").ok(), env("GREENLIGHT_LINK_KEY_SECRET").ok());
+            Keys::new(secrets(), env("GREENLIGHT_SLACK_SIGNING_SECRET").ok(), env("GREENLIGHT_LINK_KEY_SECRET").ok());
+        let api = env("GREENLIGHT_SLACK_API_URL").unwrap_or_else(|_| SLACK_API.to_string());
+        let directory =
+            LazySlackDirectory::new(secrets(), env("GREENLIGHT_SLACK_BOT_TOKEN_SECRET").ok(), http.clone(), api);
         Ok(Self {
             approvals: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
             // Only SendTaskSuccess is used: no state machine ARN needed.
             tokens: SfnExecutions::new(aws_sdk_sfn::Client::new(config), String::new()),
             chat: HttpChat::new(http),
             keys,
+            directory,
         })
     }
 }
 
-impl<A: Approvals, T: TaskTokens, C: Chat, S: Secrets> Handler<A, T, C, S> {
+impl<A: Approvals, T: TaskTokens, C: Chat, S: Secrets, D: SlackDirectory> Handler<A, T, C, S, D> {
     pub async fn handle(&self, request: Request) -> Result<Response<Body>, FunctionError> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
         let req = CallbackRequest {
@@ -73,14 +87,14 @@ impl<A: Approvals, T: TaskTokens, C: Chat, S: Secrets> Handler<A, T, C, S> {
 mod tests {
     use super::*;
     use greenlight_core::approval::{ApprovalRecord, Decision, link};
-    use greenlight_core::fakes::{FakeApprovals, FakeChat, FakeSecrets, FakeTaskTokens};
+    use greenlight_core::fakes::{FakeApprovals, FakeChat, FakeSecrets, FakeSlackDirectory, FakeTaskTokens};
 
     fn now() -> i64 {
         i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default())
             .unwrap_or_default()
     }
 
-    fn handler() -> Handler<FakeApprovals, FakeTaskTokens, FakeChat, FakeSecrets> {
+    fn handler() -> Handler<FakeApprovals, FakeTaskTokens, FakeChat, FakeSecrets, FakeSlackDirectory> {
         let approvals = FakeApprovals::default();
         approvals.records.lock().expect("lock").push(ApprovalRecord {
             id: "a1".into(),
@@ -92,6 +106,10 @@ mod tests {
             execution_id: None,
             expires_at: now() + 600,
             decided: None,
+            approvers: Vec::new(),
+            required_approvals: 1,
+            approvals: Vec::new(),
+            refusals: Vec::new(),
         });
         Handler {
             approvals,
@@ -101,6 +119,7 @@ mod tests {
                 FakeSecrets::default(),
                 CallbackKeys { slack_signing_secret: Some(b"slack".to_vec()), link_key: Some(b"key".to_vec()) },
             ),
+            directory: FakeSlackDirectory::default(),
         }
     }
 

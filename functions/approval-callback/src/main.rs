@@ -4,7 +4,7 @@ use lambda_http::{Request, service_fn};
 async fn main() -> Result<(), lambda_http::Error> {
     greenlight_runtime::init_tracing();
     let http = greenlight_http::client()?;
-    let handler = approval_callback::Handler::from_env(
+    let handler = approval_callback::Deployed::from_env(
         &greenlight_aws::load_config(greenlight_http::sdk_http_client(http.clone())).await,
         http,
     )?;

@@ -61,6 +61,32 @@ pub(crate) fn applied_page(applied: Applied) -> CallbackResponse {
                 decision_time(r.expires_at)
             ),
         ),
+        Applied::Counted { record, count, .. } => page(
+            202,
+            "Approval counted",
+            &format!(
+                "<p>Your approval of {} {} is counted ({count} of {}). Production traffic moves once {} distinct approvers approved.</p>",
+                escape(&record.service),
+                escape(&record.tag),
+                record.required_approvals,
+                record.required_approvals
+            ),
+        ),
+        Applied::AlreadyCounted(r, a) => page(
+            409,
+            "Already counted",
+            &format!(
+                "<p>Your approval of {} {} was counted at {}. Nothing changed.</p>",
+                escape(&r.service),
+                escape(&r.tag),
+                escape(&a.at)
+            ),
+        ),
+        Applied::Refused(_, refused) => page(
+            403,
+            "Not an approver",
+            &format!("<p>This decision is refused: {}. Nothing changed.</p>", escape(&refused.reason)),
+        ),
         Applied::Unknown => page(404, "Unknown approval", "<p>There is no such approval request. Nothing changed.</p>"),
     }
 }

@@ -2,9 +2,12 @@
 //! email's signed links (`GET` shows a confirmation page and changes nothing; `POST` decides).
 
 use greenlight_core::Error;
-use greenlight_core::approval::{DecidedVia, Decision, Refusal, slack_decided_message, verify_link, verify_slack};
+use greenlight_core::approval::{
+    DecidedVia, Decision, Refusal, slack_decided_message, slack_ephemeral, verify_link, verify_slack,
+};
+use greenlight_core::approvers::Identity;
 use greenlight_core::pipeline::{Applied, DecidePorts, Decider, decide};
-use greenlight_core::ports::{Approvals, Chat, Secrets, TaskTokens};
+use greenlight_core::ports::{Approvals, Chat, Secrets, SlackDirectory, TaskTokens};
 use serde_json::Value;
 
 use crate::Handler;
@@ -51,12 +54,12 @@ pub struct CallbackKeys {
 
 /// The approval-callback function URL: Slack interactivity (`POST /slack`) and signed links
 /// (`GET` shows a confirmation page and changes nothing; `POST` decides).
-pub(crate) async fn callback<A: Approvals, T: TaskTokens, C: Chat, S: Secrets>(
-    h: &Handler<A, T, C, S>,
+pub(crate) async fn callback<A: Approvals, T: TaskTokens, C: Chat, S: Secrets, D: SlackDirectory>(
+    h: &Handler<A, T, C, S, D>,
     req: &CallbackRequest,
     now: i64,
 ) -> Result<CallbackResponse, Error> {
-    let (approvals, tokens) = (&h.approvals, &h.tokens);
+    let (approvals, tokens, directory) = (&h.approvals, &h.tokens, &h.directory);
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["slack"] if req.method == "POST" => slack(h, req, now).await,
@@ -98,10 +101,9 @@ pub(crate) async fn callback<A: Approvals, T: TaskTokens, C: Chat, S: Secrets>(
                     ),
                 )),
                 "POST" => {
-                    let ports = DecidePorts { approvals, tokens };
-                    Ok(applied_page(
-                        decide(id, decision, Decider::new("signed link", DecidedVia::Link), now, ports).await?,
-                    ))
+                    let ports = DecidePorts { approvals, tokens, directory };
+                    let decider = Decider::new("signed link", DecidedVia::Link, Identity::Anyone);
+                    Ok(applied_page(decide(id, decision, decider, now, ports).await?))
                 }
                 _ => Ok(text(405, "use GET to see the page, POST to decide")),
             }
@@ -110,12 +112,12 @@ pub(crate) async fn callback<A: Approvals, T: TaskTokens, C: Chat, S: Secrets>(
     }
 }
 
-async fn slack<A: Approvals, T: TaskTokens, C: Chat, S: Secrets>(
-    h: &Handler<A, T, C, S>,
+async fn slack<A: Approvals, T: TaskTokens, C: Chat, S: Secrets, D: SlackDirectory>(
+    h: &Handler<A, T, C, S, D>,
     req: &CallbackRequest,
     now: i64,
 ) -> Result<CallbackResponse, Error> {
-    let (approvals, tokens) = (&h.approvals, &h.tokens);
+    let (approvals, tokens, directory) = (&h.approvals, &h.tokens, &h.directory);
     if req.body.len() > MAX_SLACK_BODY {
         return Ok(text(
             413,
@@ -149,26 +151,39 @@ async fn slack<A: Approvals, T: TaskTokens, C: Chat, S: Secrets>(
     else {
         return Ok(text(400, "not a greenlight action"));
     };
-    let user = payload
-        .pointer("/user/username")
-        .or_else(|| payload.pointer("/user/name"))
-        .or_else(|| payload.pointer("/user/id"));
-    let by = format!("@{}", user.and_then(Value::as_str).unwrap_or("someone"));
-    let applied =
-        decide(&id, decision, Decider::new(&by, DecidedVia::Slack), now, DecidePorts { approvals, tokens }).await?;
+    // Slack signs the payload: its user id is who clicked.
+    let Some(user_id) = payload.pointer("/user/id").and_then(Value::as_str) else {
+        return Ok(text(400, "the interaction names no user"));
+    };
+    let name = payload.pointer("/user/username").or_else(|| payload.pointer("/user/name")).and_then(Value::as_str);
+    let by = format!("@{}", name.unwrap_or(user_id));
+    let decider = Decider::new(&by, DecidedVia::Slack, Identity::Slack { user_id: user_id.to_string() });
+    let applied = decide(&id, decision, decider, now, DecidePorts { approvals, tokens, directory }).await?;
+    let verb = |approved: bool| if approved { "approved" } else { "rejected" };
+    // What replaces the message for everyone, and what only the person who clicked sees.
     let (reply, update) = match &applied {
-        Applied::Done(r, d) => {
-            (format!("{} by {by}", if d.approved { "approved" } else { "rejected" }), Some(slack_decided_message(r, d)))
+        Applied::Done(r, d) => (format!("{} by {by}", verb(d.approved)), Some(slack_decided_message(r, d))),
+        Applied::AlreadyDecided(r, d) => {
+            (format!("already {} by {} at {}", verb(d.approved), d.by, d.at), Some(slack_decided_message(r, d)))
         }
-        Applied::AlreadyDecided(r, d) => (
-            format!("already {} by {} at {}", if d.approved { "approved" } else { "rejected" }, d.by, d.at),
-            Some(slack_decided_message(r, d)),
+        Applied::Counted { record, count, .. } => (
+            format!(
+                "your approval is counted ({count} of {}); production traffic moves once {} distinct approvers approved",
+                record.required_approvals, record.required_approvals
+            ),
+            None,
         ),
+        Applied::AlreadyCounted(r, a) => (
+            format!("you approved at {} already ({} of {} so far)", a.at, r.approvals.len(), r.required_approvals),
+            None,
+        ),
+        Applied::Refused(_, refused) => (format!("refused: {}; nothing changed", refused.reason), None),
         Applied::Expired(_) => ("this approval has expired; nothing changed".into(), None),
         Applied::Unknown => ("unknown approval; nothing changed".into(), None),
     };
-    if let (Some(update), Some(url)) = (update, payload.get("response_url").and_then(Value::as_str)) {
-        h.chat.post(url, &update).await?;
+    if let Some(url) = payload.get("response_url").and_then(Value::as_str) {
+        let message = update.unwrap_or_else(|| slack_ephemeral(&reply));
+        h.chat.post(url, &message).await?;
     }
     Ok(text(200, reply))
 }

@@ -122,8 +122,10 @@ locals {
       memory_size = 128
       timeout     = 30
       environment = merge(local.common_environment, {
-        GREENLIGHT_SLACK_SIGNING_SECRET = var.slack_signing_secret_arn == null ? "" : var.slack_signing_secret_arn
-        GREENLIGHT_LINK_KEY_SECRET      = aws_secretsmanager_secret.link_key.arn
+        GREENLIGHT_SLACK_SIGNING_SECRET   = var.slack_signing_secret_arn == null ? "" : var.slack_signing_secret_arn
+        GREENLIGHT_LINK_KEY_SECRET        = aws_secretsmanager_secret.link_key.arn
+        GREENLIGHT_SLACK_BOT_TOKEN_SECRET = var.slack_bot_token_secret_arn == null ? "" : var.slack_bot_token_secret_arn
+        GREENLIGHT_SLACK_API_URL          = var.slack_api_url
       })
     }
   }
@@ -350,7 +352,7 @@ locals {
       {
         sid       = "Secrets"
         actions   = ["secretsmanager:GetSecretValue"]
-        resources = concat([aws_secretsmanager_secret.link_key.arn], compact([var.slack_signing_secret_arn]))
+        resources = concat([aws_secretsmanager_secret.link_key.arn], compact([var.slack_signing_secret_arn, var.slack_bot_token_secret_arn]))
       },
       {
         sid       = "EncryptedSecrets"

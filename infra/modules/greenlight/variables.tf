@@ -127,11 +127,13 @@ variable "services" {
       })), [])
     }), {})
     approval = optional(object({
-      required        = optional(bool, true)
-      timeout_seconds = optional(number, 3600)
-      channels        = optional(list(string), ["slack", "sns"])
-      on_timeout      = optional(string, "rollback")
-      rollbacks       = optional(bool, false)
+      required           = optional(bool, true)
+      timeout_seconds    = optional(number, 3600)
+      channels           = optional(list(string), ["slack", "sns"])
+      on_timeout         = optional(string, "rollback")
+      rollbacks          = optional(bool, false)
+      approvers          = optional(list(string), [])
+      required_approvals = optional(number, 1)
     }), {})
     gates = optional(object({
       scan_findings = optional(map(number))
@@ -168,6 +170,23 @@ variable "slack_signing_secret_arn" {
   description = "Secrets Manager secret holding the Slack app's signing secret (verifies button clicks); null refuses Slack callbacks."
   type        = string
   default     = null
+}
+
+variable "slack_bot_token_secret_arn" {
+  description = "Secrets Manager secret holding the Slack app's bot token (scope usergroups:read): lets a Slack user group listed in approval.approvers admit its members; null: groups admit nobody."
+  type        = string
+  default     = null
+}
+
+variable "slack_api_url" {
+  description = "Slack's Web API address, read for user groups (GovSlack: https://slack-gov.com/api)."
+  type        = string
+  default     = "https://slack.com/api"
+
+  validation {
+    condition     = can(regex("^https?://", var.slack_api_url))
+    error_message = "slack_api_url must be an http(s) URL, e.g. https://slack.com/api."
+  }
 }
 
 variable "secrets_kms_key_arns" {

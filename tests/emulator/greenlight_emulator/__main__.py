@@ -19,6 +19,8 @@ Control routes, beside the AWS API on the same port:
   DELETE /greenlight-emulator/faults    removes every rule and forgets the counts (see faults.py)
   POST /greenlight-emulator/slack/<hook>    a fake Slack webhook (incoming webhook, response_url)
   GET  /greenlight-emulator/slack           what was posted to it
+  POST /greenlight-emulator/slack-groups    {"bot_token", "groups": {"S…": ["U…"]}}: the workspace's user groups
+  GET  /greenlight-emulator/slack-api/usergroups.users.list?usergroup=S…   Slack's Web API method (Bearer token)
   POST /greenlight-emulator/slack-outage    {"status": 503}: every post to Slack answers that ({"status": 503, "times": 2}:
                                             the next two only); {"status": null}: back
   ANY  /lambda-url/<function>/<path>        a function URL (payload format 2.0)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from . import calls, codedeploy, events, function_url, seed
 from .lambdas import Functions
 from .loadbalancer import Behaviours, LoadBalancer
+from .slack import FakeSlack
 
 PREFIX = "/greenlight-emulator/"
 
@@ -32,12 +34,7 @@ class Control:
         self.deliveries = deliveries
         # Set once the server listens: seeding goes through the emulator's own AWS API.
         self.endpoint = ""
-        self.slack_messages: list[dict[str, Any]] = []
-        # While set, the fake Slack answers every post with this status (an outage) and keeps nothing.
-        self.slack_outage: int | None = None
-        # How many more posts the outage refuses (None: every one until it is ended).
-        self.slack_outage_left: int | None = None
-        self.slack_refused = 0
+        self.slack = FakeSlack()
 
     def wsgi(self, app: Callable[..., Any]) -> Callable[..., Any]:
         """`app` (the AWS API) behind the control routes and the function URLs."""
@@ -48,6 +45,13 @@ class Control:
                 return function_url.handle(self.functions, environ, start_response)
             if not path.startswith(PREFIX):
                 return app(environ, start_response)
+            if path.startswith(PREFIX + "slack-api/"):
+                # Slack's Web API: arguments in the query string, the token in Authorization.
+                query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+                status, result = self.slack.api(path[len(PREFIX + "slack-api/") :], query, environ.get("HTTP_AUTHORIZATION", ""))
+                out = json.dumps(result).encode()
+                start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
+                return [out]
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
             try:
@@ -73,22 +77,13 @@ class Control:
             ("DELETE", "faults"): lambda _: self.recorder.faults.clear(),
             ("GET", "notifications"): lambda _: self.notifications(),
             ("GET", "state"): lambda _: self.state(),
-            ("GET", "slack"): lambda _: self.slack_messages,
-            ("POST", "slack-outage"): self.set_slack_outage,
+            ("GET", "slack"): lambda _: self.slack.messages,
+            ("POST", "slack-outage"): self.slack.set_outage,
+            ("POST", "slack-groups"): self.slack.set_groups,
         }
         if name.startswith("slack/") and method == "POST":
-            # A fake Slack: the incoming webhook and response_url both land here. Slack's
-            # webhooks tell errors by HTTP status; an outage answers its status to everything.
-            if self.slack_outage is not None:
-                self.slack_refused += 1
-                status = self.slack_outage
-                if self.slack_outage_left is not None:
-                    self.slack_outage_left -= 1
-                    if self.slack_outage_left == 0:
-                        self.slack_outage = self.slack_outage_left = None
-                return f"{status} Slack Unavailable", {"error": "slack is down"}
-            self.slack_messages.append({"hook": name[len("slack/") :], "payload": body})
-            return "200 OK", "ok"
+            # The incoming webhook and response_url both land here.
+            return self.slack.post(name[len("slack/") :], body)
         handler = routes.get((method, name))
         if handler is None:
             return "404 Not Found", {"error": f"no control route {method} {PREFIX}{name}"}
@@ -99,19 +94,6 @@ class Control:
             body["name"], list(body["command"]), dict(body.get("env", {})), body.get("region", "us-east-1"), float(body.get("timeout_s", 60))
         )
         return {"name": fn.name, "arn": fn.arn}
-
-    def set_slack_outage(self, body: dict[str, Any]) -> dict[str, Any]:
-        """`{"status": 503}`: Slack answers every post with it from now on; `{"status": 503, "times": 2}`:
-        the next two posts only; `{"status": null}`: back."""
-        status = body.get("status")
-        if status is not None and not 400 <= int(status) <= 599:
-            raise ValueError("slack-outage: `status` is an HTTP error status (400-599), or null to end the outage")
-        times = body.get("times")
-        if times is not None and int(times) < 1:
-            raise ValueError("slack-outage: `times` is how many posts fail (at least 1), or absent for every post")
-        self.slack_outage = None if status is None else int(status)
-        self.slack_outage_left = None if times is None else int(times)
-        return {"status": self.slack_outage, "times": self.slack_outage_left, "refused": self.slack_refused}
 
     def set_behaviours(self, body: dict[str, Any]) -> dict[str, Any]:
         for digest, behaviour in body.items():
@@ -154,6 +136,6 @@ class Control:
             "functions": self.functions.state(),
             "serving": serving,
             "deployments": deployments,
-            "slack": {"outage": self.slack_outage, "refused": self.slack_refused},
+            "slack": self.slack.state(),
             "events": self.deliveries.state(),
         }

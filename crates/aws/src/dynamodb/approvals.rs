@@ -1,9 +1,11 @@
-//! Approvals at `pk = approval#<id>`, `sk = approval`: the record as JSON in `record`, the
-//! decision in `decided`, written once by a conditional update and never after `expires_at`.
+//! Approvals at `pk = approval#<id>`, `sk = approval`: the record as JSON in `record`; beside
+//! it the approvals counted so far (`approvals`, a list, with their number in `approval_count`),
+//! the refusals (`refusals`) and the decision (`decided`). Every change is one conditional
+//! update: never after a decision, never after `expires_at`, never from a stale count.
 
 use greenlight_core::Error;
-use greenlight_core::approval::{ApprovalRecord, Decided};
-use greenlight_core::ports::Approvals;
+use greenlight_core::approval::{ApprovalRecord, Refused};
+use greenlight_core::ports::{Approvals, Settle};
 
 use super::{DynamoLedger, Item, written};
 use crate::error::classify;
@@ -16,14 +18,22 @@ fn key(id: &str) -> Item {
 
 /// The approval's item must not exist yet (ids are random: a clash is a bug, not a retry).
 const PUT_CONDITION: &str = "attribute_not_exists(pk)";
-/// A decision is taken once, before the approval expires.
-const DECIDE_CONDITION: &str = "attribute_exists(pk) AND attribute_not_exists(decided) AND expires_at >= :now";
+/// A change is taken before any decision and before the approval expires...
+const SETTLE_CONDITION: &str = "attribute_exists(pk) AND attribute_not_exists(decided) AND expires_at >= :now";
+/// ...from the count it was computed from (an item written before counts were kept has none).
+const FIRST_COUNT: &str = "(attribute_not_exists(approval_count) OR approval_count = :counted)";
+const LATER_COUNT: &str = "approval_count = :counted";
+
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
 
 impl Approvals for DynamoLedger {
     async fn put_approval(&self, record: &ApprovalRecord) -> Result<(), Error> {
         let item = key(&record.id)
             .s("kind", "approval")
-            .s("record", serde_json::to_string(record).unwrap_or_default())
+            .s("record", json(record))
+            .n("approval_count", 0)
             .n("expires_at", record.expires_at);
         self.client
             .put_item()
@@ -43,21 +53,54 @@ impl Approvals for DynamoLedger {
             Some(_) => Some(item.json("decided", WHAT)?),
             None => None,
         };
+        record.approvals = item.json_list("approvals", WHAT)?;
+        record.refusals = item.json_list("refusals", WHAT)?;
         Ok(Some(record))
     }
 
-    async fn decide(&self, id: &str, decided: &Decided, now: i64) -> Result<bool, Error> {
-        let values = Item::default().s(":decided", serde_json::to_string(decided).unwrap_or_default()).n(":now", now);
+    async fn settle(&self, id: &str, change: Settle<'_>, now: i64) -> Result<bool, Error> {
+        let counted = i64::try_from(change.counted).unwrap_or(i64::MAX);
+        let mut values = Item::default().n(":now", now).n(":counted", counted);
+        let mut set = Vec::new();
+        if let Some(approval) = change.approval {
+            values = values.l(":one", [json(approval)]).l(":empty", []).n(":next", counted + 1);
+            set.push("approvals = list_append(if_not_exists(approvals, :empty), :one), approval_count = :next");
+        }
+        if let Some(decided) = change.decided {
+            values = values.s(":decided", json(decided));
+            set.push("decided = :decided");
+        }
+        if set.is_empty() {
+            return Ok(true);
+        }
+        let count = if change.counted == 0 { FIRST_COUNT } else { LATER_COUNT };
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(id).0))
-            .update_expression("SET decided = :decided")
-            .condition_expression(DECIDE_CONDITION)
+            .update_expression(format!("SET {}", set.join(", ")))
+            .condition_expression(format!("{SETTLE_CONDITION} AND {count}"))
             .set_expression_attribute_values(Some(values.0))
             .send()
             .await;
         Ok(written("dynamodb:UpdateItem", result)?.is_some())
+    }
+
+    async fn refuse(&self, id: &str, refused: &Refused) -> Result<(), Error> {
+        let values = Item::default().l(":one", [json(refused)]).l(":empty", []);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id).0))
+            .update_expression("SET refusals = list_append(if_not_exists(refusals, :empty), :one)")
+            // Kept only beside an approval that exists: an unknown id writes nothing.
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_values(Some(values.0))
+            .send()
+            .await;
+        written("dynamodb:UpdateItem", result)?;
+        Ok(())
     }
 }

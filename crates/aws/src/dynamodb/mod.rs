@@ -101,6 +101,12 @@ impl Item {
         self
     }
 
+    /// A list of strings (`L` of `S`).
+    fn l(mut self, name: &str, values: impl IntoIterator<Item = String>) -> Self {
+        self.0.insert(name.into(), AttributeValue::L(values.into_iter().map(AttributeValue::S).collect()));
+        self
+    }
+
     fn s_opt(self, name: &str, value: Option<&str>) -> Self {
         match value {
             Some(v) => self.s(name, v),
@@ -123,6 +129,19 @@ impl Item {
     /// A required text attribute; its absence makes the item `CorruptRecord`.
     fn required(&self, name: &str, what: &str) -> Result<String, Error> {
         self.text(name).ok_or_else(|| corrupt(what, format!("its `{name}` attribute is missing or not a string")))
+    }
+
+    /// A list of JSON documents, each kept as a string (`L` of `S`); absent reads as empty.
+    fn json_list<T: serde::de::DeserializeOwned>(&self, name: &str, what: &str) -> Result<Vec<T>, Error> {
+        let Some(value) = self.0.get(name) else { return Ok(Vec::new()) };
+        let list = value.as_l().map_err(|_| corrupt(what, format!("its `{name}` attribute is not a list")))?;
+        list.iter()
+            .map(|v| {
+                let text = v.as_s().map_err(|_| corrupt(what, format!("an entry of `{name}` is not a string")))?;
+                serde_json::from_str(text)
+                    .map_err(|e| corrupt(what, format!("an entry of `{name}` does not read: {e}")))
+            })
+            .collect()
     }
 
     /// A JSON document kept in a string attribute.

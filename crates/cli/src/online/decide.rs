@@ -4,9 +4,10 @@
 
 use greenlight_aws::SfnExecutions;
 use greenlight_core::approval::{DecidedVia, Decision};
+use greenlight_core::approvers::Identity;
 use greenlight_core::lock::short_digest;
 use greenlight_core::pipeline::{Applied, DecidePorts, Decider, decide};
-use greenlight_core::ports::Locks;
+use greenlight_core::ports::{Locks, NoSlackDirectory};
 use serde_json::json;
 
 use super::{Orchestrator, aws_failure};
@@ -39,9 +40,14 @@ pub(crate) async fn decide_pending(args: DecideArgs, decision: Decision) -> Resu
     };
     let by = online.caller().await?.arn;
     let tokens = SfnExecutions::new(aws_sdk_sfn::Client::new(&online.config), String::new());
-    let decider = Decider { by: &by, channel: DecidedVia::Cli, comment: args.comment.as_deref() };
+    let decider = Decider {
+        by: &by,
+        channel: DecidedVia::Cli,
+        comment: args.comment.as_deref(),
+        identity: Identity::Principal(by.clone()),
+    };
     let now = chrono::Utc::now().timestamp();
-    let ports = DecidePorts { approvals: &online.ledger, tokens: &tokens };
+    let ports = DecidePorts { approvals: &online.ledger, tokens: &tokens, directory: &NoSlackDirectory };
     let applied =
         decide(&id, decision, decider, now, ports).await.map_err(|e| aws_failure(&format!("approval {id}"), &e))?;
     let verb = |approved: bool| if approved { "approved" } else { "rejected" };
@@ -69,6 +75,40 @@ pub(crate) async fn decide_pending(args: DecideArgs, decision: Decision) -> Resu
                 ),
             })
         }
+        Applied::Counted { record, count, .. } => Ok(match args.output {
+            Output::Json => format!(
+                "{}\n",
+                json!({
+                    "service": record.service, "tag": record.tag, "digest": record.digest,
+                    "approval_id": record.id, "deployment_id": record.deployment_id,
+                    "approvals": count, "required_approvals": record.required_approvals,
+                })
+            ),
+            Output::Text => format!(
+                "approval of {} {} ({}) counted as {by}: {count} of {}; production traffic moves once {} distinct approvers approved\n",
+                record.service,
+                record.tag,
+                short_digest(&record.digest),
+                record.required_approvals,
+                record.required_approvals
+            ),
+        }),
+        Applied::AlreadyCounted(record, a) => Err(Failure::Rejected(format!(
+            "greenlight: your approval of {} {} ({}) was counted at {}; {} of {} so far, another approver must approve",
+            record.service,
+            record.tag,
+            short_digest(&record.digest),
+            a.at,
+            record.approvals.len(),
+            record.required_approvals
+        ))),
+        Applied::Refused(record, refused) => Err(Failure::Rejected(format!(
+            "greenlight: refused for {} {} ({}): {}; nothing changed (the refusal is kept with the approval)",
+            record.service,
+            record.tag,
+            short_digest(&record.digest),
+            refused.reason
+        ))),
         Applied::AlreadyDecided(record, d) => Err(Failure::Rejected(format!(
             "greenlight: {} {} ({}) was already {} by {} via {} at {}",
             record.service,

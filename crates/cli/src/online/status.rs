@@ -115,6 +115,11 @@ struct Approval {
     /// Where the request went (the manifest's channels).
     channels: Vec<&'static str>,
     decided: Option<Decided>,
+    /// Distinct approvals needed, and those counted so far.
+    required_approvals: u32,
+    approvals: Vec<Decided>,
+    /// Decisions refused (not listed, not distinct), kept beside the approval.
+    refusals: Vec<greenlight_core::approval::Refused>,
 }
 
 pub(crate) async fn status(args: StatusArgs) -> Result<String, Failure> {
@@ -206,6 +211,9 @@ async fn gather(online: &Online, service: &Service) -> Result<ServiceStatus, Fai
             digest: a.digest,
             deployment_id: a.deployment_id,
             decided: a.decided,
+            required_approvals: a.required_approvals,
+            approvals: a.approvals,
+            refusals: a.refusals,
         }),
     })
 }
@@ -374,13 +382,30 @@ fn text(s: &ServiceStatus) -> String {
                     d.by,
                     d.at
                 ),
-                None => format!(
-                    "{} {} waiting until {}, asked in {}",
-                    a.tag,
-                    short_digest(&a.digest),
-                    a.expires_at,
-                    a.channels.join(" and ")
-                ),
+                None => {
+                    let counted: Vec<&str> = a.approvals.iter().map(|d| d.by.as_str()).collect();
+                    let progress = if a.required_approvals > 1 {
+                        format!(
+                            ", {} of {} approvals{}",
+                            counted.len(),
+                            a.required_approvals,
+                            if counted.is_empty() { String::new() } else { format!(" ({})", counted.join(", ")) }
+                        )
+                    } else {
+                        String::new()
+                    };
+                    let refused = match a.refusals.len() {
+                        0 => String::new(),
+                        n => format!(", {n} refused (last: {} — {})", a.refusals[n - 1].by, a.refusals[n - 1].reason),
+                    };
+                    format!(
+                        "{} {} waiting until {}, asked in {}{progress}{refused}",
+                        a.tag,
+                        short_digest(&a.digest),
+                        a.expires_at,
+                        a.channels.join(" and ")
+                    )
+                }
             },
         },
     ));

@@ -62,8 +62,12 @@ impl crate::ports::Approvals for FakeLedger {
         self.approvals.approval(id).await
     }
 
-    async fn decide(&self, id: &str, decided: &crate::approval::Decided, now: i64) -> Result<bool, Error> {
-        self.approvals.decide(id, decided, now).await
+    async fn settle(&self, id: &str, change: crate::ports::Settle<'_>, now: i64) -> Result<bool, Error> {
+        self.approvals.settle(id, change, now).await
+    }
+
+    async fn refuse(&self, id: &str, refused: &crate::approval::Refused) -> Result<(), Error> {
+        self.approvals.refuse(id, refused).await
     }
 }
 

@@ -216,15 +216,36 @@ impl crate::ports::Approvals for FakeApprovals {
         Ok(self.records.lock().map_err(|_| poisoned())?.iter().find(|r| r.id == id).cloned())
     }
 
-    async fn decide(&self, id: &str, decided: &crate::approval::Decided, now: i64) -> Result<bool, Error> {
+    async fn settle(&self, id: &str, change: crate::ports::Settle<'_>, now: i64) -> Result<bool, Error> {
         let mut records = self.records.lock().map_err(|_| poisoned())?;
         match records.iter_mut().find(|r| r.id == id) {
-            Some(r) if r.decided.is_none() && now <= r.expires_at => {
-                r.decided = Some(decided.clone());
+            Some(r) if r.decided.is_none() && now <= r.expires_at && r.approvals.len() == change.counted => {
+                r.approvals.extend(change.approval.cloned());
+                r.decided = change.decided.cloned();
                 Ok(true)
             }
             _ => Ok(false),
         }
+    }
+
+    async fn refuse(&self, id: &str, refused: &crate::approval::Refused) -> Result<(), Error> {
+        let mut records = self.records.lock().map_err(|_| poisoned())?;
+        if let Some(r) = records.iter_mut().find(|r| r.id == id) {
+            r.refusals.push(refused.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Slack user groups by id.
+#[derive(Debug, Default)]
+pub struct FakeSlackDirectory {
+    pub groups: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl crate::ports::SlackDirectory for FakeSlackDirectory {
+    async fn group_members(&self, group_id: &str) -> Result<Vec<String>, Error> {
+        self.groups.get(group_id).cloned().ok_or_else(|| Error::Chat { reason: format!("no_such_subteam: {group_id}") })
     }
 }
 

@@ -20,6 +20,8 @@ pub const MIN_VALIDATION_DEADLINE_SECONDS: u32 = 5;
 pub const MIN_APPROVAL_TIMEOUT_SECONDS: u32 = 60;
 /// Two days: longer than any team waits on a release, and within CodeDeploy's ready wait.
 pub const MAX_APPROVAL_TIMEOUT_SECONDS: u32 = 172_800;
+/// More distinct approvals than any release process asks for.
+pub const MAX_REQUIRED_APPROVALS: u32 = 10;
 pub const MIN_QUEUE_TIMEOUT_SECONDS: u32 = 60;
 pub const MAX_QUEUE_TIMEOUT_SECONDS: u32 = 86_400;
 /// Step Functions execution names are at most 80 characters; the service name plus a digest
@@ -183,6 +185,9 @@ impl Default for Validation {
 fn yes() -> bool {
     true
 }
+fn one() -> u32 {
+    1
+}
 pub(crate) fn default_hooks() -> Vec<Hook> {
     vec![Hook::AfterAllowTestTraffic]
 }
@@ -312,6 +317,15 @@ pub struct Approval {
     /// default: a rollback deploys a revision production already ran.
     #[serde(default)]
     pub rollbacks: bool,
+    /// Who may decide: Slack user ids (`U…`/`W…`) and user group ids (`S…`), email addresses
+    /// (each gets its own signed links), AWS principal ARNs (`greenlight approve`). Empty: anyone
+    /// who can click the Slack button or open the link decides (`manifest check` warns).
+    #[serde(default)]
+    pub approvers: Vec<crate::approvers::Approver>,
+    /// How many distinct approvers must approve before production traffic moves; one
+    /// rejection decides.
+    #[serde(default = "one")]
+    pub required_approvals: u32,
 }
 
 impl Default for Approval {
@@ -322,6 +336,8 @@ impl Default for Approval {
             channels: default_channels(),
             on_timeout: default_on_timeout(),
             rollbacks: false,
+            approvers: Vec::new(),
+            required_approvals: 1,
         }
     }
 }

@@ -57,6 +57,15 @@ impl Manifest {
         }
         v.0
     }
+
+    /// What `manifest check` warns about without refusing the manifest, in document order.
+    pub fn warnings(&self) -> Vec<Issue> {
+        let mut v = IssueSink::default();
+        for (i, s) in self.services.iter().enumerate() {
+            s.approval.warnings(&format!("services[{i}].approval"), &mut v);
+        }
+        v.0
+    }
 }
 
 impl Service {
@@ -324,6 +333,36 @@ impl Approval {
             if !seen.insert(c) {
                 v.push(format!("{at}.channels[{j}]"), "is listed twice", "list each channel once");
             }
+        }
+        v.range(format!("{at}.required_approvals"), self.required_approvals.into(), 1, MAX_REQUIRED_APPROVALS.into());
+        let mut listed = HashSet::new();
+        for (j, a) in self.approvers.iter().enumerate() {
+            if !listed.insert(a) {
+                v.push(format!("{at}.approvers[{j}]"), format!("`{a}` is listed twice"), "list each approver once");
+            }
+        }
+        let people = listed.iter().filter(|a| a.is_person()).count();
+        let groups = listed.len() - people;
+        if !self.approvers.is_empty() && groups == 0 && self.required_approvals as usize > people {
+            v.push(
+                format!("{at}.required_approvals"),
+                format!(
+                    "is {}, but approvers lists {people} (a deployment could never be approved)",
+                    self.required_approvals
+                ),
+                "list at least as many approvers as required_approvals, or lower it",
+            );
+        }
+    }
+
+    /// What works but deserves a second look: no approver list means anyone decides.
+    pub(super) fn warnings(&self, at: &str, v: &mut IssueSink) {
+        if self.required && self.approvers.is_empty() {
+            v.push(
+                format!("{at}.approvers"),
+                "is empty, so anyone who can click the Slack button or open a decision link decides",
+                "list who may decide: Slack user ids (U…), user group ids (S…), email addresses, AWS principal ARNs",
+            );
         }
     }
 }

@@ -65,6 +65,10 @@ where
         execution_id: request.step.execution_id.clone(),
         expires_at: lease.now + i64::from(service.approval.timeout_seconds),
         decided: None,
+        approvers: service.approval.approvers.clone(),
+        required_approvals: service.approval.required_approvals,
+        approvals: Vec::new(),
+        refusals: Vec::new(),
     };
     ports.approvals.put_approval(&record).await?;
     // The lock outlives the wait for a decision, and names the approval so that a newer push

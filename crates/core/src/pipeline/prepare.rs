@@ -9,7 +9,7 @@ use crate::lock::{Acquire, LockHolder, order_key, short_digest};
 use crate::manifest::{ConcurrencyPolicy, Service};
 use crate::plan::Registration;
 use crate::ports::{
-    Approvals, DeploymentState, DeploymentStatus, Deployments, History, Locks, ManifestSource, TaskDefinitions,
+    Approvals, DeploymentState, DeploymentStatus, Deployments, History, Locks, ManifestSource, Settle, TaskDefinitions,
     TaskTokens,
 };
 
@@ -302,8 +302,10 @@ where
             at: decision_time(now),
             channel: DecidedVia::Superseded,
             comment: None,
+            approver: None,
         };
-        if ports.approvals.decide(id, &decided, now).await? {
+        let change = Settle { counted: record.approvals.len(), approval: None, decided: Some(&decided) };
+        if ports.approvals.settle(id, change, now).await? {
             let cause = format!(
                 "{} {} is superseded: {} was pushed later. Its approval request is cancelled.",
                 record.service,
