@@ -34,11 +34,17 @@ async fn slack_request(p: &Pipeline) -> Value {
     }
 }
 
-/// The approve or reject link of v2's approval email.
+/// The approve or reject link of v2's approval email, once it was sent (request-approval asks
+/// in Slack first, then by email).
 async fn email_link(p: &Pipeline, decision: &str) -> String {
-    greenlight_tests::approve::email_link(p, "v2", decision)
-        .await
-        .unwrap_or_else(|| panic!("no {decision} link in the approval email"))
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        if let Some(link) = greenlight_tests::approve::email_link(p, "v2", decision).await {
+            return link;
+        }
+        assert!(Instant::now() < deadline, "no {decision} link in the approval email");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn running(p: &Pipeline, execution: &str) -> bool {
@@ -175,6 +181,41 @@ async fn two_required_approvals_take_two_distinct_approvers() {
     assert!(ledger.approver.as_deref().is_some_and(|a| a.starts_with("@alice, @bob via slack at ")), "{ledger:?}");
 }
 
+#[tokio::test]
+async fn a_deployment_stopped_in_codedeploy_while_the_approval_waits_cancels_it_and_frees_the_lock() {
+    use greenlight_core::approval::DecidedVia;
+    let (p, execution) = start(600).await;
+    let value = approve_button(&p).await;
+    let id = value.trim_start_matches("approve:").to_string();
+    let record = approval_record(&p, &id).await;
+    // Stopped in the console, with rollback, while greenlight waits for a decision.
+    p.stop_deployment(&record.deployment_id).await;
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.status, "FAILED", "{end:?}");
+    assert_eq!(end.error.as_deref(), Some("DeploymentEndedDuringApproval"), "{end:?}");
+    // The approval is cancelled, so no late click decides a deployment that is gone.
+    let decided = approval_record(&p, &id).await.decided.expect("cancelled");
+    assert_eq!((decided.approved, decided.channel), (false, DecidedVia::Cancelled), "{decided:?}");
+    assert!(
+        decided.comment.as_deref().unwrap_or_default().contains("ended Stopped while its approval waited"),
+        "{decided:?}"
+    );
+    // The lock is released: a newer push would not wait.
+    assert_eq!(p.lock_holder("web").await, None, "the lock is released");
+    // The ledger and the notification say why; production never moved.
+    p.assert_ledger("web", "v2", Outcome::RolledBack, "while its approval waited").await;
+    let notes = p.emulator.notifications().await;
+    let note = notes.iter().find(|n| n["subject"] == "greenlight: web v2 rolled back").expect("a notification");
+    assert!(note["message"].as_str().unwrap_or_default().contains("while its approval waited"), "{note}");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
+    // A click on the old message changes nothing and replaces it with what happened.
+    let (status, body) = click(&p, &value, "alice", SLACK_SIGNING_SECRET, now()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("already rejected by greenlight at "), "{body}");
+    let replaced = responses(&p).await.pop().expect("the message updated");
+    assert_eq!(replaced["replace_original"], true, "{replaced}");
+}
+
 /// Every log line of the run (each function process's log and the emulation's own) is free of
 /// the approval's task token: it lives in the ledger and in Step Functions, nowhere else.
 async fn assert_token_in_no_log(p: &Pipeline, approval_id: &str) {
@@ -277,7 +318,7 @@ async fn no_decision_in_time_rolls_back() {
     slack_request(&p).await;
     let end = p.finish(&execution, LIMIT, || async {}).await;
     assert_eq!(end.status, "FAILED", "{end:?}");
-    assert_eq!(end.error.as_deref(), Some("ApprovalTimedOut"));
+    assert_eq!(end.error.as_deref(), Some("ApprovalTimedOut"), "{end:?}");
     assert!(end.cause.as_deref().unwrap_or_default().contains("Nobody decided before the approval timeout"), "{end:?}");
     assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
     let notes = p.emulator.notifications().await;

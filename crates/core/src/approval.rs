@@ -68,6 +68,9 @@ pub enum DecidedVia {
     Link,
     /// greenlight itself: a newer push superseded the deployment.
     Superseded,
+    /// greenlight itself: the deployment ended, or its execution failed, while the approval
+    /// waited.
+    Cancelled,
     /// `greenlight approve` / `reject`, by the caller's AWS identity.
     Cli,
 }
@@ -78,6 +81,7 @@ impl DecidedVia {
             Self::Slack => "slack",
             Self::Link => "link",
             Self::Superseded => "superseded",
+            Self::Cancelled => "cancelled",
             Self::Cli => "cli",
         }
     }

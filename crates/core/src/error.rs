@@ -126,6 +126,11 @@ pub enum Error {
     )]
     QueueTimedOut { service: String, tag: String, holder: String, waited_seconds: i64, limit: u32 },
 
+    #[error(
+        "deployment {deployment_id} ended {status} while its approval waited ({reason}); the approval is cancelled"
+    )]
+    DeploymentEndedDuringApproval { deployment_id: String, status: String, reason: String },
+
     #[error("AWS throttled `{operation}`; retry with backoff")]
     Throttled { operation: &'static str, source: BoxError },
 
@@ -167,6 +172,8 @@ fn issues_list(issues: &[Issue]) -> String {
 impl Error {
     /// `Superseded`'s name, also given to a cancelled approval's task token.
     pub const SUPERSEDED: &'static str = "Superseded";
+    /// The watch beside a pending approval saw its deployment end without it.
+    pub const DEPLOYMENT_ENDED_DURING_APPROVAL: &'static str = "DeploymentEndedDuringApproval";
 
     /// The stable name the state machine's `Retry` / `Catch` match on.
     pub fn error_type(&self) -> &'static str {
@@ -196,6 +203,7 @@ impl Error {
             Self::Superseded { .. } => Self::SUPERSEDED,
             Self::Queued { .. } => "Queued",
             Self::QueueTimedOut { .. } => "QueueTimedOut",
+            Self::DeploymentEndedDuringApproval { .. } => Self::DEPLOYMENT_ENDED_DURING_APPROVAL,
             Self::Throttled { .. } => "Throttled",
             Self::AccessDenied { .. } => "AccessDenied",
             Self::Chat { .. } => "ChatFailed",
@@ -241,6 +249,7 @@ impl Error {
         "Superseded",
         "Queued",
         "QueueTimedOut",
+        "DeploymentEndedDuringApproval",
         "Throttled",
         "AccessDenied",
         "ChatFailed",
@@ -292,6 +301,11 @@ mod tests {
                 holder: "h".into(),
                 waited_seconds: 1,
                 limit: 1,
+            },
+            Error::DeploymentEndedDuringApproval {
+                deployment_id: "d".into(),
+                status: "Stopped".into(),
+                reason: "r".into(),
             },
             Error::Throttled { operation: "op", source: boxed() },
             Error::AccessDenied { operation: "op", source: boxed() },

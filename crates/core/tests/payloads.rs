@@ -3,8 +3,8 @@
 
 use greenlight_core::checks::ValidationRecord;
 use greenlight_core::pipeline::{
-    ApprovalRequest, ApprovalRequested, ExecutionInput, FinishInput, FinishOutput, HookEvent, Prepared, PushOutcome,
-    RollbackRequest, RolledBack, Started, StatusInput, StepInput,
+    ApprovalRequest, ApprovalRequested, ApprovalWatch, ExecutionInput, FinishInput, FinishOutput, HookEvent, Prepared,
+    PushOutcome, RollbackRequest, RolledBack, Started, StatusInput, StepInput,
 };
 use greenlight_core::ports::DeploymentState;
 use serde::Serialize;
@@ -33,6 +33,8 @@ fn payloads_round_trip() {
     check::<RolledBack>("rolled-back.json");
     check::<PushOutcome>("push-outcome.json");
     check::<StatusInput>("status-input.json");
+    check::<StatusInput>("approval-watch-input.json");
+    check::<ApprovalWatch>("approval-watch.json");
     check::<ApprovalRequest>("approval-request.json");
     check::<ApprovalRequested>("approval-requested.json");
     check::<FinishOutput>("finish-continued.json");

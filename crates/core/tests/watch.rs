@@ -40,6 +40,7 @@ fn input(continued: bool) -> StatusInput {
         service: Some("api-server".into()),
         push: Some(push()),
         poll_seconds: Some(15),
+        awaiting_approval: false,
     }
 }
 

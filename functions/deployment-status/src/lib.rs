@@ -8,8 +8,8 @@
 use greenlight_aws::{CodeDeployDeployments, DynamoLedger};
 use std::time::{Duration, SystemTime};
 
-use greenlight_core::pipeline::{StatusInput, StatusPorts, Watch, deployment_status};
-use greenlight_core::ports::{DeploymentState, Deployments, Locks};
+use greenlight_core::pipeline::{AwaitPorts, StatusInput, StatusPorts, Watch, deployment_status, watch_approval};
+use greenlight_core::ports::{Approvals, Deployments, Locks};
 use greenlight_runtime::{FunctionError, env, env_number, lease, lease_seconds, parse_input};
 use serde_json::Value;
 
@@ -36,18 +36,26 @@ impl Handler<CodeDeployDeployments, DynamoLedger> {
     }
 }
 
-impl<D: Deployments, L: Locks> Handler<D, L> {
+impl<D: Deployments, L: Locks + Approvals> Handler<D, L> {
     /// `deadline`: when Lambda ends this invocation (the runtime's `Lambda-Runtime-Deadline-Ms`).
-    pub async fn handle(&self, payload: Value, deadline: SystemTime) -> Result<DeploymentState, FunctionError> {
+    /// The answer is the deployment's state, or, beside a pending approval
+    /// (`awaiting_approval`), whether the approval is decided.
+    pub async fn handle(&self, payload: Value, deadline: SystemTime) -> Result<Value, FunctionError> {
         greenlight_runtime::fault_point("deployment-status")?;
         let input: StatusInput = parse_input(payload)?;
         let remaining = deadline.duration_since(SystemTime::now()).unwrap_or_default();
         let poll = Duration::from_secs(u64::from(input.poll_seconds.unwrap_or(15).max(1)));
         let watch = Watch::new(poll, self.watch_limit, remaining, self.lease_seconds);
+        if input.awaiting_approval {
+            let ports = AwaitPorts { deployments: &self.deployments, ledger: &self.ledger };
+            let seen = watch_approval(&input, ports, watch).await?;
+            tracing::info!(deployment_id = input.deployment.deployment_id, decided = seen.decided, "approval watch");
+            return Ok(serde_json::to_value(seen).unwrap_or_default());
+        }
         let ports = StatusPorts { deployments: &self.deployments, ledger: &self.ledger };
         let state = deployment_status(&input, ports, lease(self.lease_seconds), watch).await?;
         tracing::info!(deployment_id = state.id, status = state.status.as_str(), "deployment status");
-        Ok(state)
+        Ok(serde_json::to_value(state).unwrap_or_default())
     }
 }
 
@@ -69,7 +77,7 @@ mod tests {
         };
         let deadline = SystemTime::now() + Duration::from_secs(30);
         let s = h.handle(serde_json::json!({"deployment": {"deployment_id": "d-1"}}), deadline).await.expect("state");
-        assert_eq!(s.status, greenlight_core::ports::DeploymentStatus::Succeeded);
+        assert_eq!(s["status"], "Succeeded");
         let d: lambda_runtime::Diagnostic =
             h.handle(serde_json::json!({}), deadline).await.expect_err("missing").into();
         assert_eq!(d.error_type, "InvalidInput");

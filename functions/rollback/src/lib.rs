@@ -4,7 +4,7 @@
 
 use greenlight_aws::{CodeDeployDeployments, DynamoLedger, NotifyAdapters, SnsNotifier};
 use greenlight_core::pipeline::{NotifyPorts, RollbackRequest, RolledBack, rollback};
-use greenlight_core::ports::{Deployments, History, Locks, Notifier, Validations};
+use greenlight_core::ports::{Approvals, Deployments, History, Locks, Notifier, Validations};
 use greenlight_runtime::{FunctionError, env, parse_input};
 use serde_json::Value;
 
@@ -25,7 +25,7 @@ impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger> {
     }
 }
 
-impl<D: Deployments, N: Notifier, L: Validations + Locks + History> Handler<D, N, L> {
+impl<D: Deployments, N: Notifier, L: Validations + Locks + History + Approvals> Handler<D, N, L> {
     pub async fn handle(&self, payload: Value) -> Result<RolledBack, FunctionError> {
         let request: RollbackRequest = parse_input(payload)?;
         let ports = NotifyPorts { deployments: &self.deployments, notifier: &self.notifier, ledger: &self.ledger };

@@ -281,7 +281,7 @@ locals {
     "rollback" = [
       {
         sid       = "Ledger"
-        actions   = ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+        actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
         resources = [aws_dynamodb_table.ledger.arn]
       },
       {

@@ -5,6 +5,7 @@
 //! these; the tests call them over the in-memory fakes of `crate::fakes`.
 
 mod approval;
+mod awaiting;
 mod begin;
 mod decide;
 mod finish;
@@ -19,6 +20,7 @@ mod validate;
 
 pub use crate::execution::execution_name;
 pub use approval::{ApprovalChannels, ApprovalPorts, request_approval};
+pub use awaiting::{AwaitPorts, watch_approval};
 pub use begin::{BeginPorts, begin, hold, requested_by};
 pub use decide::{Applied, DecidePorts, Decider, decide};
 pub use finish::{NotifyPorts, finish};

@@ -112,6 +112,18 @@ pub struct StatusInput {
     /// Seconds between two looks at the deployment (the execution's `wait_seconds`).
     #[serde(default)]
     pub poll_seconds: Option<u32>,
+    /// The watch beside a pending approval ([`super::watch_approval`]): the deployment must
+    /// stay Ready until the approval is decided.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_approval: bool,
+}
+
+/// What the watch beside a pending approval saw, when the deployment still waits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalWatch {
+    /// The approval is decided (its branch ends with the decision); false: the invocation's
+    /// budget ran out first, and the state machine looks again.
+    pub decided: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,9 +1,12 @@
 //! rollback's step: stop what is still running, record why, release the lock, tell the team.
 
-use crate::approval::Decided;
+use crate::approval::{Decided, DecidedVia, decision_time};
 use crate::error::{Error, raised};
+use crate::event::Push;
 use crate::history::{HistoryUpdate, Outcome, TimelineState};
-use crate::ports::{DeploymentState, DeploymentStatus, Deployments, History, Locks, Notifier, Validations};
+use crate::ports::{
+    Approvals, DeploymentState, DeploymentStatus, Deployments, History, Locks, Notifier, Settle, Validations,
+};
 
 use super::finish::NotifyPorts;
 use super::start::deployment_description;
@@ -25,6 +28,36 @@ async fn stop_if_active(deployments: &impl Deployments, id: &str) -> Result<bool
     }
 }
 
+/// Cancels the approval this push's execution still waits for (named by the lock it holds), so
+/// that no late click decides a deployment that is gone; `Ok(true)` when one was cancelled.
+async fn cancel_pending_approval<L: Locks + Approvals>(
+    ledger: &L,
+    service: &str,
+    push: &Push,
+    reason: &str,
+) -> Result<bool, Error> {
+    let Some(holder) = ledger.holder(service).await? else { return Ok(false) };
+    if holder.execution != execution_name(service, push) {
+        return Ok(false);
+    }
+    let Some(id) = holder.approval_id else { return Ok(false) };
+    let Some(record) = ledger.approval(&id).await? else { return Ok(false) };
+    if record.decided.is_some() {
+        return Ok(false);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let cancelled = Decided {
+        approved: false,
+        by: "greenlight".into(),
+        at: decision_time(now),
+        channel: DecidedVia::Cancelled,
+        comment: Some(reason.to_string()),
+        approver: None,
+    };
+    let change = Settle { counted: record.approvals.len(), approval: None, decided: Some(&cancelled) };
+    ledger.settle(&id, change, now).await
+}
+
 /// rollback: stop the deployment with auto-rollback (traffic back to blue) if it is still
 /// active, record why in the ledger, release the service's lock, and tell the team. A push
 /// superseded before anything of it was deployed is recorded, not announced.
@@ -32,7 +65,7 @@ pub async fn rollback<D, N, L>(request: &RollbackRequest, ports: NotifyPorts<'_,
 where
     D: Deployments,
     N: Notifier,
-    L: Validations + Locks + History,
+    L: Validations + Locks + History + Approvals,
 {
     let (deployments, ledger) = (ports.deployments, ports.ledger);
     let input = &request.state;
@@ -126,6 +159,11 @@ where
     update.approver = input.approval.as_ref().map(Decided::summary);
     if let Err(e) = ledger.record(&input.service, push, &update).await {
         notes.push(format!("the ledger did not record the outcome: {e}"));
+    }
+    match cancel_pending_approval(ledger, &input.service, push, &reason).await {
+        Ok(true) => notes.push("its pending approval is cancelled".into()),
+        Ok(false) => {}
+        Err(e) => notes.push(format!("its pending approval could not be cancelled (it expires on its own): {e}")),
     }
     if let Err(e) = ledger.release(&input.service, &execution_name(&input.service, push)).await {
         notes.push(format!("the lock was not released (its lease ends it): {e}"));
