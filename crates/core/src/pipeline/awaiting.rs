@@ -106,6 +106,76 @@ mod tests {
         assert!(err.to_string().contains("ended Stopped while its approval waited"), "{err}");
     }
 
+    /// The push of `input_with_push`, and a lock held by `execution` naming approval `a1`.
+    fn held(execution: &str, decided: bool) -> (StatusInput, FakeLedger) {
+        let push = crate::event::Push { digest: "sha256:ab".into(), tag: "v2".into(), ..Default::default() };
+        let mut input = input();
+        input.push = Some(push.clone());
+        let ledger = FakeLedger::default();
+        let execution = if execution == "this" { execution_name("web", &push) } else { execution.to_string() };
+        let holder = crate::lock::LockHolder {
+            execution,
+            request: None,
+            order: "1".into(),
+            tag: "v3".into(),
+            digest: "sha256:cd".into(),
+            lease_until: i64::MAX,
+            deployment_id: Some("d-1".into()),
+            approval_id: Some("a1".into()),
+            shifting: false,
+        };
+        ledger.locks.lock().expect("lock").insert("web".into(), holder);
+        ledger.approvals.records.lock().expect("lock").push(crate::approval::ApprovalRecord {
+            id: "a1".into(),
+            task_token: "T".into(),
+            service: "web".into(),
+            tag: "v2".into(),
+            digest: "sha256:ab".into(),
+            deployment_id: "d-1".into(),
+            execution_id: None,
+            expires_at: i64::MAX,
+            decided: decided.then(|| crate::approval::Decided {
+                approved: true,
+                by: "@alice".into(),
+                at: "2026-12-01T09:30:00Z".into(),
+                channel: crate::approval::DecidedVia::Slack,
+                comment: None,
+                approver: None,
+            }),
+            approvers: Vec::new(),
+            required_approvals: 1,
+            approvals: Vec::new(),
+            refusals: Vec::new(),
+        });
+        (input, ledger)
+    }
+
+    #[tokio::test]
+    async fn a_decision_ends_the_watch() {
+        let deployments = FakeDeployments { status: Some(DeploymentStatus::Ready), ..Default::default() };
+        let (input, ledger) = held("this", true);
+        let seen = watch_approval(&input, AwaitPorts { deployments: &deployments, ledger: &ledger }, watch())
+            .await
+            .expect("decided");
+        assert_eq!(seen, ApprovalWatch { decided: true });
+    }
+
+    #[tokio::test]
+    async fn a_deployment_stopped_by_a_newer_push_is_superseded_not_ended() {
+        let deployments = FakeDeployments { status: Some(DeploymentStatus::Stopped), ..Default::default() };
+        let (input, ledger) = held("web-newer", false);
+        let err = watch_approval(&input, AwaitPorts { deployments: &deployments, ledger: &ledger }, watch())
+            .await
+            .expect_err("superseded");
+        assert_eq!(err.error_type(), "Superseded", "{err}");
+        // Still this execution's lock: the deployment ended on its own.
+        let (input, ledger) = held("this", false);
+        let err = watch_approval(&input, AwaitPorts { deployments: &deployments, ledger: &ledger }, watch())
+            .await
+            .expect_err("ended");
+        assert_eq!(err.error_type(), "DeploymentEndedDuringApproval", "{err}");
+    }
+
     #[tokio::test]
     async fn a_deployment_still_ready_is_watched_until_the_budget_runs_out() {
         let deployments = FakeDeployments { status: Some(DeploymentStatus::Ready), ..Default::default() };
