@@ -219,10 +219,7 @@ async fn a_deployment_stopped_in_codedeploy_while_the_approval_waits_cancels_it_
 /// Every log line of the run (each function process's log and the emulation's own) is free of
 /// the approval's task token: it lives in the ledger and in Step Functions, nowhere else.
 async fn assert_token_in_no_log(p: &Pipeline, approval_id: &str) {
-    use greenlight_core::ports::Approvals;
-    let table = p.seeded["table"].as_str().unwrap_or_default();
-    let ledger = greenlight_aws::DynamoLedger::new(aws_sdk_dynamodb::Client::new(&p.config), table);
-    let record = ledger.approval(approval_id).await.expect("the ledger").expect("the approval");
+    let record = approval_record(p, approval_id).await;
     assert!(record.task_token.len() > 20, "a real task token: {}", record.task_token);
     let mut scanned = 0;
     for entry in std::fs::read_dir(&p.emulator.dir).expect("the emulation's logs") {
