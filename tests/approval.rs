@@ -273,7 +273,7 @@ async fn approve_in_slack_moves_production_once() {
     let resp = greenlight_http::client().expect("an HTTP client").post(&link).send().await.expect("POST link");
     assert_eq!(resp.status().as_u16(), 409);
     let page = resp.text().await.unwrap_or_default();
-    assert!(page.contains("already approved by @alice"), "{page}");
+    assert!(page.contains("already approved by <strong>@alice</strong>"), "{page}");
     let record = p.assert_ledger("web", "v2", Outcome::Deployed, "").await;
     assert!(record.approver.as_deref().is_some_and(|a| a.starts_with("@alice via slack at ")), "{record:?}");
 }
@@ -321,4 +321,55 @@ async fn no_decision_in_time_rolls_back() {
     let notes = p.emulator.notifications().await;
     assert!(notes.iter().any(|n| n["subject"] == "greenlight: web v2 rolled back"), "{notes:?}");
     p.assert_ledger("web", "v2", Outcome::RolledBack, "Nobody decided before the approval timeout").await;
+}
+
+#[tokio::test]
+async fn the_link_page_in_a_browser_shows_the_evidence_decides_with_a_comment_and_then_who_decided() {
+    let (p, execution) = start(600).await;
+    slack_request(&p).await;
+    let link = email_link(&p, "approve").await;
+    let approval_id = link.split("/links/").nth(1).and_then(|r| r.split('/').next()).expect("id").to_string();
+    let dir = greenlight_tests::browser::artifacts("approval-page");
+    // Markup in a comment is text, not HTML.
+    let comment = "diff read <b>twice</b> & the report is green";
+    let (url, shots) = (link.clone(), dir.clone());
+    let run = tokio::task::spawn_blocking(move || greenlight_tests::browser::approval_page(&url, &shots, comment))
+        .await
+        .expect("the browser run");
+    assert_eq!(run.form.comment, 1, "{run:?}");
+    assert_eq!(run.form.buttons, ["Approve: shift production traffic"], "{run:?}");
+    let [page, answer, again] = &run.visits[..] else { panic!("three visits: {run:?}") };
+
+    assert_eq!((page.status, page.title.as_str()), (Some(200), "Approve web v2 for production?"), "{page:?}");
+    let digest = p.digest("v2");
+    for needle in [
+        "Tag\tv2",
+        digest.as_str(),
+        "Asked by\tan image pushed to ECR",
+        "Who may decide\tanyone with a link",
+        "Approved so far\tnobody yet (0 of 1 needed)",
+        "Decide before",
+        "Task definition changes",
+        "Validation on the test listener",
+        "passed",
+    ] {
+        assert!(page.text.contains(needle), "{needle:?} not on the page:\n{}", page.text);
+    }
+    assert_eq!(answer.status, Some(200), "{answer:?}");
+    assert_eq!(answer.title, "Approved", "{answer:?}");
+    assert!(answer.text.contains("web v2 goes to production now"), "{answer:?}");
+    assert_eq!((again.status, again.title.as_str()), (Some(200), "Already decided"), "{again:?}");
+    assert!(again.text.contains("approved by signed link at ") && again.text.contains(comment), "{again:?}");
+    for visit in &run.visits {
+        let png = std::fs::read(&visit.screenshot).expect("the screenshot");
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} is no page", visit.screenshot.display());
+    }
+
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.status, "SUCCEEDED", "{end:?}");
+    assert_eq!(p.serving(Port::Production).await, Some(digest));
+    let decided = approval_record(&p, &approval_id).await.decided.expect("decided");
+    assert_eq!(decided.comment.as_deref(), Some(comment), "{decided:?}");
+    let record = p.assert_ledger("web", "v2", Outcome::Deployed, "").await;
+    assert!(record.approver.as_deref().is_some_and(|a| a.starts_with("signed link via link at ")), "{record:?}");
 }

@@ -277,12 +277,16 @@ fn key(s: &Scenario) -> String {
 
 /// Runs the scenarios `jobs` at a time, started in their order; prints each as it ends. The
 /// runs come back in the scenarios' order.
+/// Runs the scenarios `jobs` at a time and returns their runs in the order given. The ones that
+/// wait out a clock start first, so that a phase does not end on one of them running alone.
 async fn run_all(scenarios: Vec<Scenario>, jobs: usize, expected: Option<Arc<Expected>>) -> Vec<Run> {
     let total = scenarios.len();
+    let mut scenarios: Vec<(usize, Scenario)> = scenarios.into_iter().enumerate().collect();
+    scenarios.sort_by_key(|(i, s)| (!waits_out_a_clock(s), *i));
     let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let (done, mut ended) = tokio::sync::mpsc::unbounded_channel();
     let starter = tokio::spawn(async move {
-        for (i, s) in scenarios.into_iter().enumerate() {
+        for (i, s) in scenarios {
             let permit = limit.clone().acquire_owned().await.expect("the semaphore is never closed");
             let (done, expected) = (done.clone(), expected.clone());
             tokio::spawn(async move {
@@ -306,6 +310,14 @@ async fn run_all(scenarios: Vec<Scenario>, jobs: usize, expected: Option<Arc<Exp
     starter.await.unwrap_or_else(|e| panic!("the scenario starter failed: {e}"));
     runs.sort_by_key(|(i, _)| *i);
     runs.into_iter().map(|(_, r)| r).collect()
+}
+
+/// A scenario that lasts a minute or more: a push abandoned while traffic moves (the next one
+/// waits for its lease), or approval-callback failing for good (nobody can decide, so the
+/// approval times out).
+fn waits_out_a_clock(s: &Scenario) -> bool {
+    s.base == Base::Abandoned
+        || (s.persistent && s.fault.as_ref().is_some_and(|f| f.caller == function_name("approval-callback")))
 }
 
 fn ends(r: &Run) -> String {

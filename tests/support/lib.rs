@@ -7,6 +7,7 @@
 
 pub mod approve;
 pub mod bench;
+pub mod browser;
 pub mod cli;
 pub mod corpus;
 pub mod emulator;

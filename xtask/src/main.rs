@@ -9,6 +9,7 @@ mod cmd;
 mod demo;
 mod emulator;
 mod package;
+mod pool;
 mod reliability;
 mod schema;
 mod terraform_schema;

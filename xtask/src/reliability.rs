@@ -19,6 +19,11 @@ pub(crate) fn run(short: bool, extra: &[String]) -> Result<()> {
 /// The report over binaries already built; with `calls`, the emulations record each function's
 /// AWS calls there (`GREENLIGHT_AWS_CALLS_DIR`).
 pub(crate) fn report(short: bool, extra: &[String], calls: Option<&Path>) -> Result<()> {
+    step(if short { "reliability (short form)" } else { "reliability" }, command(short, extra, calls))
+}
+
+/// The report's command (`cargo xtask test` runs the short form beside the test binaries).
+pub(crate) fn command(short: bool, extra: &[String], calls: Option<&Path>) -> Command {
     let mut c = Command::new(target_dir().join("debug/reliability"));
     if let Some(dir) = calls {
         c.env("GREENLIGHT_AWS_CALLS_DIR", dir);
@@ -27,5 +32,5 @@ pub(crate) fn report(short: bool, extra: &[String], calls: Option<&Path>) -> Res
         c.arg("--short");
     }
     c.args(extra);
-    step(if short { "reliability (short form)" } else { "reliability" }, c)
+    c
 }

@@ -289,6 +289,7 @@ async fn a_new_approval_never_overwrites_one() {
         required_approvals: 1,
         approvals: Vec::new(),
         refusals: Vec::new(),
+        evidence: None,
     };
     let (l, sent) = ledger(vec![]);
     l.put_approval(&record).await.expect("stored");

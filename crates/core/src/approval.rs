@@ -127,6 +127,9 @@ pub struct ApprovalRecord {
     /// Decisions refused: from someone not listed, or not distinct.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refusals: Vec<Refused>,
+    /// What the approvers were shown (the link's page shows it again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 fn one() -> u32 {
@@ -239,13 +242,17 @@ pub fn verify_slack(secret: &[u8], timestamp: &str, body: &[u8], signature: &str
     Ok(())
 }
 
-/// The evidence shown with an approval request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The evidence shown with an approval request (and kept in its record for the link's page).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     pub image_uri: String,
     pub diff: Vec<String>,
     pub validation: String,
     pub links: Vec<(String, String)>,
+    /// Who asked for the deploy when a person did (`deploy requested by arn:…: reason`); none
+    /// for an image pushed to ECR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
 
 /// The Block Kit message: what is asked, the evidence, and the two buttons.
@@ -279,11 +286,12 @@ pub fn slack_message(record: &ApprovalRecord, evidence: &Evidence, timeout_secon
 /// The message as it reads once decided (replaces the original in Slack).
 pub fn slack_decided_message(record: &ApprovalRecord, decided: &Decided) -> Value {
     let verb = if decided.approved { "approved" } else { "rejected" };
+    let said = decided.comment.as_deref().map(|c| format!("\n> {c}")).unwrap_or_default();
     json!({
         "replace_original": true,
         "text": format!("{} {} {verb} by {} at {}", record.service, record.tag, decided.by, decided.at),
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*{} {}* was *{verb}* by {} at {} (via {}).", record.service, record.tag, decided.by, decided.at, decided.channel)}}
+            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*{} {}* was *{verb}* by {} at {} (via {}).{said}", record.service, record.tag, decided.by, decided.at, decided.channel)}}
         ]
     })
 }
@@ -421,12 +429,14 @@ mod tests {
             required_approvals: 1,
             approvals: Vec::new(),
             refusals: Vec::new(),
+            evidence: None,
         };
         let evidence = Evidence {
             image_uri: "1.dkr.ecr.r.amazonaws.com/web@sha256:abc".into(),
             diff: vec!["~ containerDefinitions[web].image: \"a\" -> \"b\"".into()],
             validation: "validation passed in 10 ms".into(),
             links: vec![("deployment".into(), "https://console/d-1".into())],
+            requested_by: None,
         };
         let m = slack_message(&record, &evidence, 3600);
         let text = m.to_string();

@@ -156,6 +156,7 @@ async fn supersede_takes_the_lock_from_an_older_push_stops_its_deployment_and_ca
         required_approvals: 1,
         approvals: Vec::new(),
         refusals: Vec::new(),
+        evidence: None,
     });
     run_prepare(&w, &new, NOW).await.expect("prepared");
     assert_eq!(*w.deployments.stopped.lock().expect("lock"), ["d-OLD"]);

@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 mod directory;
 mod keys;
 mod pages;
+mod review;
 mod routes;
 
 use greenlight_aws::{DynamoLedger, SecretsManagerSecrets, SfnExecutions};
@@ -110,6 +111,7 @@ mod tests {
             required_approvals: 1,
             approvals: Vec::new(),
             refusals: Vec::new(),
+            evidence: None,
         });
         Handler {
             approvals,
@@ -219,5 +221,60 @@ mod tests {
         h.keys = Keys::new(secrets, None, Some("links".into()));
         assert_eq!(h.handle(request("POST", &url)).await.expect("decided").status(), 200);
         assert_eq!(h.handle(slack_post("payload=%7B%7D")).await.expect("page").status(), 401);
+    }
+
+    /// A POST of the link page's form with this body.
+    fn form_post(url: &str, body: &str) -> Request {
+        let mut r = request("POST", url);
+        *r.body_mut() = Body::Text(body.into());
+        r.headers_mut().insert("content-type", "application/x-www-form-urlencoded".parse().expect("header"));
+        r
+    }
+
+    async fn body_text(response: Response<Body>) -> String {
+        match response.into_body() {
+            Body::Text(t) => t,
+            other => panic!("not a text body: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_link_page_shows_the_evidence_and_the_comment_travels_with_the_decision() {
+        let h = handler();
+        h.approvals.records.lock().expect("lock")[0].evidence = Some(greenlight_core::approval::Evidence {
+            image_uri: "1.dkr.ecr.r.amazonaws.com/web@sha256:ab".into(),
+            diff: vec!["~ environment[MODE]: \"a\" -> \"<b>\"".into()],
+            validation: "validation passed in 9 ms".into(),
+            links: vec![("deployment".into(), "https://console.example/d-1".into())],
+            requested_by: Some("deploy requested by arn:aws:iam::1:role/ops: hotfix".into()),
+        });
+        let url = link("https://cb.example", b"key", "a1", Decision::Reject, now() + 600);
+        let page = body_text(h.handle(request("GET", &url)).await.expect("page")).await;
+        for needle in [
+            "<title>Reject web v2?</title>",
+            "web@sha256:ab",
+            "&quot;&lt;b&gt;&quot;",
+            "validation passed in 9 ms",
+            "deploy requested by arn:aws:iam::1:role/ops: hotfix",
+            "<a href=\"https://console.example/d-1\">d-1</a>",
+            "nobody yet (0 of 1 needed)",
+            "<textarea id=\"comment\" name=\"comment\"",
+            "Reject: roll back",
+        ] {
+            assert!(page.contains(needle), "{needle} missing from {page}");
+        }
+        // Too long a comment decides nothing and says so.
+        let long = format!("comment={}", "x".repeat(crate::review::MAX_COMMENT + 1));
+        let refused = h.handle(form_post(&url, &long)).await.expect("page");
+        assert_eq!(refused.status(), 400);
+        assert!(body_text(refused).await.contains("at most 1000"));
+        assert!(h.tokens.succeeded.lock().expect("lock").is_empty(), "nothing decided");
+        let decided = h.handle(form_post(&url, "comment=+error+rate+up+%3E+5%25+")).await.expect("decided");
+        assert_eq!(decided.status(), 200);
+        let record = h.approvals.records.lock().expect("lock")[0].clone();
+        assert_eq!(record.decided.and_then(|d| d.comment).as_deref(), Some("error rate up > 5%"));
+        // The second visit says who decided and what they said.
+        let again = body_text(h.handle(request("GET", &url)).await.expect("page")).await;
+        assert!(again.contains("Already decided") && again.contains("error rate up &gt; 5%"), "{again}");
     }
 }

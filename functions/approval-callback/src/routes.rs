@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::Handler;
 use crate::pages::{applied_page, escape, page, text};
+use crate::review::{MAX_COMMENT, review_page};
 
 /// The largest body a Slack interaction request has here: a block_actions payload of one
 /// approval message is a few kilobytes; anything near this is not Slack's.
@@ -87,22 +88,19 @@ pub(crate) async fn callback<A: Approvals, T: TaskTokens, C: Chat, S: Secrets, D
                 Ok(()) => {}
             }
             match req.method.as_str() {
-                // Link scanners and chat unfurlers follow links: a GET only asks.
-                "GET" | "HEAD" => Ok(page(
-                    200,
-                    if decision == Decision::Approve { "Approve this deployment?" } else { "Reject this deployment?" },
-                    &format!(
-                        "<form method=\"post\"><button type=\"submit\">{}</button></form>",
-                        if decision == Decision::Approve {
-                            "Approve: shift production traffic"
-                        } else {
-                            "Reject: roll back"
-                        }
-                    ),
-                )),
+                // Link scanners and chat unfurlers follow links: a GET only shows the page.
+                "GET" | "HEAD" => Ok(match approvals.approval(id).await? {
+                    Some(record) => review_page(&record, decision, now),
+                    None => page(404, "Unknown approval", "<p>There is no such approval request.</p>"),
+                }),
                 "POST" => {
+                    let comment = match form_comment(req) {
+                        Ok(comment) => comment,
+                        Err(problem) => return Ok(page(400, "Comment not taken", &problem)),
+                    };
                     let ports = DecidePorts { approvals, tokens, directory };
-                    let decider = Decider::new("signed link", DecidedVia::Link, Identity::Anyone);
+                    let mut decider = Decider::new("signed link", DecidedVia::Link, Identity::Anyone);
+                    decider.comment = comment.as_deref();
                     Ok(applied_page(decide(id, decision, decider, now, ports).await?))
                 }
                 _ => Ok(text(405, "use GET to see the page, POST to decide")),
@@ -186,4 +184,22 @@ async fn slack<A: Approvals, T: TaskTokens, C: Chat, S: Secrets, D: SlackDirecto
         h.chat.post(url, &message).await?;
     }
     Ok(text(200, reply))
+}
+
+/// The review page's `comment` field from a form POST (none when empty or not a form): a
+/// comment over `MAX_COMMENT` characters is refused with the page's explanation.
+fn form_comment(req: &CallbackRequest) -> Result<Option<String>, String> {
+    if !req.header("content-type").is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded")) {
+        return Ok(None);
+    }
+    let comment =
+        url::form_urlencoded::parse(&req.body).find(|(k, _)| k == "comment").map(|(_, v)| v.trim().to_string());
+    match comment {
+        Some(c) if c.chars().count() > MAX_COMMENT => Err(format!(
+            "<p>The comment has {} characters; a decision takes at most {MAX_COMMENT}. Go back, shorten it and decide again. Nothing changed.</p>",
+            c.chars().count()
+        )),
+        Some(c) if !c.is_empty() => Ok(Some(c)),
+        _ => Ok(None),
+    }
 }

@@ -55,27 +55,6 @@ where
     let service = find(&manifest, &request.step.service)?;
     let deployment = request.step.deployment.as_ref().ok_or_else(|| missing_input("deployment"))?;
     let push = &request.step.push;
-    let record = ApprovalRecord {
-        id: new_id(),
-        task_token: request.task_token.clone(),
-        service: service.name.clone(),
-        tag: push.tag.clone(),
-        digest: push.digest.clone(),
-        deployment_id: deployment.deployment_id.clone(),
-        execution_id: request.step.execution_id.clone(),
-        expires_at: lease.now + i64::from(service.approval.timeout_seconds),
-        decided: None,
-        approvers: service.approval.approvers.clone(),
-        required_approvals: service.approval.required_approvals,
-        approvals: Vec::new(),
-        refusals: Vec::new(),
-    };
-    ports.approvals.put_approval(&record).await?;
-    // The lock outlives the wait for a decision, and names the approval so that a newer push
-    // can cancel it.
-    let renew = Renew { approval_id: Some(&record.id), ..Renew::default() };
-    keep_lock(ports.ledger, &service.name, push, record.expires_at + lease.seconds, &renew).await?;
-
     let mut diff = Vec::new();
     if let Some(prepared) = &request.step.prepared
         && let (Some(old), Some(new)) = (&prepared.previous_task_definition_arn, &prepared.task_definition_arn)
@@ -98,7 +77,30 @@ where
                 deployment.deployment_id, push.region
             ),
         )],
+        requested_by: super::requested_by(push),
     };
+    let record = ApprovalRecord {
+        id: new_id(),
+        task_token: request.task_token.clone(),
+        service: service.name.clone(),
+        tag: push.tag.clone(),
+        digest: push.digest.clone(),
+        deployment_id: deployment.deployment_id.clone(),
+        execution_id: request.step.execution_id.clone(),
+        expires_at: lease.now + i64::from(service.approval.timeout_seconds),
+        decided: None,
+        approvers: service.approval.approvers.clone(),
+        required_approvals: service.approval.required_approvals,
+        approvals: Vec::new(),
+        refusals: Vec::new(),
+        evidence: Some(evidence.clone()),
+    };
+    ports.approvals.put_approval(&record).await?;
+    // The lock outlives the wait for a decision, and names the approval so that a newer push
+    // can cancel it.
+    let renew = Renew { approval_id: Some(&record.id), ..Renew::default() };
+    keep_lock(ports.ledger, &service.name, push, record.expires_at + lease.seconds, &renew).await?;
+
     // Every channel is tried: one that is down (Slack answering 5xx) must not keep the request
     // from the others. The step fails only when no channel reached anyone.
     let mut sent = Vec::new();

@@ -146,6 +146,7 @@ mod tests {
             required_approvals: 1,
             approvals: Vec::new(),
             refusals: Vec::new(),
+            evidence: None,
         });
         (input, ledger)
     }

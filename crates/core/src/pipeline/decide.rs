@@ -203,6 +203,7 @@ mod tests {
             required_approvals: required,
             approvals: Vec::new(),
             refusals: Vec::new(),
+            evidence: None,
         }
     }
 
