@@ -9,8 +9,8 @@ use greenlight_core::history::Outcome;
 use greenlight_core::ports::ExecutionStart;
 use greenlight_tests::approve::{click, now, slack_user_id};
 use greenlight_tests::emulator::Port;
-use greenlight_tests::pipeline::{Hook, Pipeline, SLACK_SIGNING_SECRET, Setup};
-use serde_json::Value;
+use greenlight_tests::pipeline::{Hook, Pipeline, SLACK_CHANNEL, SLACK_SIGNING_SECRET, Setup};
+use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(150);
 
@@ -22,11 +22,15 @@ async fn start(timeout: u32) -> (Pipeline, String) {
     (p, execution_arn)
 }
 
-/// Waits for the approval request in Slack; returns its payload.
+/// Waits for the approval request in Slack (by the incoming webhook, or by `chat.postMessage`
+/// for a service with `slack_channel`); returns its payload.
 async fn slack_request(p: &Pipeline) -> Value {
     let deadline = Instant::now() + LIMIT;
     loop {
-        if let Some(m) = p.slack_messages().await.into_iter().find(|m| m["hook"] == "incoming-webhook") {
+        let messages = p.slack_messages().await;
+        if let Some(m) =
+            messages.into_iter().find(|m| m["hook"] == "incoming-webhook" || m["hook"] == "chat.postMessage")
+        {
             return m["payload"].clone();
         }
         assert!(Instant::now() < deadline, "no approval request reached Slack");
@@ -184,10 +188,13 @@ async fn two_required_approvals_take_two_distinct_approvers() {
 #[tokio::test]
 async fn a_deployment_stopped_in_codedeploy_while_the_approval_waits_cancels_it_and_frees_the_lock() {
     use greenlight_core::approval::DecidedVia;
-    let (p, execution) = start(600).await;
+    // Posted with the bot token, so that greenlight can edit the message.
+    let (p, execution) = start_with(json!({"slack_channel": SLACK_CHANNEL}), json!({})).await;
     let value = approve_button(&p).await;
     let id = value.trim_start_matches("approve:").to_string();
     let record = approval_record(&p, &id).await;
+    let post = record.slack_post.clone().expect("the request's message is kept");
+    assert_eq!(post.channel, SLACK_CHANNEL, "{post:?}");
     // Stopped in the console, with rollback, while greenlight waits for a decision.
     p.stop_deployment(&record.deployment_id).await;
     let end = p.finish(&execution, LIMIT, || async {}).await;
@@ -208,6 +215,14 @@ async fn a_deployment_stopped_in_codedeploy_while_the_approval_waits_cancels_it_
     let note = notes.iter().find(|n| n["subject"] == "greenlight: web v2 rolled back").expect("a notification");
     assert!(note["message"].as_str().unwrap_or_default().contains("while its approval waited"), "{note}");
     assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
+    // The request's message now says so, without buttons.
+    let messages = p.slack_messages().await;
+    let message = messages.iter().find(|m| m["ts"] == post.ts.as_str()).expect("the request's message");
+    let updates = message["updates"].as_array().cloned().unwrap_or_default();
+    assert_eq!(updates.len(), 1, "{message}");
+    let text = updates[0].to_string();
+    assert!(text.contains("the approval is *cancelled*") && text.contains("ended Stopped"), "{text}");
+    assert!(!text.contains("greenlight_approve"), "no buttons left: {text}");
     // A click on the old message changes nothing and replaces it with what happened.
     let (status, body) = click(&p, &value, "alice", SLACK_SIGNING_SECRET, now()).await;
     assert_eq!(status, 200, "{body}");

@@ -18,7 +18,7 @@ pub async fn slack_requests(p: &Pipeline) -> Vec<Value> {
     p.slack_messages()
         .await
         .into_iter()
-        .filter(|m| m["hook"] == "incoming-webhook")
+        .filter(|m| m["hook"] == "incoming-webhook" || m["hook"] == "chat.postMessage")
         .map(|m| m["payload"].clone())
         .collect()
 }

@@ -234,9 +234,10 @@ impl Emulator {
     }
 
     /// The fake Slack answers the next `times` posts with `status`, then takes posts again.
-    /// The fake Slack's user groups (`{"S…": ["U…"]}`), readable with `bot_token`.
-    pub async fn slack_groups(&self, bot_token: &str, groups: &Value) {
-        self.control("slack-groups", &json!({ "bot_token": bot_token, "groups": groups })).await;
+    /// The fake Slack's user groups (`{"S…": ["U…"]}`), readable with `bot_token`, and the
+    /// channels its bot may post to.
+    pub async fn slack_groups(&self, bot_token: &str, groups: &Value, channels: &[&str]) {
+        self.control("slack-groups", &json!({ "bot_token": bot_token, "groups": groups, "channels": channels })).await;
     }
 
     pub async fn slack_outage_for(&self, status: u16, times: u32) {

@@ -28,6 +28,8 @@ pub const SLACK_SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 pub const LINK_KEY: &str = "greenlight-test-link-key";
 /// The Slack app's bot token, which reads the fake Slack's user groups.
 pub const SLACK_BOT_TOKEN: &str = "xoxb-greenlight-test";
+/// The Slack channel the fake Slack's bot is in (`approval.slack_channel`).
+pub const SLACK_CHANNEL: &str = "C0DEPLOYS1";
 pub const STATE_MACHINE: &str = "greenlight-deploy";
 pub const VALIDATE_FUNCTION: &str = "greenlight-validate";
 pub const MANIFEST_PARAMETER: &str = "/greenlight/manifest";
@@ -322,7 +324,7 @@ impl Pipeline {
         let secret = |k: &str| seeded["greenlight_secrets"][k].as_str().unwrap_or_default().to_string();
         let (slack_webhook, slack_signing, link_key, slack_bot_token) =
             (secret("slack-webhook"), secret("slack-signing-secret"), secret("link-key"), secret("slack-bot-token"));
-        emulator.slack_groups(SLACK_BOT_TOKEN, &setup.slack_groups).await;
+        emulator.slack_groups(SLACK_BOT_TOKEN, &setup.slack_groups, &[SLACK_CHANNEL]).await;
         let slack_api = format!("{}/greenlight-emulator/slack-api", emulator.endpoint);
         let callback_url = format!("{}/lambda-url/{}", emulator.endpoint, function_name("approval-callback"));
         let state_machine_arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}");
@@ -506,7 +508,7 @@ impl Pipeline {
             let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             let lease_until = item.get("lease_until").and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
             let shifting = item.get("shifting").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false);
-            json!({"execution": text("execution"), "tag": text("tag"), "digest": text("digest"), "lease_until": lease_until, "shifting": shifting})
+            json!({"execution": text("execution"), "tag": text("tag"), "digest": text("digest"), "lease_until": lease_until, "shifting": shifting, "deployment_id": item.get("deployment_id").and_then(|v| v.as_s().ok())})
         })
     }
 

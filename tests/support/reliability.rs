@@ -22,7 +22,7 @@ use crate::approve::{button, click, email_link, follow, now, slack_requests};
 use crate::emulator::Options;
 use crate::faults::{Kind, Report, Rule};
 use crate::modes::Mode;
-use crate::pipeline::{Hook, Pipeline, SLACK_SIGNING_SECRET, Setup, function_name};
+use crate::pipeline::{Hook, Pipeline, SLACK_CHANNEL, SLACK_SIGNING_SECRET, Setup, function_name};
 
 /// How long one scenario may take before its executions count as left hanging.
 const LIMIT: Duration = Duration::from_secs(420);
@@ -53,10 +53,14 @@ pub enum Base {
     /// (StopExecution) while its deployment keeps blue for a while; v3 pushed waits until v2's
     /// lease ran out and its deployment ended, then takes the lock and goes live.
     Abandoned,
+    /// v2 pushed, its approval posted to a Slack channel with the bot token; while it waits,
+    /// its deployment is stopped in the CodeDeploy console: the approval is cancelled, its
+    /// message edited to say so, v2 rolled back.
+    StoppedWhileWaiting,
 }
 
 impl Base {
-    pub const ALL: [Base; 11] = [
+    pub const ALL: [Base; 12] = [
         Base::Approved,
         Base::ValidationFails,
         Base::Rejected,
@@ -68,6 +72,7 @@ impl Base {
         Base::Overtaken("request-approval"),
         Base::Overtaken("finish"),
         Base::Abandoned,
+        Base::StoppedWhileWaiting,
     ];
 
     pub fn name(self) -> String {
@@ -78,6 +83,7 @@ impl Base {
             Base::Superseded => "superseded".into(),
             Base::AlreadyLive => "already live".into(),
             Base::Abandoned => "abandoned while traffic moves".into(),
+            Base::StoppedWhileWaiting => "stopped in CodeDeploy while its approval waits".into(),
             Base::Overtaken(step) => format!("overtaken in {step}"),
         }
     }
@@ -181,6 +187,9 @@ fn setup(scenario: &Scenario) -> Setup {
         approval_timeout: base.approval().then_some(APPROVAL_TIMEOUT),
         ..Setup::default()
     };
+    if base == Base::StoppedWhileWaiting {
+        setup.approval_rules = serde_json::json!({"slack_channel": SLACK_CHANNEL});
+    }
     if base == Base::Abandoned {
         setup.lease_seconds = ABANDONED_LEASE_SECONDS;
         setup.termination_wait_minutes = ABANDONED_TERMINATION_WAIT_MINUTES;
@@ -216,6 +225,9 @@ pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome
     let (history, notes) = (p.history("web").await, p.emulator.notifications().await);
     if let Some(mode) = scenario.mode {
         violations.extend(mode.check(&p, &prepared, &history, &notes).await);
+    }
+    if scenario.base == Base::StoppedWhileWaiting && scenario.fault.is_none() {
+        violations.extend(slack_message_cancelled(&p).await);
     }
     // Every active deployment ends (a stop takes CodeDeploy a moment to roll back).
     violations.extend(settle(&p).await);
@@ -314,6 +326,16 @@ pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome
     run
 }
 
+/// The approval's Slack message (posted with the bot token) edited to say it was cancelled.
+async fn slack_message_cancelled(p: &Pipeline) -> Option<String> {
+    let messages = p.slack_messages().await;
+    let Some(posted) = messages.iter().find(|m| m["hook"] == "chat.postMessage") else {
+        return Some("the approval was never posted to its Slack channel".into());
+    };
+    let edited = posted["updates"].as_array().is_some_and(|u| u.iter().any(|m| m.to_string().contains("*cancelled*")));
+    (!edited).then(|| "the cancelled approval's Slack message was not edited".into())
+}
+
 /// Lambda retries an asynchronous invocation that failed twice (three attempts in all), as it
 /// does for the EventBridge rule's; the push's outcome, or the last error.
 pub async fn deliver(p: &Pipeline, event: &Value) -> Result<PushOutcome, String> {
@@ -395,6 +417,17 @@ async fn drive(p: &Pipeline, base: Base, mode: Option<Mode>) -> (Vec<(&'static s
             match (shifting, &arn) {
                 (Some(_), Some(arn)) => p.stop_execution(arn).await,
                 _ => violations.push(format!("{tag}: its production traffic never moved")),
+            }
+            continue;
+        }
+        if base == Base::StoppedWhileWaiting {
+            // Once its approval waits, its deployment is stopped in the console.
+            if wait_for(p, arn.as_deref(), request_of(tag)).await.is_some() {
+                let holder = p.lock_holder("web").await;
+                match holder.as_ref().and_then(|h| h["deployment_id"].as_str()) {
+                    Some(id) => p.stop_deployment(id).await,
+                    None => violations.push(format!("{tag}: no deployment under the lock while its approval waits")),
+                }
             }
             continue;
         }

@@ -274,22 +274,28 @@ async fn a_refusal_is_kept_beside_its_approval_only() {
 }
 
 #[tokio::test]
+async fn where_the_slack_message_is_is_kept_beside_its_approval_only() {
+    let post = greenlight_core::approval::SlackPost { channel: "C0DEPLOYS1".into(), ts: "1700000000.000100".into() };
+    let (l, sent) = ledger(vec![]);
+    l.note_slack_post("a1", &post).await.expect("kept");
+    let (op, body) = only(&sent);
+    assert_eq!(op, "UpdateItem");
+    assert_eq!(body["UpdateExpression"], "SET slack_post = :post");
+    assert_eq!(body["ConditionExpression"], "attribute_exists(pk)");
+    assert_eq!(
+        body["ExpressionAttributeValues"][":post"],
+        json!({"S": "{\"channel\":\"C0DEPLOYS1\",\"ts\":\"1700000000.000100\"}"})
+    );
+    let (l, _) = ledger(vec![error(CONDITION_FAILED)]);
+    l.note_slack_post("nope", &post).await.expect("an unknown approval keeps nothing, and says nothing");
+}
+
+#[tokio::test]
 async fn a_new_approval_never_overwrites_one() {
     let record = greenlight_core::approval::ApprovalRecord {
-        id: "a1".into(),
-        task_token: "TOKEN".into(),
-        service: "web".into(),
-        tag: "v2".into(),
         digest: "sha256:bbbb".into(),
-        deployment_id: "d-1".into(),
-        execution_id: None,
         expires_at: 1_800_003_600,
-        decided: None,
-        approvers: Vec::new(),
-        required_approvals: 1,
-        approvals: Vec::new(),
-        refusals: Vec::new(),
-        evidence: None,
+        ..greenlight_core::fakes::pending_approval("a1")
     };
     let (l, sent) = ledger(vec![]);
     l.put_approval(&record).await.expect("stored");

@@ -130,6 +130,18 @@ pub struct ApprovalRecord {
     /// What the approvers were shown (the link's page shows it again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
+    /// The request's Slack message when it was posted with the bot token (`approval.slack_channel`):
+    /// greenlight edits it when the approval ends without a click.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_post: Option<SlackPost>,
+}
+
+/// A Slack message posted with `chat.postMessage`: its channel id and timestamp, which
+/// `chat.update` and thread replies name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlackPost {
+    pub channel: String,
+    pub ts: String,
 }
 
 fn one() -> u32 {
@@ -296,6 +308,17 @@ pub fn slack_decided_message(record: &ApprovalRecord, decided: &Decided) -> Valu
     })
 }
 
+/// The request's message once the approval ended without a decision (the deployment stopped,
+/// rolled back or timed out in CodeDeploy while it waited): what happened, no buttons.
+pub fn slack_cancelled_message(record: &ApprovalRecord, reason: &str) -> Value {
+    json!({
+        "text": format!("{} {}: the approval is cancelled: {reason}", record.service, record.tag),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*{} {}*: the approval is *cancelled*, nothing is left to decide.\n{reason}", record.service, record.tag)}}
+        ]
+    })
+}
+
 /// A reply only the person who clicked sees (posted to the interaction's `response_url`,
 /// leaving the message as it is).
 pub fn slack_ephemeral(text: &str) -> Value {
@@ -416,20 +439,10 @@ mod tests {
     #[test]
     fn the_message_carries_the_evidence_and_both_buttons() {
         let record = ApprovalRecord {
-            id: "0123".into(),
             task_token: "token".into(),
-            service: "web".into(),
-            tag: "v2".into(),
             digest: "sha256:abc".into(),
-            deployment_id: "d-1".into(),
-            execution_id: None,
             expires_at: 0,
-            decided: None,
-            approvers: Vec::new(),
-            required_approvals: 1,
-            approvals: Vec::new(),
-            refusals: Vec::new(),
-            evidence: None,
+            ..crate::fakes::pending_approval("0123")
         };
         let evidence = Evidence {
             image_uri: "1.dkr.ecr.r.amazonaws.com/web@sha256:abc".into(),

@@ -6,7 +6,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::approval::{ApprovalRecord, Decided, Refused};
+use crate::approval::{ApprovalRecord, Decided, Refused, SlackPost};
 use crate::appspec::AppSpec;
 use crate::checks::ValidationRecord;
 use crate::error::Error;
@@ -244,6 +244,10 @@ pub trait Approvals {
 
     /// Keeps a refused decision beside the approval: who, when, why.
     fn refuse(&self, id: &str, refused: &Refused) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Keeps where the request's Slack message is (posted with the bot token), so that it can
+    /// be edited once the approval ends.
+    fn note_slack_post(&self, id: &str, post: &SlackPost) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// One conditional change to an approval (see [`Approvals::settle`]).
@@ -255,6 +259,22 @@ pub struct Settle<'a> {
     pub approval: Option<&'a Decided>,
     /// The decision, when this change takes it.
     pub decided: Option<&'a Decided>,
+}
+
+/// Slack's Web API with the bot token (scope `chat:write`): messages greenlight can edit and
+/// reply to in a thread, which an incoming webhook's cannot be.
+pub trait SlackApi {
+    /// `chat.postMessage` of `payload` (`text`, `blocks`) to `channel`, in the thread of
+    /// `thread_ts` when given: the new message.
+    fn post_message(
+        &self,
+        channel: &str,
+        payload: &Value,
+        thread_ts: Option<&str>,
+    ) -> impl Future<Output = Result<SlackPost, Error>> + Send;
+
+    /// `chat.update`: the message becomes `payload`.
+    fn update_message(&self, post: &SlackPost, payload: &Value) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// Slack's user groups (`usergroups.users.list`): read when a listed group may admit the

@@ -5,7 +5,7 @@ use greenlight_core::Error;
 use greenlight_core::approval::ApprovalRecord;
 use greenlight_core::event::Push;
 use greenlight_core::fakes::{
-    FakeDeployments, FakeLedger, FakeManifest, FakeNotifier, FakeTaskDefinitions, FakeTaskTokens,
+    FakeDeployments, FakeLedger, FakeManifest, FakeNotifier, FakeSlackApi, FakeTaskDefinitions, FakeTaskTokens,
 };
 use greenlight_core::history::{Outcome, TimelineState, rfc3339};
 use greenlight_core::lock::{LockHolder, NewestPush, order_key};
@@ -143,20 +143,13 @@ async fn supersede_takes_the_lock_from_an_older_push_stops_its_deployment_and_ca
     previous.approval_id = Some("ap-1".into());
     w.ledger.locks.lock().expect("lock").insert("api-server".into(), previous);
     w.ledger.approvals.records.lock().expect("lock").push(ApprovalRecord {
-        id: "ap-1".into(),
         task_token: "TOKEN-OLD".into(),
         service: "api-server".into(),
         tag: "v1".into(),
         digest: old.digest.clone(),
         deployment_id: "d-OLD".into(),
-        execution_id: None,
         expires_at: NOW + 600,
-        decided: None,
-        approvers: Vec::new(),
-        required_approvals: 1,
-        approvals: Vec::new(),
-        refusals: Vec::new(),
-        evidence: None,
+        ..greenlight_core::fakes::pending_approval("ap-1")
     });
     run_prepare(&w, &new, NOW).await.expect("prepared");
     assert_eq!(*w.deployments.stopped.lock().expect("lock"), ["d-OLD"]);
@@ -272,11 +265,11 @@ async fn rollback_releases_the_lock_records_why_and_announces_only_what_was_depl
         serde_json::from_value(json!({"state": state})).expect("request")
     };
     let ports = || NotifyPorts { deployments: &w.deployments, notifier: &notifier, ledger: &w.ledger };
-    let out = rollback(&request("Superseded", false), ports()).await.expect("rolled back");
+    let out = rollback(&request("Superseded", false), ports(), &FakeSlackApi::default()).await.expect("rolled back");
     assert_eq!(out.error, "Superseded");
     assert!(notifier.sent.lock().expect("lock").is_empty(), "a push superseded before it deployed is not announced");
     assert!(w.ledger.locks.lock().expect("lock").is_empty(), "lock released");
-    rollback(&request("ValidationFailed", true), ports()).await.expect("rolled back");
+    rollback(&request("ValidationFailed", true), ports(), &FakeSlackApi::default()).await.expect("rolled back");
     assert_eq!(notifier.sent.lock().expect("lock")[0].0, "greenlight: api-server v1 rolled back");
     let records = greenlight_core::ports::History::deployments(&w.ledger, "api-server", 10).await.expect("history");
     assert_eq!(records[0].outcome, Some(Outcome::RolledBack));
@@ -307,7 +300,7 @@ async fn rollback_stops_a_deployment_that_was_created_but_never_recorded() {
     });
     let request: RollbackRequest = serde_json::from_value(json!({"state": state})).expect("request");
     let ports = NotifyPorts { deployments: &w.deployments, notifier: &notifier, ledger: &w.ledger };
-    let out = rollback(&request, ports).await.expect("rolled back");
+    let out = rollback(&request, ports, &FakeSlackApi::default()).await.expect("rolled back");
     assert!(out.stopped_deployment);
     assert_eq!(*w.deployments.stopped.lock().expect("lock"), ["d-LOST"]);
     let sent = notifier.sent.lock().expect("lock").clone();

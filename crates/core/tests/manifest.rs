@@ -295,6 +295,22 @@ fn approvers_name_people_groups_addresses_or_principals() {
 }
 
 #[test]
+fn a_slack_channel_is_a_channel_id_and_needs_the_slack_channel() {
+    check(
+        |d| svc(d, 0)["approval"] = json!({"slack_channel": "#deploys"}),
+        &[("services[0].approval.slack_channel", "`#deploys` is not a Slack channel id", "not its name")],
+    );
+    check(
+        |d| svc(d, 0)["approval"] = json!({"channels": ["sns"], "slack_channel": "C0DEPLOYS1"}),
+        &[("services[0].approval.slack_channel", "`slack` is not among approval.channels", "add \"slack\"")],
+    );
+    let mut d = valid();
+    svc(&mut d, 0)["approval"] = json!({"slack_channel": "G0PRIVATE1"});
+    let m = Manifest::parse(&d.to_string()).expect("valid");
+    assert_eq!(m.services[0].approval.slack_channel.as_deref(), Some("G0PRIVATE1"));
+}
+
+#[test]
 fn no_approver_list_is_valid_and_warned_about() {
     let mut d = valid();
     let m = Manifest::parse(&d.to_string()).expect("valid");

@@ -5,12 +5,14 @@
 pub mod chat;
 mod probe;
 mod sdk;
+mod slack_api;
 mod slack_directory;
 mod tls;
 
 pub use chat::HttpChat;
 pub use probe::HttpProbe;
 pub use sdk::sdk_http_client;
+pub use slack_api::SlackWebApi;
 pub use slack_directory::{HttpSlackDirectory, SLACK_API};
 
 /// The process's one HTTP client: the AWS SDK's transport ([`sdk_http_client`]), chat webhooks

@@ -97,22 +97,11 @@ mod tests {
 
     fn handler() -> Handler<FakeApprovals, FakeTaskTokens, FakeChat, FakeSecrets, FakeSlackDirectory> {
         let approvals = FakeApprovals::default();
-        approvals.records.lock().expect("lock").push(ApprovalRecord {
-            id: "a1".into(),
-            task_token: "TOKEN".into(),
-            service: "web".into(),
-            tag: "v2".into(),
-            digest: "sha256:ab".into(),
-            deployment_id: "d-1".into(),
-            execution_id: None,
-            expires_at: now() + 600,
-            decided: None,
-            approvers: Vec::new(),
-            required_approvals: 1,
-            approvals: Vec::new(),
-            refusals: Vec::new(),
-            evidence: None,
-        });
+        approvals
+            .records
+            .lock()
+            .expect("lock")
+            .push(ApprovalRecord { expires_at: now() + 600, ..greenlight_core::fakes::pending_approval("a1") });
         Handler {
             approvals,
             tokens: FakeTaskTokens::default(),

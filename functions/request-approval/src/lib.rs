@@ -10,14 +10,14 @@ use greenlight_core::pipeline::{
     ApprovalChannels, ApprovalPorts, ApprovalRequest, ApprovalRequested, request_approval,
 };
 use greenlight_core::ports::{
-    Approvals, Chat, History, Locks, ManifestSource, Notifier, Secrets, TaskDefinitions, Validations,
+    Approvals, Chat, History, Locks, ManifestSource, Notifier, Secrets, SlackApi, TaskDefinitions, Validations,
 };
-use greenlight_http::HttpChat;
+use greenlight_http::{HttpChat, SLACK_API, SlackWebApi};
 use greenlight_runtime::{FunctionError, env, env_number, lease, lease_seconds, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct Handler<M, T, L, S, C, N> {
+pub struct Handler<M, T, L, S, C, N, W> {
     pub manifests: M,
     pub task_definitions: T,
     /// The ledger: approvals and validation reports.
@@ -25,14 +25,29 @@ pub struct Handler<M, T, L, S, C, N> {
     pub secrets: S,
     pub chat: C,
     pub notifier: N,
+    /// Slack's Web API with the bot token (services with `approval.slack_channel`).
+    pub slack: W,
     pub channels: ApprovalChannels,
     pub lease_seconds: i64,
 }
 
-impl Handler<SsmManifest, EcsTaskDefinitions, DynamoLedger, SecretsManagerSecrets, HttpChat, SnsNotifier> {
+/// The function as deployed.
+pub type Deployed = Handler<
+    SsmManifest,
+    EcsTaskDefinitions,
+    DynamoLedger,
+    SecretsManagerSecrets,
+    HttpChat,
+    SnsNotifier,
+    SlackWebApi<SecretsManagerSecrets>,
+>;
+
+impl Deployed {
     /// `GREENLIGHT_MANIFEST_PARAMETER`, `GREENLIGHT_LEDGER_TABLE`, `GREENLIGHT_TOPIC_ARN`,
     /// `GREENLIGHT_CALLBACK_URL`, and the secrets `GREENLIGHT_SLACK_WEBHOOK_SECRET`,
-    /// `GREENLIGHT_LINK_KEY_SECRET` (each needed by services using that channel).
+    /// `GREENLIGHT_LINK_KEY_SECRET`, `GREENLIGHT_SLACK_BOT_TOKEN_SECRET` (each needed by
+    /// services using that channel; the bot token by those with `approval.slack_channel`);
+    /// `GREENLIGHT_SLACK_API_URL` overrides Slack's Web API address.
     pub fn from_env(config: &aws_config::SdkConfig, http: reqwest::Client) -> Result<Self, FunctionError> {
         let ttl = Duration::from_secs(env_number("GREENLIGHT_MANIFEST_TTL_SECONDS", 60)?);
         Ok(Self {
@@ -40,8 +55,14 @@ impl Handler<SsmManifest, EcsTaskDefinitions, DynamoLedger, SecretsManagerSecret
             task_definitions: EcsTaskDefinitions::new(aws_sdk_ecs::Client::new(config)),
             ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
             secrets: SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)),
-            chat: HttpChat::new(http),
+            chat: HttpChat::new(http.clone()),
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
+            slack: SlackWebApi::new(
+                SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)),
+                env("GREENLIGHT_SLACK_BOT_TOKEN_SECRET").ok(),
+                http,
+                env("GREENLIGHT_SLACK_API_URL").unwrap_or_else(|_| SLACK_API.to_string()),
+            ),
             channels: ApprovalChannels {
                 callback_url: env("GREENLIGHT_CALLBACK_URL")?,
                 slack_webhook_secret: env("GREENLIGHT_SLACK_WEBHOOK_SECRET").ok(),
@@ -52,7 +73,7 @@ impl Handler<SsmManifest, EcsTaskDefinitions, DynamoLedger, SecretsManagerSecret
     }
 }
 
-impl<M, T, L, S, C, N> Handler<M, T, L, S, C, N>
+impl<M, T, L, S, C, N, W> Handler<M, T, L, S, C, N, W>
 where
     M: ManifestSource,
     T: TaskDefinitions,
@@ -60,6 +81,7 @@ where
     S: Secrets,
     C: Chat,
     N: Notifier,
+    W: SlackApi,
 {
     pub async fn handle(&self, payload: Value) -> Result<ApprovalRequested, FunctionError> {
         greenlight_runtime::fault_point("request-approval")?;
@@ -72,6 +94,7 @@ where
             secrets: &self.secrets,
             chat: &self.chat,
             notifier: &self.notifier,
+            slack: &self.slack,
         };
         let requested = request_approval(&request, ports, &self.channels, lease(self.lease_seconds)).await?;
         tracing::info!(
@@ -90,14 +113,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use greenlight_core::fakes::{FakeChat, FakeLedger, FakeManifest, FakeNotifier, FakeSecrets, FakeTaskDefinitions};
+    use greenlight_core::fakes::{
+        FakeChat, FakeLedger, FakeManifest, FakeNotifier, FakeSecrets, FakeSlackApi, FakeTaskDefinitions,
+    };
     use greenlight_core::manifest::{Channel, Manifest};
     use greenlight_core::taskdef::TaskDefinition;
     use serde_json::json;
 
     fn handler(
         chat: FakeChat,
-    ) -> Handler<FakeManifest, FakeTaskDefinitions, FakeLedger, FakeSecrets, FakeChat, FakeNotifier> {
+    ) -> Handler<FakeManifest, FakeTaskDefinitions, FakeLedger, FakeSecrets, FakeChat, FakeNotifier, FakeSlackApi> {
         let manifest = Manifest::parse(include_str!("../../../crates/core/tests/fixtures/manifest-api-server.json"))
             .expect("manifest");
         let td: Value =
@@ -121,6 +146,7 @@ mod tests {
             },
             chat,
             notifier: FakeNotifier::default(),
+            slack: FakeSlackApi::default(),
             channels: ApprovalChannels {
                 callback_url: "https://callback.example".into(),
                 slack_webhook_secret: Some("slack".into()),
@@ -181,5 +207,20 @@ mod tests {
         h.channels.link_key_secret = None;
         let err = h.handle(payload()).await.expect_err("nobody was asked");
         assert!(err.to_string().contains("HTTP 500"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_service_with_a_slack_channel_is_asked_with_the_bot_token_and_the_message_is_kept() {
+        let mut h = handler(FakeChat::default());
+        h.manifests.0.services[0].approval.slack_channel = Some("C0DEPLOYS1".into());
+        let out = h.handle(payload()).await.expect("requested");
+        assert_eq!(out.channels, [Channel::Slack, Channel::Sns]);
+        assert!(h.chat.posted.lock().expect("lock").is_empty(), "not through the webhook");
+        let posted = h.slack.posted.lock().expect("lock").clone();
+        assert_eq!((posted[0].0.as_str(), posted[0].2.as_deref()), ("C0DEPLOYS1", None));
+        assert!(posted[0].1.to_string().contains(&format!("approve:{}", out.approval_id)), "{:?}", posted[0].1);
+        let stored = h.ledger.approvals.records.lock().expect("lock")[0].clone();
+        let post = stored.slack_post.expect("the message is kept");
+        assert_eq!((post.channel.as_str(), post.ts.as_str()), ("C0DEPLOYS1", "1700000000.000001"));
     }
 }

@@ -2,34 +2,51 @@
 //! deployment is still active, and a notification saying why. Its result is what the state
 //! machine's Fail state reports.
 
-use greenlight_aws::{CodeDeployDeployments, DynamoLedger, NotifyAdapters, SnsNotifier};
+use greenlight_aws::{CodeDeployDeployments, DynamoLedger, NotifyAdapters, SecretsManagerSecrets, SnsNotifier};
 use greenlight_core::pipeline::{NotifyPorts, RollbackRequest, RolledBack, rollback};
-use greenlight_core::ports::{Approvals, Deployments, History, Locks, Notifier, Validations};
+use greenlight_core::ports::{Approvals, Deployments, History, Locks, Notifier, SlackApi, Validations};
+use greenlight_http::{SLACK_API, SlackWebApi};
 use greenlight_runtime::{FunctionError, env, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct Handler<D, N, L> {
+pub struct Handler<D, N, L, W> {
     pub deployments: D,
     pub notifier: N,
     pub ledger: L,
+    /// Slack's Web API: a cancelled approval's message is edited to say why.
+    pub slack: W,
 }
 
-impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger> {
+impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger, SlackWebApi<SecretsManagerSecrets>> {
     /// `GREENLIGHT_TOPIC_ARN`: where the failure is told; `GREENLIGHT_LEDGER_TABLE`: the outcome
-    /// to record, the lock to release and the validation reports to quote.
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
+    /// to record, the lock to release and the validation reports to quote;
+    /// `GREENLIGHT_SLACK_BOT_TOKEN_SECRET` (and `GREENLIGHT_SLACK_API_URL`): the bot token that
+    /// edits the Slack message of an approval the rollback cancels (read only then).
+    pub fn from_env(config: &aws_config::SdkConfig, http: reqwest::Client) -> Result<Self, FunctionError> {
         let NotifyAdapters { deployments, notifier, ledger } =
             NotifyAdapters::new(config, env("GREENLIGHT_TOPIC_ARN")?, env("GREENLIGHT_LEDGER_TABLE")?);
-        Ok(Self { deployments, notifier, ledger })
+        let slack = SlackWebApi::new(
+            SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)),
+            env("GREENLIGHT_SLACK_BOT_TOKEN_SECRET").ok(),
+            http,
+            env("GREENLIGHT_SLACK_API_URL").unwrap_or_else(|_| SLACK_API.to_string()),
+        );
+        Ok(Self { deployments, notifier, ledger, slack })
     }
 }
 
-impl<D: Deployments, N: Notifier, L: Validations + Locks + History + Approvals> Handler<D, N, L> {
+impl<D, N, L, W> Handler<D, N, L, W>
+where
+    D: Deployments,
+    N: Notifier,
+    L: Validations + Locks + History + Approvals,
+    W: SlackApi,
+{
     pub async fn handle(&self, payload: Value) -> Result<RolledBack, FunctionError> {
         let request: RollbackRequest = parse_input(payload)?;
         let ports = NotifyPorts { deployments: &self.deployments, notifier: &self.notifier, ledger: &self.ledger };
-        let out = rollback(&request, ports).await?;
+        let out = rollback(&request, ports, &self.slack).await?;
         tracing::warn!(
             service = request.state.service,
             image_digest = request.state.push.digest,
@@ -48,7 +65,7 @@ impl<D: Deployments, N: Notifier, L: Validations + Locks + History + Approvals> 
 mod tests {
     use super::*;
     use greenlight_core::checks::{Report, ValidationRecord, Vars};
-    use greenlight_core::fakes::{FakeDeployments, FakeLedger, FakeNotifier};
+    use greenlight_core::fakes::{FakeDeployments, FakeLedger, FakeNotifier, FakeSlackApi};
     use greenlight_core::ports::DeploymentStatus;
     use serde_json::json;
 
@@ -70,6 +87,7 @@ mod tests {
             deployments: FakeDeployments::default(),
             notifier: FakeNotifier::default(),
             ledger: FakeLedger::default(),
+            slack: FakeSlackApi::default(),
         };
         let cause = json!({"errorType": "ContainerNotFound", "errorMessage": "container `app` is not in task definition `web`"});
         let out = h
@@ -91,6 +109,7 @@ mod tests {
             deployments: FakeDeployments::default(),
             notifier: FakeNotifier::default(),
             ledger: FakeLedger::default(),
+            slack: FakeSlackApi::default(),
         };
         let out = h
             .handle(state(json!({
@@ -110,6 +129,7 @@ mod tests {
             deployments: FakeDeployments { completed: true, ..Default::default() },
             notifier: FakeNotifier::default(),
             ledger: FakeLedger::default(),
+            slack: FakeSlackApi::default(),
         };
         let out = h
             .handle(state(json!({
@@ -133,6 +153,7 @@ mod tests {
             },
             notifier: FakeNotifier::default(),
             ledger: FakeLedger::default(),
+            slack: FakeSlackApi::default(),
         };
         h.handle(state(json!({
             "deployment": {"deployment_id": "d-9", "appspec_sha256": "00"},
@@ -165,6 +186,7 @@ mod tests {
             deployments: FakeDeployments { completed: true, ..Default::default() },
             notifier: FakeNotifier::default(),
             ledger,
+            slack: FakeSlackApi::default(),
         };
         let out = h
             .handle(state(json!({
@@ -179,5 +201,63 @@ mod tests {
         );
         let sent = h.notifier.sent.lock().expect("lock").clone();
         assert!(sent[0].1.contains("validation failed after 3 ms"), "{}", sent[0].1);
+    }
+
+    /// The ledger of a push whose execution holds the lock while its approval (posted to a
+    /// Slack channel with the bot token) waits.
+    fn waiting_in_slack() -> FakeLedger {
+        use greenlight_core::approval::{ApprovalRecord, SlackPost};
+        let push: greenlight_core::event::Push =
+            serde_json::from_value(state(json!({}))["state"]["push"].clone()).expect("push");
+        let ledger = FakeLedger::held_by("web", &push);
+        ledger.locks.lock().expect("lock").get_mut("web").expect("held").approval_id = Some("ap-1".into());
+        ledger.approvals.records.lock().expect("lock").push(ApprovalRecord {
+            tag: "v3".into(),
+            deployment_id: "d-9".into(),
+            slack_post: Some(SlackPost { channel: "C0DEPLOYS1".into(), ts: "1700000000.000001".into() }),
+            ..greenlight_core::fakes::pending_approval("ap-1")
+        });
+        ledger
+    }
+
+    fn ended_during_approval() -> Value {
+        state(json!({
+            "deployment": {"deployment_id": "d-9", "appspec_sha256": "00"},
+            "error": {"Error": "DeploymentEndedDuringApproval", "Cause": "deployment d-9 ended Stopped while its approval waited: stopped in the console"}
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_approval_s_slack_message_says_why_without_buttons() {
+        let h = Handler {
+            deployments: FakeDeployments { completed: true, ..Default::default() },
+            notifier: FakeNotifier::default(),
+            ledger: waiting_in_slack(),
+            slack: FakeSlackApi::default(),
+        };
+        let out = h.handle(ended_during_approval()).await.expect("rolled back");
+        assert!(out.notes.iter().any(|n| n == "its pending approval is cancelled"), "{out:?}");
+        let updated = h.slack.updated.lock().expect("lock").clone();
+        assert_eq!(updated.len(), 1, "{updated:?}");
+        let (channel, ts, message) = &updated[0];
+        assert_eq!((channel.as_str(), ts.as_str()), ("C0DEPLOYS1", "1700000000.000001"));
+        let text = message.to_string();
+        assert!(text.contains("*cancelled*") && text.contains("stopped in the console"), "{text}");
+        assert!(!text.contains("\"actions\""), "no buttons: {text}");
+    }
+
+    #[tokio::test]
+    async fn slack_down_leaves_the_rollback_done_and_says_the_message_was_not_edited() {
+        let h = Handler {
+            deployments: FakeDeployments { completed: true, ..Default::default() },
+            notifier: FakeNotifier::default(),
+            ledger: waiting_in_slack(),
+            slack: FakeSlackApi { down: Some("chat.update: HTTP 503".into()), ..Default::default() },
+        };
+        let out = h.handle(ended_during_approval()).await.expect("rolled back all the same");
+        assert!(out.notes.iter().any(|n| n.contains("its Slack message could not be updated")), "{out:?}");
+        let sent = h.notifier.sent.lock().expect("lock").clone();
+        assert!(sent[0].1.contains("its Slack message could not be updated"), "{sent:?}");
+        assert!(h.ledger.locks.lock().expect("lock").get("web").is_none(), "the lock is released");
     }
 }

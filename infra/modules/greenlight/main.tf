@@ -95,7 +95,7 @@ locals {
       description = "Stops the deployment with auto-rollback, releases the lock, tells someone"
       memory_size = 128
       timeout     = 60
-      environment = merge(local.common_environment, {
+      environment = merge(local.common_environment, local.slack_api_environment, {
         GREENLIGHT_TOPIC_ARN = aws_sns_topic.notifications.arn
       })
     }
@@ -111,7 +111,7 @@ locals {
       description = "Asks a human in Slack or by signed links before production traffic moves"
       memory_size = 128
       timeout     = 30
-      environment = merge(local.common_environment, local.manifest_environment, local.lease_environment, {
+      environment = merge(local.common_environment, local.manifest_environment, local.lease_environment, local.slack_api_environment, {
         GREENLIGHT_TOPIC_ARN            = aws_sns_topic.notifications.arn
         GREENLIGHT_SLACK_WEBHOOK_SECRET = var.slack_webhook_secret_arn == null ? "" : var.slack_webhook_secret_arn
         GREENLIGHT_LINK_KEY_SECRET      = aws_secretsmanager_secret.link_key.arn
@@ -121,13 +121,18 @@ locals {
       description = "Function URL: verifies a Slack click or a signed link and resumes the execution"
       memory_size = 128
       timeout     = 30
-      environment = merge(local.common_environment, {
-        GREENLIGHT_SLACK_SIGNING_SECRET   = var.slack_signing_secret_arn == null ? "" : var.slack_signing_secret_arn
-        GREENLIGHT_LINK_KEY_SECRET        = aws_secretsmanager_secret.link_key.arn
-        GREENLIGHT_SLACK_BOT_TOKEN_SECRET = var.slack_bot_token_secret_arn == null ? "" : var.slack_bot_token_secret_arn
-        GREENLIGHT_SLACK_API_URL          = var.slack_api_url
+      environment = merge(local.common_environment, local.slack_api_environment, {
+        GREENLIGHT_SLACK_SIGNING_SECRET = var.slack_signing_secret_arn == null ? "" : var.slack_signing_secret_arn
+        GREENLIGHT_LINK_KEY_SECRET      = aws_secretsmanager_secret.link_key.arn
       })
     }
+  }
+
+  # Slack's Web API with the bot token: user groups (approval-callback), the request posted to
+  # approval.slack_channel (request-approval) and edited when a rollback cancels it (rollback).
+  slack_api_environment = {
+    GREENLIGHT_SLACK_BOT_TOKEN_SECRET = var.slack_bot_token_secret_arn == null ? "" : var.slack_bot_token_secret_arn
+    GREENLIGHT_SLACK_API_URL          = var.slack_api_url
   }
 
   # request-approval needs the callback function's URL, which exists only once that function
@@ -164,6 +169,11 @@ locals {
       sid       = "EncryptedTopic"
       actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
       resources = [aws_kms_key.this.arn]
+    }
+    encrypted_topic_and_secrets = {
+      sid       = "EncryptedTopicAndSecrets"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = concat([aws_kms_key.this.arn], var.secrets_kms_key_arns)
     }
   }
 
@@ -289,8 +299,14 @@ locals {
         actions   = ["codedeploy:GetDeployment", "codedeploy:ListDeployments", "codedeploy:StopDeployment"]
         resources = local.deployment_group_arns
       },
+      {
+        # Left out of the policy when no bot token is configured (no resource, nothing to grant).
+        sid       = "SlackBotToken"
+        actions   = ["secretsmanager:GetSecretValue"]
+        resources = compact([var.slack_bot_token_secret_arn])
+      },
       local.shared_statements.notify,
-      local.shared_statements.encrypted_topic,
+      local.shared_statements.encrypted_topic_and_secrets,
     ]
     "validate" = [
       {
@@ -334,14 +350,10 @@ locals {
       {
         sid       = "Secrets"
         actions   = ["secretsmanager:GetSecretValue"]
-        resources = concat([aws_secretsmanager_secret.link_key.arn], compact([var.slack_webhook_secret_arn]))
+        resources = concat([aws_secretsmanager_secret.link_key.arn], compact([var.slack_webhook_secret_arn, var.slack_bot_token_secret_arn]))
       },
       local.shared_statements.notify,
-      {
-        sid       = "EncryptedTopicAndSecrets"
-        actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-        resources = concat([aws_kms_key.this.arn], var.secrets_kms_key_arns)
-      },
+      local.shared_statements.encrypted_topic_and_secrets,
     ]
     "approval-callback" = [
       {
@@ -745,7 +757,8 @@ data "aws_iam_policy_document" "function" {
   for_each = local.policy_statements
 
   dynamic "statement" {
-    for_each = each.value
+    # A statement on an optional secret that is not configured has no resource: left out.
+    for_each = [for s in each.value : s if length(s.resources) > 0]
     content {
       sid       = statement.value.sid
       actions   = statement.value.actions

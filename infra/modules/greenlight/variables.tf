@@ -134,6 +134,7 @@ variable "services" {
       rollbacks          = optional(bool, false)
       approvers          = optional(list(string), [])
       required_approvals = optional(number, 1)
+      slack_channel      = optional(string)
     }), {})
     gates = optional(object({
       scan_findings = optional(map(number))
@@ -173,13 +174,13 @@ variable "slack_signing_secret_arn" {
 }
 
 variable "slack_bot_token_secret_arn" {
-  description = "Secrets Manager secret holding the Slack app's bot token (scope usergroups:read): lets a Slack user group listed in approval.approvers admit its members; null: groups admit nobody."
+  description = "Secrets Manager secret holding the Slack app's bot token (scopes usergroups:read and chat:write): lets a Slack user group listed in approval.approvers admit its members, and posts the request of a service with approval.slack_channel so that greenlight can edit it when the approval is cancelled; null: groups admit nobody and slack_channel cannot be used."
   type        = string
   default     = null
 }
 
 variable "slack_api_url" {
-  description = "Slack's Web API address, read for user groups (GovSlack: https://slack-gov.com/api)."
+  description = "Slack's Web API address, for user groups and messages posted with the bot token (GovSlack: https://slack-gov.com/api)."
   type        = string
   default     = "https://slack.com/api"
 

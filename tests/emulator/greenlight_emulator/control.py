@@ -46,9 +46,13 @@ class Control:
             if not path.startswith(PREFIX):
                 return app(environ, start_response)
             if path.startswith(PREFIX + "slack-api/"):
-                # Slack's Web API: arguments in the query string, the token in Authorization.
+                # Slack's Web API: arguments in the query string or a JSON body, the token in
+                # Authorization.
                 query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
-                status, result = self.slack.api(path[len(PREFIX + "slack-api/") :], query, environ.get("HTTP_AUTHORIZATION", ""))
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                args = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+                method = path[len(PREFIX + "slack-api/") :]
+                status, result = self.slack.api(method, query, environ.get("HTTP_AUTHORIZATION", ""), args)
                 out = json.dumps(result).encode()
                 start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(out)))])
                 return [out]

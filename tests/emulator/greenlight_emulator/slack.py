@@ -1,10 +1,16 @@
 """A fake Slack: the incoming webhook and an interaction's `response_url` (posts land here and
-are kept), an outage (every post answers an HTTP error status), and the one Web API method
-greenlight reads, `usergroups.users.list`.
+are kept), an outage (every post answers an HTTP error status), and the Web API methods
+greenlight calls with the bot token: `usergroups.users.list`, `chat.postMessage`, `chat.update`.
 
-The Web API answers as Slack documents it: HTTP 200 with `{"ok": true, "users": [...]}`, or
-`{"ok": false, "error": ...}`: `not_authed` without a token, `invalid_auth` with a wrong one,
-`no_such_subteam` for an unknown group. The token comes as `Authorization: Bearer <token>`.
+The Web API answers as Slack documents it (api.slack.com/methods): HTTP 200 with `{"ok": true,
+...}`, or `{"ok": false, "error": ...}`: `not_authed` without a token, `invalid_auth` with a
+wrong one; `no_such_subteam` for an unknown group; `channel_not_found` for a channel the bot is
+not in; `no_text` for a message with neither `text` nor `blocks`; `message_not_found` for an
+update naming no message of the channel. `chat.postMessage` answers the channel's id and the new
+message's `ts`; `chat.update` replaces its text and blocks (both methods take JSON, Slack's
+`application/json` content type). The token comes as `Authorization: Bearer <token>`. Messages
+posted through the Web API are kept with `hook` `chat.postMessage` (`thread_ts` when a reply),
+their `ts`, and every version `chat.update` made of them (`updates`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ class FakeSlack:
         # The workspace's user groups (id → member user ids) and the bot token that may read them.
         self.groups: dict[str, list[str]] = {}
         self.bot_token: str | None = None
+        # The channels the bot is in (chat.postMessage to any other is channel_not_found).
+        self.channels: set[str] = set()
         self.api_calls = 0
 
     def post(self, hook: str, body: Any) -> tuple[str, Any]:
@@ -58,21 +66,63 @@ class FakeSlack:
             raise ValueError("slack-groups: `groups` maps a user group id to a list of user ids")
         self.groups = {str(g): [str(u) for u in members] for g, members in groups.items()}
         self.bot_token = body.get("bot_token")
-        return {"groups": len(self.groups)}
+        channels = body.get("channels", [])
+        if not isinstance(channels, list):
+            raise TypeError("slack-groups: `channels` lists the channel ids the bot is in")
+        self.channels = {str(c) for c in channels}
+        return {"groups": len(self.groups), "channels": len(self.channels)}
 
-    def api(self, method: str, query: dict[str, str], authorization: str) -> tuple[str, Any]:
+    def api(self, method: str, query: dict[str, str], authorization: str, body: dict[str, Any] | None = None) -> tuple[str, Any]:
+        """A Web API call: arguments in the query string (GET) or the JSON body (POST)."""
         self.api_calls += 1
-        if method != "usergroups.users.list":
+        methods = {
+            "usergroups.users.list": self.users_list,
+            "chat.postMessage": self.post_message,
+            "chat.update": self.update,
+        }
+        call = methods.get(method)
+        if call is None:
             return "200 OK", {"ok": False, "error": "unknown_method"}
         token = authorization[len("Bearer ") :] if authorization.startswith("Bearer ") else ""
         if not token:
             return "200 OK", {"ok": False, "error": "not_authed"}
         if token != self.bot_token:
             return "200 OK", {"ok": False, "error": "invalid_auth"}
-        members = self.groups.get(query.get("usergroup", ""))
+        return "200 OK", call({**query, **(body or {})})
+
+    def users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        members = self.groups.get(str(args.get("usergroup", "")))
         if members is None:
-            return "200 OK", {"ok": False, "error": "no_such_subteam"}
-        return "200 OK", {"ok": True, "users": members}
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": members}
+
+    def post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        if channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        if not args.get("text") and not args.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        ts = f"1700000000.{len(self.messages) + 1:06d}"
+        payload = {k: v for k, v in args.items() if k not in ("channel", "thread_ts")}
+        message: dict[str, Any] = {"hook": "chat.postMessage", "channel": channel, "ts": ts, "payload": payload, "updates": []}
+        if args.get("thread_ts"):
+            message["thread_ts"] = str(args["thread_ts"])
+        self.messages.append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": payload}
+
+    def update(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        if channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        if not args.get("text") and not args.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        for message in self.messages:
+            if message.get("hook") == "chat.postMessage" and message["channel"] == channel and message["ts"] == ts:
+                new = {k: v for k, v in args.items() if k not in ("channel", "ts")}
+                message["updates"].append(new)
+                message["payload"] = new
+                return {"ok": True, "channel": channel, "ts": ts, "text": new.get("text", "")}
+        return {"ok": False, "error": "message_not_found"}
 
     def state(self) -> dict[str, Any]:
         return {"outage": self.outage, "refused": self.refused}

@@ -1,10 +1,11 @@
 //! Approvals at `pk = approval#<id>`, `sk = approval`: the record as JSON in `record`; beside
 //! it the approvals counted so far (`approvals`, a list, with their number in `approval_count`),
-//! the refusals (`refusals`) and the decision (`decided`). Every change is one conditional
+//! the refusals (`refusals`), the decision (`decided`) and where the Slack message is
+//! (`slack_post`). Every change is one conditional
 //! update: never after a decision, never after `expires_at`, never from a stale count.
 
 use greenlight_core::Error;
-use greenlight_core::approval::{ApprovalRecord, Refused};
+use greenlight_core::approval::{ApprovalRecord, Refused, SlackPost};
 use greenlight_core::ports::{Approvals, Settle};
 
 use super::{DynamoLedger, Item, written};
@@ -55,6 +56,10 @@ impl Approvals for DynamoLedger {
         };
         record.approvals = item.json_list("approvals", WHAT)?;
         record.refusals = item.json_list("refusals", WHAT)?;
+        record.slack_post = match item.text("slack_post") {
+            Some(_) => Some(item.json("slack_post", WHAT)?),
+            None => None,
+        };
         Ok(Some(record))
     }
 
@@ -89,13 +94,24 @@ impl Approvals for DynamoLedger {
 
     async fn refuse(&self, id: &str, refused: &Refused) -> Result<(), Error> {
         let values = Item::default().l(":one", [json(refused)]).l(":empty", []);
+        self.update_existing(id, "SET refusals = list_append(if_not_exists(refusals, :empty), :one)", values).await
+    }
+
+    async fn note_slack_post(&self, id: &str, post: &SlackPost) -> Result<(), Error> {
+        self.update_existing(id, "SET slack_post = :post", Item::default().s(":post", json(post))).await
+    }
+}
+
+impl DynamoLedger {
+    /// One update of an approval that exists (kept beside it only: an unknown id writes nothing
+    /// and is no error).
+    async fn update_existing(&self, id: &str, update: &str, values: Item) -> Result<(), Error> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(id).0))
-            .update_expression("SET refusals = list_append(if_not_exists(refusals, :empty), :one)")
-            // Kept only beside an approval that exists: an unknown id writes nothing.
+            .update_expression(update)
             .condition_expression("attribute_exists(pk)")
             .set_expression_attribute_values(Some(values.0))
             .send()

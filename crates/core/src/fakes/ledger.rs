@@ -69,6 +69,10 @@ impl crate::ports::Approvals for FakeLedger {
     async fn refuse(&self, id: &str, refused: &crate::approval::Refused) -> Result<(), Error> {
         self.approvals.refuse(id, refused).await
     }
+
+    async fn note_slack_post(&self, id: &str, post: &crate::approval::SlackPost) -> Result<(), Error> {
+        self.approvals.note_slack_post(id, post).await
+    }
 }
 
 impl crate::ports::Locks for FakeLedger {

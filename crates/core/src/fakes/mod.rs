@@ -1,6 +1,7 @@
 //! In-memory implementations of the ports, for tests of the domain and of the functions'
 //! handlers. They record what was asked of them.
 
+use serde_json::Value;
 use std::sync::Mutex;
 
 use crate::appspec::AppSpec;
@@ -200,6 +201,29 @@ impl Images for FakeImages {
     }
 }
 
+/// A pending approval for tests: `id` for web v2 (`sha256:ab`, deployment `d-1`, task token
+/// `TOKEN`), one approval required, anyone may decide, never expiring; set what a test needs
+/// with struct update syntax.
+pub fn pending_approval(id: &str) -> crate::approval::ApprovalRecord {
+    crate::approval::ApprovalRecord {
+        id: id.into(),
+        task_token: "TOKEN".into(),
+        service: "web".into(),
+        tag: "v2".into(),
+        digest: "sha256:ab".into(),
+        deployment_id: "d-1".into(),
+        execution_id: None,
+        expires_at: i64::MAX,
+        decided: None,
+        approvers: Vec::new(),
+        required_approvals: 1,
+        approvals: Vec::new(),
+        refusals: Vec::new(),
+        evidence: None,
+        slack_post: None,
+    }
+}
+
 /// Approvals in memory, with the ledger's single-use and expiry rules.
 #[derive(Debug, Default)]
 pub struct FakeApprovals {
@@ -233,6 +257,47 @@ impl crate::ports::Approvals for FakeApprovals {
         if let Some(r) = records.iter_mut().find(|r| r.id == id) {
             r.refusals.push(refused.clone());
         }
+        Ok(())
+    }
+
+    async fn note_slack_post(&self, id: &str, post: &crate::approval::SlackPost) -> Result<(), Error> {
+        let mut records = self.records.lock().map_err(|_| poisoned())?;
+        if let Some(r) = records.iter_mut().find(|r| r.id == id) {
+            r.slack_post = Some(post.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Slack's Web API in memory: every message posted (channel, payload, thread) and every update
+/// (channel, ts, payload); `down` fails every call with it.
+#[derive(Debug, Default)]
+pub struct FakeSlackApi {
+    pub posted: Mutex<Vec<(String, Value, Option<String>)>>,
+    pub updated: Mutex<Vec<(String, String, Value)>>,
+    pub down: Option<String>,
+}
+
+impl crate::ports::SlackApi for FakeSlackApi {
+    async fn post_message(
+        &self,
+        channel: &str,
+        payload: &Value,
+        thread_ts: Option<&str>,
+    ) -> Result<crate::approval::SlackPost, Error> {
+        if let Some(reason) = &self.down {
+            return Err(Error::Chat { reason: reason.clone() });
+        }
+        let mut posted = self.posted.lock().map_err(|_| poisoned())?;
+        posted.push((channel.to_string(), payload.clone(), thread_ts.map(str::to_string)));
+        Ok(crate::approval::SlackPost { channel: channel.to_string(), ts: format!("1700000000.{:06}", posted.len()) })
+    }
+
+    async fn update_message(&self, post: &crate::approval::SlackPost, payload: &Value) -> Result<(), Error> {
+        if let Some(reason) = &self.down {
+            return Err(Error::Chat { reason: reason.clone() });
+        }
+        self.updated.lock().map_err(|_| poisoned())?.push((post.channel.clone(), post.ts.clone(), payload.clone()));
         Ok(())
     }
 }

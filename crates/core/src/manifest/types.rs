@@ -326,6 +326,11 @@ pub struct Approval {
     /// rejection decides.
     #[serde(default = "one")]
     pub required_approvals: u32,
+    /// The Slack channel id (C… or G…) to post the request to with the bot token
+    /// (`chat.postMessage`) instead of the incoming webhook: greenlight can then edit the
+    /// message when the approval ends without a click (the deployment stopped while it waited).
+    #[serde(default)]
+    pub slack_channel: Option<String>,
 }
 
 impl Default for Approval {
@@ -338,6 +343,7 @@ impl Default for Approval {
             rollbacks: false,
             approvers: Vec::new(),
             required_approvals: 1,
+            slack_channel: None,
         }
     }
 }

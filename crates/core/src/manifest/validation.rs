@@ -341,6 +341,22 @@ impl Approval {
                 v.push(format!("{at}.approvers[{j}]"), format!("`{a}` is listed twice"), "list each approver once");
             }
         }
+        if let Some(channel) = &self.slack_channel {
+            if !is_slack_channel_id(channel) {
+                v.push(
+                    format!("{at}.slack_channel"),
+                    format!("`{channel}` is not a Slack channel id"),
+                    "use the channel's id (C… or G…, capital letters and digits: in Slack, the channel's details show it), not its name",
+                );
+            }
+            if !self.channels.contains(&Channel::Slack) {
+                v.push(
+                    format!("{at}.slack_channel"),
+                    "is set, but `slack` is not among approval.channels, so nothing is posted there",
+                    "add \"slack\" to approval.channels, or remove slack_channel",
+                );
+            }
+        }
         let people = listed.iter().filter(|a| a.is_person()).count();
         let groups = listed.len() - people;
         if !self.approvers.is_empty() && groups == 0 && self.required_approvals as usize > people {
@@ -365,6 +381,16 @@ impl Approval {
             );
         }
     }
+}
+
+/// A Slack conversation id a bot posts to: `C…` (public) or `G…` (private), then at least eight
+/// capital letters and digits.
+fn is_slack_channel_id(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('C' | 'G'))
+        && s.len() >= 9
+        && s.len() <= 24
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 /// Parses `200` or `200-299` into an inclusive range within 100..=599.

@@ -6,7 +6,9 @@ use crate::error::Error;
 use crate::history::{HistoryUpdate, TimelineState, rfc3339};
 use crate::lock::Renew;
 use crate::manifest::Channel;
-use crate::ports::{Approvals, Chat, History, Locks, ManifestSource, Notifier, Secrets, TaskDefinitions, Validations};
+use crate::ports::{
+    Approvals, Chat, History, Locks, ManifestSource, Notifier, Secrets, SlackApi, TaskDefinitions, Validations,
+};
 
 use super::lease::{Lease, keep_lock};
 use super::{ApprovalRequest, ApprovalRequested, find, missing_input, validation_summary};
@@ -24,7 +26,7 @@ pub struct ApprovalChannels {
 
 /// Ports request-approval uses.
 #[derive(Debug)]
-pub struct ApprovalPorts<'a, M, T, A, L, S, C, N> {
+pub struct ApprovalPorts<'a, M, T, A, L, S, C, N, W> {
     pub manifests: &'a M,
     pub task_definitions: &'a T,
     pub approvals: &'a A,
@@ -32,13 +34,15 @@ pub struct ApprovalPorts<'a, M, T, A, L, S, C, N> {
     pub secrets: &'a S,
     pub chat: &'a C,
     pub notifier: &'a N,
+    /// Slack's Web API with the bot token, for services with `approval.slack_channel`.
+    pub slack: &'a W,
 }
 
 /// request-approval: stores a single-use, expiring approval, then asks on every channel of the
 /// service with the evidence (image, task definition diff, validation report).
-pub async fn request_approval<M, T, A, L, S, C, N>(
+pub async fn request_approval<M, T, A, L, S, C, N, W>(
     request: &ApprovalRequest,
-    ports: ApprovalPorts<'_, M, T, A, L, S, C, N>,
+    ports: ApprovalPorts<'_, M, T, A, L, S, C, N, W>,
     channels: &ApprovalChannels,
     lease: Lease,
 ) -> Result<ApprovalRequested, Error>
@@ -50,6 +54,7 @@ where
     S: Secrets,
     C: Chat,
     N: Notifier,
+    W: SlackApi,
 {
     let manifest = ports.manifests.manifest().await?;
     let service = find(&manifest, &request.step.service)?;
@@ -94,6 +99,7 @@ where
         approvals: Vec::new(),
         refusals: Vec::new(),
         evidence: Some(evidence.clone()),
+        slack_post: None,
     };
     ports.approvals.put_approval(&record).await?;
     // The lock outlives the wait for a decision, and names the approval so that a newer push
@@ -128,27 +134,35 @@ where
 }
 
 /// Sends the request on one channel: the Slack message, or the email with the signed links.
-async fn ask<M, T, A, L, S, C, N>(
+async fn ask<M, T, A, L, S, C, N, W>(
     channel: Channel,
-    ports: &ApprovalPorts<'_, M, T, A, L, S, C, N>,
+    ports: &ApprovalPorts<'_, M, T, A, L, S, C, N, W>,
     channels: &ApprovalChannels,
     service: &crate::manifest::Service,
     record: &ApprovalRecord,
     evidence: &Evidence,
 ) -> Result<(), Error>
 where
+    A: Approvals,
     S: Secrets,
     C: Chat,
     N: Notifier,
+    W: SlackApi,
 {
     match channel {
         Channel::Slack => {
+            let message = slack_message(record, evidence, service.approval.timeout_seconds);
+            if let Some(slack_channel) = &service.approval.slack_channel {
+                let post = ports.slack.post_message(slack_channel, &message, None).await?;
+                // Kept so that the message can be edited when the approval ends without a click.
+                return ports.approvals.note_slack_post(&record.id, &post).await;
+            }
             let secret = channels.slack_webhook_secret.as_deref().ok_or(Error::Configuration {
                 variable: "GREENLIGHT_SLACK_WEBHOOK_SECRET",
                 problem: format!("is not set, and service `{}` asks for approval in Slack", service.name),
             })?;
             let webhook = ports.secrets.secret(secret).await?;
-            ports.chat.post(&webhook, &slack_message(record, evidence, service.approval.timeout_seconds)).await
+            ports.chat.post(&webhook, &message).await
         }
         Channel::Sns => {
             let secret = channels.link_key_secret.as_deref().ok_or(Error::Configuration {

@@ -126,14 +126,7 @@ mod tests {
         };
         ledger.locks.lock().expect("lock").insert("web".into(), holder);
         ledger.approvals.records.lock().expect("lock").push(crate::approval::ApprovalRecord {
-            id: "a1".into(),
             task_token: "T".into(),
-            service: "web".into(),
-            tag: "v2".into(),
-            digest: "sha256:ab".into(),
-            deployment_id: "d-1".into(),
-            execution_id: None,
-            expires_at: i64::MAX,
             decided: decided.then(|| crate::approval::Decided {
                 approved: true,
                 by: "@alice".into(),
@@ -142,11 +135,7 @@ mod tests {
                 comment: None,
                 approver: None,
             }),
-            approvers: Vec::new(),
-            required_approvals: 1,
-            approvals: Vec::new(),
-            refusals: Vec::new(),
-            evidence: None,
+            ..crate::fakes::pending_approval("a1")
         });
         (input, ledger)
     }

@@ -190,20 +190,10 @@ mod tests {
 
     fn record(approvers: &[&str], required: u32) -> ApprovalRecord {
         ApprovalRecord {
-            id: "a1".into(),
-            task_token: "TOKEN".into(),
-            service: "web".into(),
-            tag: "v2".into(),
-            digest: "sha256:ab".into(),
-            deployment_id: "d-1".into(),
-            execution_id: None,
             expires_at: 1000,
-            decided: None,
             approvers: approvers.iter().map(|a| Approver::parse(a).expect("approver")).collect(),
             required_approvals: required,
-            approvals: Vec::new(),
-            refusals: Vec::new(),
-            evidence: None,
+            ..crate::fakes::pending_approval("a1")
         }
     }
 

@@ -1,11 +1,11 @@
 //! rollback's step: stop what is still running, record why, release the lock, tell the team.
 
-use crate::approval::{Decided, DecidedVia, decision_time};
+use crate::approval::{ApprovalRecord, Decided, DecidedVia, decision_time, slack_cancelled_message};
 use crate::error::{Error, raised};
 use crate::event::Push;
 use crate::history::{HistoryUpdate, Outcome, TimelineState};
 use crate::ports::{
-    Approvals, DeploymentState, DeploymentStatus, Deployments, History, Locks, Notifier, Settle, Validations,
+    Approvals, DeploymentState, DeploymentStatus, Deployments, History, Locks, Notifier, Settle, SlackApi, Validations,
 };
 
 use super::finish::NotifyPorts;
@@ -29,21 +29,21 @@ async fn stop_if_active(deployments: &impl Deployments, id: &str) -> Result<bool
 }
 
 /// Cancels the approval this push's execution still waits for (named by the lock it holds), so
-/// that no late click decides a deployment that is gone; `Ok(true)` when one was cancelled.
+/// that no late click decides a deployment that is gone; the approval as it was, when one was cancelled.
 async fn cancel_pending_approval<L: Locks + Approvals>(
     ledger: &L,
     service: &str,
     push: &Push,
     reason: &str,
-) -> Result<bool, Error> {
-    let Some(holder) = ledger.holder(service).await? else { return Ok(false) };
+) -> Result<Option<ApprovalRecord>, Error> {
+    let Some(holder) = ledger.holder(service).await? else { return Ok(None) };
     if holder.execution != execution_name(service, push) {
-        return Ok(false);
+        return Ok(None);
     }
-    let Some(id) = holder.approval_id else { return Ok(false) };
-    let Some(record) = ledger.approval(&id).await? else { return Ok(false) };
+    let Some(id) = holder.approval_id else { return Ok(None) };
+    let Some(record) = ledger.approval(&id).await? else { return Ok(None) };
     if record.decided.is_some() {
-        return Ok(false);
+        return Ok(None);
     }
     let now = chrono::Utc::now().timestamp();
     let cancelled = Decided {
@@ -55,17 +55,22 @@ async fn cancel_pending_approval<L: Locks + Approvals>(
         approver: None,
     };
     let change = Settle { counted: record.approvals.len(), approval: None, decided: Some(&cancelled) };
-    ledger.settle(&id, change, now).await
+    Ok(ledger.settle(&id, change, now).await?.then_some(record))
 }
 
 /// rollback: stop the deployment with auto-rollback (traffic back to blue) if it is still
 /// active, record why in the ledger, release the service's lock, and tell the team. A push
 /// superseded before anything of it was deployed is recorded, not announced.
-pub async fn rollback<D, N, L>(request: &RollbackRequest, ports: NotifyPorts<'_, D, N, L>) -> Result<RolledBack, Error>
+pub async fn rollback<D, N, L, W>(
+    request: &RollbackRequest,
+    ports: NotifyPorts<'_, D, N, L>,
+    slack: &W,
+) -> Result<RolledBack, Error>
 where
     D: Deployments,
     N: Notifier,
     L: Validations + Locks + History + Approvals,
+    W: SlackApi,
 {
     let (deployments, ledger) = (ports.deployments, ports.ledger);
     let input = &request.state;
@@ -161,8 +166,16 @@ where
         notes.push(format!("the ledger did not record the outcome: {e}"));
     }
     match cancel_pending_approval(ledger, &input.service, push, &reason).await {
-        Ok(true) => notes.push("its pending approval is cancelled".into()),
-        Ok(false) => {}
+        Ok(Some(record)) => {
+            notes.push("its pending approval is cancelled".into());
+            // The request's message says so instead of offering buttons that decide nothing.
+            if let Some(post) = &record.slack_post
+                && let Err(e) = slack.update_message(post, &slack_cancelled_message(&record, &reason)).await
+            {
+                notes.push(format!("its Slack message could not be updated: {e}"));
+            }
+        }
+        Ok(None) => {}
         Err(e) => notes.push(format!("its pending approval could not be cancelled (it expires on its own): {e}")),
     }
     if let Err(e) = ledger.release(&input.service, &execution_name(&input.service, push)).await {

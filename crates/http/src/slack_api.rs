@@ -1,0 +1,106 @@
+//! Slack's Web API for the messages greenlight edits and replies to: `chat.postMessage` and
+//! `chat.update`, a JSON POST with the bot token as a bearer token (scope `chat:write`).
+//!
+//! Slack answers HTTP 200 with `{"ok": true, "channel": …, "ts": …}`, or with `{"ok": false,
+//! "error": "channel_not_found"}` and the like (failed for good); a 429 names its wait in
+//! `Retry-After` and, like a 5xx or no answer, is tried again (`chat::retried`). The token is
+//! read from Secrets Manager on the first call that needs it and kept for the process's life;
+//! a failed read fails that call and the next one reads again.
+
+use greenlight_core::Error;
+use greenlight_core::approval::SlackPost;
+use greenlight_core::ports::{Secrets, SlackApi};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+use crate::chat::{Attempt, TIMEOUT, retried, unanswered, unsuccessful};
+
+#[derive(Debug)]
+pub struct SlackWebApi<S> {
+    secrets: S,
+    /// Secrets Manager id of the bot token (`GREENLIGHT_SLACK_BOT_TOKEN_SECRET`).
+    token_secret: Option<String>,
+    client: reqwest::Client,
+    api: String,
+    token: OnceCell<String>,
+}
+
+impl<S: Secrets> SlackWebApi<S> {
+    pub fn new(secrets: S, token_secret: Option<String>, client: reqwest::Client, api: impl Into<String>) -> Self {
+        Self { secrets, token_secret, client, api: api.into(), token: OnceCell::new() }
+    }
+
+    async fn token(&self) -> Result<&str, Error> {
+        let token = self
+            .token
+            .get_or_try_init(|| async {
+                let id = self.token_secret.as_deref().ok_or_else(|| Error::Configuration {
+                    variable: "GREENLIGHT_SLACK_BOT_TOKEN_SECRET",
+                    problem: "is not set, and a service posts to a Slack channel with the bot token (approval.slack_channel): set the orchestrator module's slack_bot_token_secret_arn".into(),
+                })?;
+                self.secrets.secret(id).await
+            })
+            .await?;
+        Ok(token)
+    }
+
+    /// One Web API call, tried again on 429, 5xx and no answer.
+    async fn call(&self, method: &str, body: &Value) -> Result<Answer, Error> {
+        let token = self.token().await?;
+        let url = format!("{}/{method}", self.api.trim_end_matches('/'));
+        let attempt = || async {
+            let response = match self.client.post(&url).bearer_auth(token).json(body).timeout(TIMEOUT).send().await {
+                Ok(r) if r.status().is_success() => r,
+                Ok(r) => return unsuccessful(&r),
+                Err(e) => return unanswered(&e),
+            };
+            match response.json::<Answer>().await {
+                Ok(a) if a.ok => Attempt::Done(a),
+                Ok(a) => Attempt::Failed(a.error.unwrap_or_else(|| "not ok".into())),
+                Err(_) => Attempt::Failed("the answer is not Slack's JSON".into()),
+            }
+        };
+        retried(attempt).await.map_err(|reason| Error::Chat { reason: format!("{method}: {reason}") })
+    }
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    ok: bool,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    ts: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// The message's fields (`text`, `blocks`) with the call's own (`channel`, `ts`, `thread_ts`).
+fn with(payload: &Value, fields: Value) -> Value {
+    let mut body = json!({});
+    for source in [payload, &fields] {
+        if let (Some(out), Some(fields)) = (body.as_object_mut(), source.as_object()) {
+            out.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+    body
+}
+
+impl<S: Secrets + Sync> SlackApi for SlackWebApi<S> {
+    async fn post_message(&self, channel: &str, payload: &Value, thread_ts: Option<&str>) -> Result<SlackPost, Error> {
+        let mut fields = json!({"channel": channel});
+        if let Some(ts) = thread_ts {
+            fields["thread_ts"] = json!(ts);
+        }
+        let answer = self.call("chat.postMessage", &with(payload, fields)).await?;
+        let ts =
+            answer.ts.ok_or_else(|| Error::Chat { reason: "chat.postMessage: Slack's answer names no ts".into() })?;
+        // Slack answers with the channel's id (a name given would come back as its id).
+        Ok(SlackPost { channel: answer.channel.unwrap_or_else(|| channel.to_string()), ts })
+    }
+
+    async fn update_message(&self, post: &SlackPost, payload: &Value) -> Result<(), Error> {
+        self.call("chat.update", &with(payload, json!({"channel": post.channel, "ts": post.ts}))).await.map(|_| ())
+    }
+}
