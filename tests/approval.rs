@@ -340,7 +340,8 @@ async fn no_decision_in_time_rolls_back() {
 
 #[tokio::test]
 async fn the_link_page_in_a_browser_shows_the_evidence_decides_with_a_comment_and_then_who_decided() {
-    let (p, execution) = start(600).await;
+    // The request is posted to a Slack channel with the bot token too: the link's decision edits it.
+    let (p, execution) = start_with(json!({"slack_channel": SLACK_CHANNEL}), json!({})).await;
     slack_request(&p).await;
     let link = email_link(&p, "approve").await;
     let approval_id = link.split("/links/").nth(1).and_then(|r| r.split('/').next()).expect("id").to_string();
@@ -387,4 +388,10 @@ async fn the_link_page_in_a_browser_shows_the_evidence_decides_with_a_comment_an
     assert_eq!(decided.comment.as_deref(), Some(comment), "{decided:?}");
     let record = p.assert_ledger("web", "v2", Outcome::Deployed, "").await;
     assert!(record.approver.as_deref().is_some_and(|a| a.starts_with("signed link via link at ")), "{record:?}");
+    // The Slack message says who decided and what they said, without its buttons.
+    let messages = p.slack_messages().await;
+    let message = messages.iter().find(|m| m["hook"] == "chat.postMessage").expect("the request in Slack");
+    let edited = message["payload"].to_string();
+    assert!(edited.contains("*approved* by signed link") && edited.contains("twice"), "{edited}");
+    assert!(!edited.contains("greenlight_approve"), "{edited}");
 }

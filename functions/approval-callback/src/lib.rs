@@ -12,8 +12,8 @@ mod review;
 mod routes;
 
 use greenlight_aws::{DynamoLedger, SecretsManagerSecrets, SfnExecutions};
-use greenlight_core::ports::{Approvals, Chat, Secrets, SlackDirectory, TaskTokens};
-use greenlight_http::{HttpChat, SLACK_API};
+use greenlight_core::ports::{Approvals, Chat, Secrets, SlackApi, SlackDirectory, TaskTokens};
+use greenlight_http::{HttpChat, SLACK_API, SlackWebApi};
 use greenlight_runtime::{FunctionError, env};
 use lambda_http::{Body, Request, RequestExt, Response};
 
@@ -22,18 +22,27 @@ pub use keys::Keys;
 pub use routes::{CallbackKeys, CallbackRequest, CallbackResponse};
 
 #[derive(Debug)]
-pub struct Handler<A, T, C, S, D> {
+pub struct Handler<A, T, C, S, D, W> {
     pub approvals: A,
     pub tokens: T,
     pub chat: C,
     pub keys: Keys<S>,
     /// Slack's user groups, read when a listed group could admit the person who clicked.
     pub directory: D,
+    /// Slack's Web API: a link's decision edits the request's message when it was posted with
+    /// the bot token (a click's is edited through its `response_url`).
+    pub slack: W,
 }
 
 /// The function as deployed.
-pub type Deployed =
-    Handler<DynamoLedger, SfnExecutions, HttpChat, SecretsManagerSecrets, LazySlackDirectory<SecretsManagerSecrets>>;
+pub type Deployed = Handler<
+    DynamoLedger,
+    SfnExecutions,
+    HttpChat,
+    SecretsManagerSecrets,
+    LazySlackDirectory<SecretsManagerSecrets>,
+    SlackWebApi<SecretsManagerSecrets>,
+>;
 
 impl Deployed {
     /// `GREENLIGHT_LEDGER_TABLE`, and the secrets `GREENLIGHT_SLACK_SIGNING_SECRET`,
@@ -46,8 +55,9 @@ impl Deployed {
         let keys =
             Keys::new(secrets(), env("GREENLIGHT_SLACK_SIGNING_SECRET").ok(), env("GREENLIGHT_LINK_KEY_SECRET").ok());
         let api = env("GREENLIGHT_SLACK_API_URL").unwrap_or_else(|_| SLACK_API.to_string());
-        let directory =
-            LazySlackDirectory::new(secrets(), env("GREENLIGHT_SLACK_BOT_TOKEN_SECRET").ok(), http.clone(), api);
+        let bot_token = env("GREENLIGHT_SLACK_BOT_TOKEN_SECRET").ok();
+        let directory = LazySlackDirectory::new(secrets(), bot_token.clone(), http.clone(), api.clone());
+        let slack = SlackWebApi::new(secrets(), bot_token, http.clone(), api);
         Ok(Self {
             approvals: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
             // Only SendTaskSuccess is used: no state machine ARN needed.
@@ -55,11 +65,20 @@ impl Deployed {
             chat: HttpChat::new(http),
             keys,
             directory,
+            slack,
         })
     }
 }
 
-impl<A: Approvals, T: TaskTokens, C: Chat, S: Secrets, D: SlackDirectory> Handler<A, T, C, S, D> {
+impl<A, T, C, S, D, W> Handler<A, T, C, S, D, W>
+where
+    A: Approvals,
+    T: TaskTokens,
+    C: Chat,
+    S: Secrets,
+    D: SlackDirectory,
+    W: SlackApi,
+{
     pub async fn handle(&self, request: Request) -> Result<Response<Body>, FunctionError> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
         let req = CallbackRequest {
@@ -73,7 +92,7 @@ impl<A: Approvals, T: TaskTokens, C: Chat, S: Secrets, D: SlackDirectory> Handle
                 .collect(),
             body: request.body().to_vec(),
         };
-        let response = routes::callback(self, &req, i64::try_from(now).unwrap_or_default()).await?;
+        let response = self.callback(&req, i64::try_from(now).unwrap_or_default()).await?;
         tracing::info!(method = req.method, path = req.path, status = response.status, "approval callback");
         Ok(Response::builder()
             .status(response.status)
@@ -88,14 +107,16 @@ impl<A: Approvals, T: TaskTokens, C: Chat, S: Secrets, D: SlackDirectory> Handle
 mod tests {
     use super::*;
     use greenlight_core::approval::{ApprovalRecord, Decision, link};
-    use greenlight_core::fakes::{FakeApprovals, FakeChat, FakeSecrets, FakeSlackDirectory, FakeTaskTokens};
+    use greenlight_core::fakes::{
+        FakeApprovals, FakeChat, FakeSecrets, FakeSlackApi, FakeSlackDirectory, FakeTaskTokens,
+    };
 
     fn now() -> i64 {
         i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default())
             .unwrap_or_default()
     }
 
-    fn handler() -> Handler<FakeApprovals, FakeTaskTokens, FakeChat, FakeSecrets, FakeSlackDirectory> {
+    fn handler() -> Handler<FakeApprovals, FakeTaskTokens, FakeChat, FakeSecrets, FakeSlackDirectory, FakeSlackApi> {
         let approvals = FakeApprovals::default();
         approvals
             .records
@@ -111,6 +132,7 @@ mod tests {
                 CallbackKeys { slack_signing_secret: Some(b"slack".to_vec()), link_key: Some(b"key".to_vec()) },
             ),
             directory: FakeSlackDirectory::default(),
+            slack: FakeSlackApi::default(),
         }
     }
 
@@ -265,5 +287,26 @@ mod tests {
         // The second visit says who decided and what they said.
         let again = body_text(h.handle(request("GET", &url)).await.expect("page")).await;
         assert!(again.contains("Already decided") && again.contains("error rate up &gt; 5%"), "{again}");
+    }
+
+    #[tokio::test]
+    async fn a_link_decision_edits_the_request_s_slack_message_and_slack_down_changes_nothing_of_it() {
+        use greenlight_core::approval::SlackPost;
+        let post = SlackPost { channel: "C0DEPLOYS1".into(), ts: "1700000000.000001".into() };
+        let h = handler();
+        h.approvals.records.lock().expect("lock")[0].slack_post = Some(post.clone());
+        let url = link("https://cb.example", b"key", "a1", Decision::Approve, now() + 600);
+        assert_eq!(h.handle(form_post(&url, "comment=ship+it")).await.expect("decided").status(), 200);
+        let updated = h.slack.updated.lock().expect("lock").clone();
+        assert_eq!((updated[0].0.as_str(), updated[0].1.as_str()), ("C0DEPLOYS1", "1700000000.000001"));
+        let text = updated[0].2.to_string();
+        assert!(text.contains("*approved* by signed link") && text.contains("ship it"), "{text}");
+
+        // Slack down: the decision stands and the page says so all the same.
+        let mut h = handler();
+        h.approvals.records.lock().expect("lock")[0].slack_post = Some(post);
+        h.slack = FakeSlackApi { down: Some("chat.update: HTTP 503".into()), ..FakeSlackApi::default() };
+        assert_eq!(h.handle(request("POST", &url)).await.expect("decided").status(), 200);
+        assert_eq!(h.tokens.succeeded.lock().expect("lock").len(), 1, "decided");
     }
 }

@@ -7,7 +7,7 @@ use greenlight_core::approval::{
 };
 use greenlight_core::approvers::Identity;
 use greenlight_core::pipeline::{Applied, DecidePorts, Decider, decide};
-use greenlight_core::ports::{Approvals, Chat, Secrets, SlackDirectory, TaskTokens};
+use greenlight_core::ports::{Approvals, Chat, Secrets, SlackApi, SlackDirectory, TaskTokens};
 use serde_json::Value;
 
 use crate::Handler;
@@ -53,137 +53,150 @@ pub struct CallbackKeys {
     pub link_key: Option<Vec<u8>>,
 }
 
-/// The approval-callback function URL: Slack interactivity (`POST /slack`) and signed links
-/// (`GET` shows a confirmation page and changes nothing; `POST` decides).
-pub(crate) async fn callback<A: Approvals, T: TaskTokens, C: Chat, S: Secrets, D: SlackDirectory>(
-    h: &Handler<A, T, C, S, D>,
-    req: &CallbackRequest,
-    now: i64,
-) -> Result<CallbackResponse, Error> {
-    let (approvals, tokens, directory) = (&h.approvals, &h.tokens, &h.directory);
-    let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["slack"] if req.method == "POST" => slack(h, req, now).await,
-        ["slack"] => Ok(text(405, "use POST")),
-        ["links", id, decision] => {
-            let Some(decision) = Decision::parse(decision) else {
-                return Ok(page(404, "Unknown link", "<p>Nothing changed.</p>"));
-            };
-            let Some(key) = &h.keys.get().await?.link_key else {
-                return Ok(text(403, "signed links are not configured"));
-            };
-            let expires: i64 = req.query("expires").and_then(|e| e.parse().ok()).unwrap_or(0);
-            let sig = req.query("sig").unwrap_or_default();
-            match verify_link(key, id, decision, expires, sig, now) {
-                Err(Refusal::Expired) => {
-                    return Ok(page(410, "Link expired", "<p>This link has expired. Nothing changed.</p>"));
+impl<A, T, C, S, D, W> Handler<A, T, C, S, D, W>
+where
+    A: Approvals,
+    T: TaskTokens,
+    C: Chat,
+    S: Secrets,
+    D: SlackDirectory,
+    W: SlackApi,
+{
+    /// The approval-callback function URL: Slack interactivity (`POST /slack`) and signed links
+    /// (`GET` shows a confirmation page and changes nothing; `POST` decides).
+    pub(crate) async fn callback(&self, req: &CallbackRequest, now: i64) -> Result<CallbackResponse, Error> {
+        let h = self;
+        let (approvals, tokens, directory) = (&h.approvals, &h.tokens, &h.directory);
+        let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        match segments.as_slice() {
+            ["slack"] if req.method == "POST" => h.slack_interaction(req, now).await,
+            ["slack"] => Ok(text(405, "use POST")),
+            ["links", id, decision] => {
+                let Some(decision) = Decision::parse(decision) else {
+                    return Ok(page(404, "Unknown link", "<p>Nothing changed.</p>"));
+                };
+                let Some(key) = &h.keys.get().await?.link_key else {
+                    return Ok(text(403, "signed links are not configured"));
+                };
+                let expires: i64 = req.query("expires").and_then(|e| e.parse().ok()).unwrap_or(0);
+                let sig = req.query("sig").unwrap_or_default();
+                match verify_link(key, id, decision, expires, sig, now) {
+                    Err(Refusal::Expired) => {
+                        return Ok(page(410, "Link expired", "<p>This link has expired. Nothing changed.</p>"));
+                    }
+                    Err(r) => {
+                        return Ok(page(
+                            403,
+                            "Invalid link",
+                            &format!("<p>This link is not valid: {}. Nothing changed.</p>", escape(&r.to_string())),
+                        ));
+                    }
+                    Ok(()) => {}
                 }
-                Err(r) => {
-                    return Ok(page(
-                        403,
-                        "Invalid link",
-                        &format!("<p>This link is not valid: {}. Nothing changed.</p>", escape(&r.to_string())),
-                    ));
+                match req.method.as_str() {
+                    // Link scanners and chat unfurlers follow links: a GET only shows the page.
+                    "GET" | "HEAD" => Ok(match approvals.approval(id).await? {
+                        Some(record) => review_page(&record, decision, now),
+                        None => page(404, "Unknown approval", "<p>There is no such approval request.</p>"),
+                    }),
+                    "POST" => {
+                        let comment = match form_comment(req) {
+                            Ok(comment) => comment,
+                            Err(problem) => return Ok(page(400, "Comment not taken", &problem)),
+                        };
+                        let ports = DecidePorts { approvals, tokens, directory };
+                        let mut decider = Decider::new("signed link", DecidedVia::Link, Identity::Anyone);
+                        decider.comment = comment.as_deref();
+                        let applied = decide(id, decision, decider, now, ports).await?;
+                        if let Applied::Done(record, decided) = &applied
+                            && let Some(post) = &record.slack_post
+                            && let Err(e) = h.slack.update_message(post, &slack_decided_message(record, decided)).await
+                        {
+                            // The decision stands; only the message still shows its buttons.
+                            tracing::warn!(approval_id = id, error = %e, "the Slack message was not edited");
+                        }
+                        Ok(applied_page(applied))
+                    }
+                    _ => Ok(text(405, "use GET to see the page, POST to decide")),
                 }
-                Ok(()) => {}
             }
-            match req.method.as_str() {
-                // Link scanners and chat unfurlers follow links: a GET only shows the page.
-                "GET" | "HEAD" => Ok(match approvals.approval(id).await? {
-                    Some(record) => review_page(&record, decision, now),
-                    None => page(404, "Unknown approval", "<p>There is no such approval request.</p>"),
-                }),
-                "POST" => {
-                    let comment = match form_comment(req) {
-                        Ok(comment) => comment,
-                        Err(problem) => return Ok(page(400, "Comment not taken", &problem)),
-                    };
-                    let ports = DecidePorts { approvals, tokens, directory };
-                    let mut decider = Decider::new("signed link", DecidedVia::Link, Identity::Anyone);
-                    decider.comment = comment.as_deref();
-                    Ok(applied_page(decide(id, decision, decider, now, ports).await?))
-                }
-                _ => Ok(text(405, "use GET to see the page, POST to decide")),
-            }
+            _ => Ok(page(404, "Not found", "<p>Nothing here.</p>")),
         }
-        _ => Ok(page(404, "Not found", "<p>Nothing here.</p>")),
     }
-}
 
-async fn slack<A: Approvals, T: TaskTokens, C: Chat, S: Secrets, D: SlackDirectory>(
-    h: &Handler<A, T, C, S, D>,
-    req: &CallbackRequest,
-    now: i64,
-) -> Result<CallbackResponse, Error> {
-    let (approvals, tokens, directory) = (&h.approvals, &h.tokens, &h.directory);
-    if req.body.len() > MAX_SLACK_BODY {
-        return Ok(text(
-            413,
-            format!(
-                "refused: the body is too large ({} bytes; a Slack interaction is at most {MAX_SLACK_BODY})",
-                req.body.len()
-            ),
-        ));
-    }
-    let form = req.header("content-type").is_some_and(|ct| {
-        ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-    });
-    if !form {
-        return Ok(text(415, "refused: Slack sends interactions as application/x-www-form-urlencoded"));
-    }
-    let Some(secret) = &h.keys.get().await?.slack_signing_secret else {
-        return Ok(text(401, "Slack is not configured"));
-    };
-    let timestamp = req.header("x-slack-request-timestamp").unwrap_or_default();
-    let signature = req.header("x-slack-signature").unwrap_or_default();
-    if let Err(r) = verify_slack(secret, timestamp, &req.body, signature, now) {
-        return Ok(text(401, format!("refused: {r}")));
-    }
-    let payload = url::form_urlencoded::parse(&req.body).find(|(k, _)| k == "payload").map(|(_, v)| v.into_owned());
-    let Some(payload) = payload.and_then(|p| serde_json::from_str::<Value>(&p).ok()) else {
-        return Ok(text(400, "no interaction payload"));
-    };
-    let value = payload.pointer("/actions/0/value").and_then(Value::as_str).unwrap_or_default();
-    let Some((decision, id)) =
-        value.split_once(':').and_then(|(d, id)| Decision::parse(d).map(|d| (d, id.to_string())))
-    else {
-        return Ok(text(400, "not a greenlight action"));
-    };
-    // Slack signs the payload: its user id is who clicked.
-    let Some(user_id) = payload.pointer("/user/id").and_then(Value::as_str) else {
-        return Ok(text(400, "the interaction names no user"));
-    };
-    let name = payload.pointer("/user/username").or_else(|| payload.pointer("/user/name")).and_then(Value::as_str);
-    let by = format!("@{}", name.unwrap_or(user_id));
-    let decider = Decider::new(&by, DecidedVia::Slack, Identity::Slack { user_id: user_id.to_string() });
-    let applied = decide(&id, decision, decider, now, DecidePorts { approvals, tokens, directory }).await?;
-    let verb = |approved: bool| if approved { "approved" } else { "rejected" };
-    // What replaces the message for everyone, and what only the person who clicked sees.
-    let (reply, update) = match &applied {
-        Applied::Done(r, d) => (format!("{} by {by}", verb(d.approved)), Some(slack_decided_message(r, d))),
-        Applied::AlreadyDecided(r, d) => {
-            (format!("already {} by {} at {}", verb(d.approved), d.by, d.at), Some(slack_decided_message(r, d)))
+    /// A Slack interaction (`POST /slack`): shape, signature, then the decision.
+    async fn slack_interaction(&self, req: &CallbackRequest, now: i64) -> Result<CallbackResponse, Error> {
+        let h = self;
+        let (approvals, tokens, directory) = (&h.approvals, &h.tokens, &h.directory);
+        if req.body.len() > MAX_SLACK_BODY {
+            return Ok(text(
+                413,
+                format!(
+                    "refused: the body is too large ({} bytes; a Slack interaction is at most {MAX_SLACK_BODY})",
+                    req.body.len()
+                ),
+            ));
         }
-        Applied::Counted { record, count, .. } => (
-            format!(
-                "your approval is counted ({count} of {}); production traffic moves once {} distinct approvers approved",
-                record.required_approvals, record.required_approvals
+        let form = req.header("content-type").is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        });
+        if !form {
+            return Ok(text(415, "refused: Slack sends interactions as application/x-www-form-urlencoded"));
+        }
+        let Some(secret) = &h.keys.get().await?.slack_signing_secret else {
+            return Ok(text(401, "Slack is not configured"));
+        };
+        let timestamp = req.header("x-slack-request-timestamp").unwrap_or_default();
+        let signature = req.header("x-slack-signature").unwrap_or_default();
+        if let Err(r) = verify_slack(secret, timestamp, &req.body, signature, now) {
+            return Ok(text(401, format!("refused: {r}")));
+        }
+        let payload = url::form_urlencoded::parse(&req.body).find(|(k, _)| k == "payload").map(|(_, v)| v.into_owned());
+        let Some(payload) = payload.and_then(|p| serde_json::from_str::<Value>(&p).ok()) else {
+            return Ok(text(400, "no interaction payload"));
+        };
+        let value = payload.pointer("/actions/0/value").and_then(Value::as_str).unwrap_or_default();
+        let Some((decision, id)) =
+            value.split_once(':').and_then(|(d, id)| Decision::parse(d).map(|d| (d, id.to_string())))
+        else {
+            return Ok(text(400, "not a greenlight action"));
+        };
+        // Slack signs the payload: its user id is who clicked.
+        let Some(user_id) = payload.pointer("/user/id").and_then(Value::as_str) else {
+            return Ok(text(400, "the interaction names no user"));
+        };
+        let name = payload.pointer("/user/username").or_else(|| payload.pointer("/user/name")).and_then(Value::as_str);
+        let by = format!("@{}", name.unwrap_or(user_id));
+        let decider = Decider::new(&by, DecidedVia::Slack, Identity::Slack { user_id: user_id.to_string() });
+        let applied = decide(&id, decision, decider, now, DecidePorts { approvals, tokens, directory }).await?;
+        let verb = |approved: bool| if approved { "approved" } else { "rejected" };
+        // What replaces the message for everyone, and what only the person who clicked sees.
+        let (reply, update) = match &applied {
+            Applied::Done(r, d) => (format!("{} by {by}", verb(d.approved)), Some(slack_decided_message(r, d))),
+            Applied::AlreadyDecided(r, d) => {
+                (format!("already {} by {} at {}", verb(d.approved), d.by, d.at), Some(slack_decided_message(r, d)))
+            }
+            Applied::Counted { record, count, .. } => (
+                format!(
+                    "your approval is counted ({count} of {}); production traffic moves once {} distinct approvers approved",
+                    record.required_approvals, record.required_approvals
+                ),
+                None,
             ),
-            None,
-        ),
-        Applied::AlreadyCounted(r, a) => (
-            format!("you approved at {} already ({} of {} so far)", a.at, r.approvals.len(), r.required_approvals),
-            None,
-        ),
-        Applied::Refused(_, refused) => (format!("refused: {}; nothing changed", refused.reason), None),
-        Applied::Expired(_) => ("this approval has expired; nothing changed".into(), None),
-        Applied::Unknown => ("unknown approval; nothing changed".into(), None),
-    };
-    if let Some(url) = payload.get("response_url").and_then(Value::as_str) {
-        let message = update.unwrap_or_else(|| slack_ephemeral(&reply));
-        h.chat.post(url, &message).await?;
+            Applied::AlreadyCounted(r, a) => (
+                format!("you approved at {} already ({} of {} so far)", a.at, r.approvals.len(), r.required_approvals),
+                None,
+            ),
+            Applied::Refused(_, refused) => (format!("refused: {}; nothing changed", refused.reason), None),
+            Applied::Expired(_) => ("this approval has expired; nothing changed".into(), None),
+            Applied::Unknown => ("unknown approval; nothing changed".into(), None),
+        };
+        if let Some(url) = payload.get("response_url").and_then(Value::as_str) {
+            let message = update.unwrap_or_else(|| slack_ephemeral(&reply));
+            h.chat.post(url, &message).await?;
+        }
+        Ok(text(200, reply))
     }
-    Ok(text(200, reply))
 }
 
 /// The review page's `comment` field from a form POST (none when empty or not a form): a
