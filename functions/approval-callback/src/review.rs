@@ -2,7 +2,7 @@
 //! approved so far, and a form whose button POSTs the decision with an optional comment. Plain
 //! HTML that works without JavaScript; once decided, the page says who decided instead.
 
-use greenlight_core::approval::{ApprovalRecord, Decision, decision_time};
+use greenlight_core::approval::{ApprovalRecord, Decision, Evidence, decision_time};
 
 use crate::pages::{decided_page, escape, expired_page, page};
 use crate::routes::CallbackResponse;
@@ -24,8 +24,8 @@ pub(crate) fn review_page(record: &ApprovalRecord, decision: Decision, now: i64)
         }
         Decision::Reject => (format!("Reject {} {}?", record.service, record.tag), "Reject: roll back"),
     };
-    let mut body = facts(record);
     let evidence = record.evidence.clone().unwrap_or_default();
+    let mut body = facts(record, &evidence);
     body.push_str("<h2>Task definition changes</h2>");
     body.push_str(&if evidence.diff.is_empty() {
         "<p>No change besides the image.</p>".to_string()
@@ -47,8 +47,7 @@ pub(crate) fn review_page(record: &ApprovalRecord, decision: Decision, now: i64)
 }
 
 /// The facts table: image, tag, deployment, who asked, expiry, who may decide, who approved.
-fn facts(record: &ApprovalRecord) -> String {
-    let evidence = record.evidence.clone().unwrap_or_default();
+fn facts(record: &ApprovalRecord, evidence: &Evidence) -> String {
     let mut rows = vec![
         ("Service", escape(&record.service)),
         ("Tag", escape(&record.tag)),

@@ -34,6 +34,14 @@ impl CallbackRequest {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// A form POST (`application/x-www-form-urlencoded`, parameters such as a charset aside):
+    /// what Slack's interactions and the link page's form send.
+    fn is_form(&self) -> bool {
+        self.header("content-type").is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        })
+    }
+
     fn query(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
@@ -65,17 +73,16 @@ where
     /// The approval-callback function URL: Slack interactivity (`POST /slack`) and signed links
     /// (`GET` shows a confirmation page and changes nothing; `POST` decides).
     pub(crate) async fn callback(&self, req: &CallbackRequest, now: i64) -> Result<CallbackResponse, Error> {
-        let h = self;
-        let (approvals, tokens, directory) = (&h.approvals, &h.tokens, &h.directory);
+        let (approvals, tokens, directory) = (&self.approvals, &self.tokens, &self.directory);
         let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
         match segments.as_slice() {
-            ["slack"] if req.method == "POST" => h.slack_interaction(req, now).await,
+            ["slack"] if req.method == "POST" => self.slack_interaction(req, now).await,
             ["slack"] => Ok(text(405, "use POST")),
             ["links", id, decision] => {
                 let Some(decision) = Decision::parse(decision) else {
                     return Ok(page(404, "Unknown link", "<p>Nothing changed.</p>"));
                 };
-                let Some(key) = &h.keys.get().await?.link_key else {
+                let Some(key) = &self.keys.get().await?.link_key else {
                     return Ok(text(403, "signed links are not configured"));
                 };
                 let expires: i64 = req.query("expires").and_then(|e| e.parse().ok()).unwrap_or(0);
@@ -110,7 +117,8 @@ where
                         let applied = decide(id, decision, decider, now, ports).await?;
                         if let Applied::Done(record, decided) = &applied
                             && let Some(post) = &record.slack_post
-                            && let Err(e) = h.slack.update_message(post, &slack_decided_message(record, decided)).await
+                            && let Err(e) =
+                                self.slack.update_message(post, &slack_decided_message(record, decided)).await
                         {
                             // The decision stands; only the message still shows its buttons.
                             tracing::warn!(approval_id = id, error = %e, "the Slack message was not edited");
@@ -126,8 +134,7 @@ where
 
     /// A Slack interaction (`POST /slack`): shape, signature, then the decision.
     async fn slack_interaction(&self, req: &CallbackRequest, now: i64) -> Result<CallbackResponse, Error> {
-        let h = self;
-        let (approvals, tokens, directory) = (&h.approvals, &h.tokens, &h.directory);
+        let (approvals, tokens, directory) = (&self.approvals, &self.tokens, &self.directory);
         if req.body.len() > MAX_SLACK_BODY {
             return Ok(text(
                 413,
@@ -137,13 +144,10 @@ where
                 ),
             ));
         }
-        let form = req.header("content-type").is_some_and(|ct| {
-            ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-        });
-        if !form {
+        if !req.is_form() {
             return Ok(text(415, "refused: Slack sends interactions as application/x-www-form-urlencoded"));
         }
-        let Some(secret) = &h.keys.get().await?.slack_signing_secret else {
+        let Some(secret) = &self.keys.get().await?.slack_signing_secret else {
             return Ok(text(401, "Slack is not configured"));
         };
         let timestamp = req.header("x-slack-request-timestamp").unwrap_or_default();
@@ -193,7 +197,7 @@ where
         };
         if let Some(url) = payload.get("response_url").and_then(Value::as_str) {
             let message = update.unwrap_or_else(|| slack_ephemeral(&reply));
-            h.chat.post(url, &message).await?;
+            self.chat.post(url, &message).await?;
         }
         Ok(text(200, reply))
     }
@@ -202,7 +206,7 @@ where
 /// The review page's `comment` field from a form POST (none when empty or not a form): a
 /// comment over `MAX_COMMENT` characters is refused with the page's explanation.
 fn form_comment(req: &CallbackRequest) -> Result<Option<String>, String> {
-    if !req.header("content-type").is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded")) {
+    if !req.is_form() {
         return Ok(None);
     }
     let comment =
