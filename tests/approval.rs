@@ -395,3 +395,119 @@ async fn the_link_page_in_a_browser_shows_the_evidence_decides_with_a_comment_an
     assert!(edited.contains("*approved* by signed link") && edited.contains("twice"), "{edited}");
     assert!(!edited.contains("greenlight_approve"), "{edited}");
 }
+
+/// The messages greenlight posted in the thread of the Slack message `ts`, oldest first.
+async fn thread(p: &Pipeline, ts: &str) -> Vec<Value> {
+    p.slack_messages().await.into_iter().filter(|m| m["thread_ts"] == ts).map(|m| m["payload"].clone()).collect()
+}
+
+#[tokio::test]
+async fn the_success_message_s_roll_back_button_takes_a_listed_approver_and_a_confirmation() {
+    let rules = json!({"slack_channel": SLACK_CHANNEL, "approvers": [slack_user_id("alice")]});
+    let (p, execution) = start_with(rules, json!({})).await;
+    let value = approve_button(&p).await;
+    let id = value.trim_start_matches("approve:").to_string();
+    assert_eq!(click(&p, &value, "alice", SLACK_SIGNING_SECRET, now()).await.1, "approved by @alice");
+    assert_eq!(p.finish(&execution, LIMIT, || async {}).await.status, "SUCCEEDED");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v2")));
+    // finish said it in the approval's thread, with a "Roll back" button.
+    let post = approval_record(&p, &id).await.slack_post.expect("posted with the bot token");
+    let replies = thread(&p, &post.ts).await;
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(replies[0].to_string().contains("is *live* in production"), "{replies:?}");
+    let roll_back = greenlight_tests::approve::button(&replies[0], "rollback").expect("a Roll back button");
+    let before = p.executions().await.len();
+
+    // Someone not listed: refused, told only them, kept beside the approval; nothing starts.
+    let (status, body) = click(&p, &roll_back, "mallory", SLACK_SIGNING_SECRET, now()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("refused: Slack user UMALLORY0 is not among the approvers of web"), "{body}");
+    assert_eq!(responses(&p).await.pop().expect("a reply")["response_type"], "ephemeral");
+    let refusals = approval_record(&p, &id).await.refusals;
+    assert!(refusals.iter().any(|r| r.reason.starts_with("roll back: ")), "{refusals:?}");
+    // alice's first click only asks to confirm, and says what production goes back to.
+    let (_, body) = click(&p, &roll_back, "alice", SLACK_SIGNING_SECRET, now()).await;
+    assert!(body.starts_with("confirm to roll web back to "), "{body}");
+    let confirmation = responses(&p).await.pop().expect("the confirmation");
+    assert_eq!(confirmation["response_type"], "ephemeral", "{confirmation}");
+    let confirm = greenlight_tests::approve::button(&confirmation, "rollback-confirmed").expect("a confirm button");
+    assert_eq!(p.executions().await.len(), before, "asking changes nothing");
+    // mallory cannot confirm either.
+    let (_, body) = click(&p, &confirm, "mallory", SLACK_SIGNING_SECRET, now()).await;
+    assert!(body.starts_with("refused: "), "{body}");
+    assert_eq!(p.executions().await.len(), before, "nothing started");
+
+    // alice confirms: a rollback as `greenlight rollback` starts it, production goes back to v1.
+    let (status, body) = click(&p, &confirm, "alice", SLACK_SIGNING_SECRET, now()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("@alice rolls web back from v2 to v1: execution "), "{body}");
+    let rollback = body.split("execution ").nth(1).and_then(|s| s.split_whitespace().next()).expect("its ARN");
+    let end = p.finish(rollback, LIMIT, || async {}).await;
+    assert_eq!(end.status, "SUCCEEDED", "{end:?}");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
+    let record = p.assert_ledger("web", "v1", Outcome::Deployed, "").await;
+    assert_eq!(record.trigger(), greenlight_core::request::Trigger::Rollback, "{record:?}");
+    assert_eq!(record.requested().map(|r| r.by.as_str()), Some("@alice (Slack user UALICE000)"), "{record:?}");
+    // The thread says who rolled back; the topic too.
+    let said = thread(&p, &post.ts).await;
+    assert!(
+        said.iter().any(|m| m["text"].as_str().is_some_and(|t| t.starts_with("@alice rolls web back"))),
+        "{said:?}"
+    );
+    let notes = p.emulator.notifications().await;
+    assert!(notes.iter().any(|n| n["subject"] == "greenlight: web rolls back to v1"), "{notes:?}");
+    // Once rolled back, the button is refused: v2 is no longer what production runs.
+    let (_, body) = click(&p, &confirm, "alice", SLACK_SIGNING_SECRET, now()).await;
+    assert!(body.contains("is no longer what production runs"), "{body}");
+}
+
+#[tokio::test]
+async fn a_per_approver_email_link_records_that_approver_s_address_and_the_topic_carries_no_link() {
+    let rules = json!({
+        "channels": ["slack", "sns", "email"],
+        "approvers": ["alice@example.com", "bob@example.com", slack_user_id("carol")]
+    });
+    let (p, execution) = start_with(rules, json!({})).await;
+    let value = approve_button(&p).await;
+    let id = value.trim_start_matches("approve:").to_string();
+    // One email per listed address, from the orchestrator's sender, each with its own links.
+    let deadline = Instant::now() + LIMIT;
+    let emails = loop {
+        let emails = p.emulator.emails().await;
+        if emails.len() >= 2 || Instant::now() > deadline {
+            break emails;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let to: Vec<&str> = emails.iter().filter_map(|e| e["to"][0].as_str()).collect();
+    assert_eq!(to, ["alice@example.com", "bob@example.com"], "{emails:?}");
+    assert!(emails.iter().all(|e| e["from"] == greenlight_tests::pipeline::EMAIL_FROM), "{emails:?}");
+    let link_of = |address: &str, decision: &str| -> String {
+        let email = emails.iter().find(|e| e["to"][0] == address).expect("an email");
+        let body = email["body"].as_str().unwrap_or_default();
+        body.split_whitespace().find(|w| w.contains(&format!("/{decision}?"))).expect("a link").to_string()
+    };
+    let alice = link_of("alice@example.com", "approve");
+    assert!(alice.contains("&to=alice%40example.com&sig="), "{alice}");
+    // The topic hears of the request, without any link that decides.
+    let notes = p.emulator.notifications().await;
+    let asked = notes.iter().find(|n| n["subject"] == "greenlight: approve web v2 for production?").expect("noticed");
+    let text = asked["message"].as_str().unwrap_or_default();
+    assert!(!text.contains("/links/"), "{text}");
+    assert!(text.contains("alice@example.com"), "{text}");
+    // Alice's link cannot be turned into Bob's decision.
+    let forged = alice.replace("to=alice%40example.com", "to=bob%40example.com");
+    assert_eq!(greenlight_tests::approve::follow(&forged).await, 403);
+    // Her page says whom it decides as; her POST decides, and the approval names her.
+    let page = greenlight_http::client().expect("client").get(&alice).send().await.expect("GET").text().await;
+    assert!(page.unwrap_or_default().contains("You decide as <strong>alice@example.com</strong>"));
+    assert_eq!(greenlight_tests::approve::follow(&alice).await, 200);
+    assert_eq!(p.finish(&execution, LIMIT, || async {}).await.status, "SUCCEEDED");
+    let decided = approval_record(&p, &id).await.decided.expect("decided");
+    assert_eq!(
+        (decided.by.as_str(), decided.approver.as_deref()),
+        ("alice@example.com", Some("email:alice@example.com"))
+    );
+    let record = p.assert_ledger("web", "v2", Outcome::Deployed, "").await;
+    assert!(record.approver.as_deref().is_some_and(|a| a.starts_with("alice@example.com via link at ")), "{record:?}");
+}

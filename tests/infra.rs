@@ -70,6 +70,11 @@ fn env_read_by(krate: &str) -> BTreeSet<String> {
     if source.contains("fault_point(") {
         vars.insert("GREENLIGHT_FAULT_INJECTION".into());
     }
+    // greenlight-http's Slack Web API client, as the functions configure it.
+    if source.contains("SlackWebApi::from_env(") {
+        vars.insert("GREENLIGHT_SLACK_BOT_TOKEN_SECRET".into());
+        vars.insert("GREENLIGHT_SLACK_API_URL".into());
+    }
     vars
 }
 
@@ -91,6 +96,7 @@ fn sdk_of(service: &str) -> Option<(&'static str, &'static str)> {
         "ecr" => ("aws_sdk_ecr", "ecr.rs"),
         "ecs" => ("aws_sdk_ecs", "ecs.rs"),
         "secretsmanager" => ("aws_sdk_secretsmanager", "secrets.rs"),
+        "ses" => ("aws_sdk_sesv2", "ses.rs"),
         "sns" => ("aws_sdk_sns", "sns.rs"),
         "ssm" => ("aws_sdk_ssm", "ssm.rs"),
         "states" => ("aws_sdk_sfn", "sfn.rs"),

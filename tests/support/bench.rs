@@ -89,12 +89,17 @@ pub fn deploy_cost(transitions: u64, functions: &[Invocations]) -> DeployCost {
 }
 
 /// The boto3 client names of the services in a function's `aws-calls` (`states` is boto3's
-/// `stepfunctions`), sorted and without repeats.
+/// `stepfunctions`; `ses`, which greenlight calls through SES API v2, boto3's `sesv2`), sorted
+/// and without repeats.
 pub fn boto3_clients(aws_calls: &[String]) -> Vec<String> {
     let mut clients: Vec<String> = aws_calls
         .iter()
         .filter_map(|c| c.split_once(':').map(|(service, _)| service))
-        .map(|s| if s == "states" { "stepfunctions".to_string() } else { s.to_string() })
+        .map(|s| match s {
+            "states" => "stepfunctions".to_string(),
+            "ses" => "sesv2".to_string(),
+            s => s.to_string(),
+        })
         .collect();
     clients.sort();
     clients.dedup();

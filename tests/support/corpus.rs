@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use greenlight_core::approval::{Decision, sign_link, sign_slack};
+use greenlight_core::approval::{Decision, sign_slack};
+use greenlight_core::links::{LinkTarget, sign_link};
 use serde_json::{Value, json};
 
 use crate::approve::now;
@@ -290,7 +291,7 @@ async fn callback(p: &Pipeline, case: &Value, digest: &str) -> (String, String) 
         let decision = Decision::parse(decision).unwrap_or(Decision::Approve);
         let signed_as = if kind == "approve-signature" { Decision::Approve } else { decision };
         let expires = if kind == "expired" { now() - 10 } else { now() + 3_600 };
-        let mut sig = sign_link(LINK_KEY.as_bytes(), id, signed_as, expires);
+        let mut sig = sign_link(LINK_KEY.as_bytes(), &LinkTarget { id, decision: signed_as, expires, to: None });
         if kind == "tampered" {
             sig.replace_range(0..1, if sig.starts_with('0') { "1" } else { "0" });
         }

@@ -206,6 +206,11 @@ impl Emulator {
         self.control_get("notifications").await.as_array().cloned().unwrap_or_default()
     }
 
+    /// What SES sent, oldest first: `{from, to, subject, body}`.
+    pub async fn emails(&self) -> Vec<Value> {
+        self.control_get("emails").await.as_array().cloned().unwrap_or_default()
+    }
+
     /// Seeds a service environment from a short description; returns what was created
     /// (digests by tag, ARNs, the load balancer's URLs).
     pub async fn seed(&self, description: Value) -> Value {

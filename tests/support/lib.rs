@@ -16,4 +16,5 @@ pub mod hcl;
 pub mod modes;
 pub mod pipeline;
 pub mod reliability;
+pub mod slack_rollback;
 pub mod soak;

@@ -30,6 +30,8 @@ pub const LINK_KEY: &str = "greenlight-test-link-key";
 pub const SLACK_BOT_TOKEN: &str = "xoxb-greenlight-test";
 /// The Slack channel the fake Slack's bot is in (`approval.slack_channel`).
 pub const SLACK_CHANNEL: &str = "C0DEPLOYS1";
+/// The approval emails' sender (the orchestrator's `approval_email_from`), verified in SES.
+pub const EMAIL_FROM: &str = "approvals@greenlight.example";
 pub const STATE_MACHINE: &str = "greenlight-deploy";
 pub const VALIDATE_FUNCTION: &str = "greenlight-validate";
 pub const MANIFEST_PARAMETER: &str = "/greenlight/manifest";
@@ -313,6 +315,7 @@ impl Pipeline {
                 "approval": setup.approval_timeout.is_some(), "ready_wait_minutes": 2880,
                 "termination_wait_minutes": setup.termination_wait_minutes,
                 "manifest": manifest,
+                "email_from": EMAIL_FROM,
                 "greenlight_secrets": {
                     "slack-webhook": format!("{}/greenlight-emulator/slack/incoming-webhook", emulator.endpoint),
                     "slack-signing-secret": SLACK_SIGNING_SECRET,
@@ -353,6 +356,7 @@ impl Pipeline {
             ("GREENLIGHT_SLACK_WEBHOOK_SECRET", &slack_webhook),
             ("GREENLIGHT_SLACK_SIGNING_SECRET", &slack_signing),
             ("GREENLIGHT_LINK_KEY_SECRET", &link_key),
+            ("GREENLIGHT_EMAIL_FROM", EMAIL_FROM),
             ("GREENLIGHT_SLACK_BOT_TOKEN_SECRET", &slack_bot_token),
             ("GREENLIGHT_SLACK_API_URL", &slack_api),
             ("GREENLIGHT_LEASE_SECONDS", &lease),

@@ -57,10 +57,15 @@ pub enum Base {
     /// its deployment is stopped in the CodeDeploy console: the approval is cancelled, its
     /// message edited to say so, v2 rolled back.
     StoppedWhileWaiting,
+    /// v2 approved in Slack (its request posted with the bot token, and emailed to the listed
+    /// address through SES) and live; v3 pushed and
+    /// waiting for its approval (`concurrency: queue`); the "Roll back" button of v2's success
+    /// message clicked and confirmed: v3's deployment is stopped, v1 is deployed again.
+    RolledBackInSlack,
 }
 
 impl Base {
-    pub const ALL: [Base; 12] = [
+    pub const ALL: [Base; 13] = [
         Base::Approved,
         Base::ValidationFails,
         Base::Rejected,
@@ -73,6 +78,7 @@ impl Base {
         Base::Overtaken("finish"),
         Base::Abandoned,
         Base::StoppedWhileWaiting,
+        Base::RolledBackInSlack,
     ];
 
     pub fn name(self) -> String {
@@ -84,6 +90,7 @@ impl Base {
             Base::AlreadyLive => "already live".into(),
             Base::Abandoned => "abandoned while traffic moves".into(),
             Base::StoppedWhileWaiting => "stopped in CodeDeploy while its approval waits".into(),
+            Base::RolledBackInSlack => "rolled back from Slack".into(),
             Base::Overtaken(step) => format!("overtaken in {step}"),
         }
     }
@@ -101,7 +108,7 @@ impl Base {
 
     fn pushes(self) -> &'static [&'static str] {
         match self {
-            Base::Superseded | Base::Overtaken(_) | Base::Abandoned => &["v2", "v3"],
+            Base::Superseded | Base::Overtaken(_) | Base::Abandoned | Base::RolledBackInSlack => &["v2", "v3"],
             Base::AlreadyLive => &["v1"],
             _ => &["v2"],
         }
@@ -187,8 +194,20 @@ fn setup(scenario: &Scenario) -> Setup {
         approval_timeout: base.approval().then_some(APPROVAL_TIMEOUT),
         ..Setup::default()
     };
-    if base == Base::StoppedWhileWaiting {
+    if matches!(base, Base::StoppedWhileWaiting | Base::RolledBackInSlack) {
         setup.approval_rules = serde_json::json!({"slack_channel": SLACK_CHANNEL});
+    }
+    if base == Base::RolledBackInSlack {
+        // Named approvers, asked in Slack and each by email (SES) too.
+        setup.approval_rules = serde_json::json!({
+            "slack_channel": SLACK_CHANNEL,
+            "channels": ["slack", "sns", "email"],
+            "approvers": [crate::approve::slack_user_id("alice"), "alice@example.com"]
+        });
+        // Under `queue` the rollback waits for the lock, so v3's deployment is stopped by the
+        // rollback itself (as `greenlight rollback` stops a deploy in flight), never by a
+        // takeover: v3 always ends rolled back, not superseded.
+        setup.concurrency = "queue";
     }
     if base == Base::Abandoned {
         setup.lease_seconds = ABANDONED_LEASE_SECONDS;
@@ -219,7 +238,8 @@ pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome
         None => Default::default(),
     };
     let sampler = Sampler::start(p.emulator.production_url.clone());
-    let (executions, mut violations) = drive(&p, scenario.base, scenario.mode).await;
+    let expect_rollback = !(scenario.persistent && scenario.fault.is_some());
+    let (executions, mut violations) = drive(&p, scenario.base, scenario.mode, expect_rollback).await;
     let samples = sampler.stop().await;
     let mut run = Run { name: scenario.name.clone(), violations: Vec::new(), ..Run::default() };
     let (history, notes) = (p.history("web").await, p.emulator.notifications().await);
@@ -291,9 +311,11 @@ pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome
         crate::pipeline::TAGS.iter().enumerate().map(|(i, t)| (p.digest(t), i)).collect();
     let mut newest = 0;
     let mut unanswered = Vec::new();
+    // A rollback goes back to an older digest on purpose.
+    let back_on_purpose = scenario.base == Base::RolledBackInSlack;
     for sample in &samples {
         match sample.as_ref().map(|d| order.get(d)) {
-            Ok(Some(&i)) if i < newest => run.older_after_newer += 1,
+            Ok(Some(&i)) if i < newest && !back_on_purpose => run.older_after_newer += 1,
             Ok(Some(&i)) => newest = i,
             Ok(None) => unanswered.push(format!("an unknown digest {sample:?}")),
             Err(e) => unanswered.push(e.clone()),
@@ -305,6 +327,9 @@ pub async fn run(scenario: &Scenario, expected: Option<&[(String, Option<Outcome
             unanswered.len(),
             samples.len()
         ));
+    }
+    if back_on_purpose && expect_rollback && samples.last().and_then(|s| s.as_ref().ok()) != Some(&p.digest("v1")) {
+        violations.push(format!("rolled back from Slack, production ended on {:?}, not v1", samples.last()));
     }
     if run.older_after_newer > 0 {
         violations.push(format!("production went back to an older digest {} times", run.older_after_newer));
@@ -359,7 +384,12 @@ pub fn started(p: &Pipeline, outcome: &PushOutcome) -> Option<String> {
 }
 
 /// Pushes and answers the approvals the base calls for; the executions by tag.
-async fn drive(p: &Pipeline, base: Base, mode: Option<Mode>) -> (Vec<(&'static str, Option<String>)>, Vec<String>) {
+async fn drive(
+    p: &Pipeline,
+    base: Base,
+    mode: Option<Mode>,
+    expect_rollback: bool,
+) -> (Vec<(&'static str, Option<String>)>, Vec<String>) {
     let mut executions = Vec::new();
     let mut violations = Vec::new();
     let decision = if base == Base::Rejected { "reject" } else { "approve" };
@@ -417,6 +447,33 @@ async fn drive(p: &Pipeline, base: Base, mode: Option<Mode>) -> (Vec<(&'static s
             match (shifting, &arn) {
                 (Some(_), Some(arn)) => p.stop_execution(arn).await,
                 _ => violations.push(format!("{tag}: its production traffic never moved")),
+            }
+            continue;
+        }
+        if base == Base::RolledBackInSlack {
+            if !last {
+                // v2 approved and live before v3 is pushed.
+                if let Some(request) = wait_for(p, arn.as_deref(), request_of(tag)).await {
+                    answer(p, &request, decision).await;
+                }
+                if let Some(arn) = &arn {
+                    p.finish_within(arn, LIMIT).await;
+                }
+                continue;
+            }
+            // v3 waits for its approval; v2's success message rolls back.
+            if wait_for(p, arn.as_deref(), request_of(tag)).await.is_some() {
+                match crate::slack_rollback::roll_back_v2(p, LIMIT).await {
+                    Ok(rollback) => executions.push(("v1", Some(rollback))),
+                    Err(e) => {
+                        // Unless the button's call keeps failing (then its click says so and
+                        // nothing rolls back; v3's approval is never answered), it rolls back.
+                        executions.push(("v1", None));
+                        if expect_rollback {
+                            violations.push(e);
+                        }
+                    }
+                }
             }
             continue;
         }

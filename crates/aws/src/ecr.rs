@@ -18,12 +18,6 @@ impl EcrImages {
         Self { client }
     }
 
-    /// The image `repository:tag` names now (`greenlight deploy --tag`).
-    pub async fn image_tagged(&self, repository: &str, tag: &str) -> Result<Image, Error> {
-        self.describe(repository, ImageIdentifier::builder().image_tag(tag).build(), &format!("{repository}:{tag}"))
-            .await
-    }
-
     async fn describe(&self, repository: &str, id: ImageIdentifier, name: &str) -> Result<Image, Error> {
         let out =
             self.client.describe_images().repository_name(repository).image_ids(id).send().await.map_err(|e| {
@@ -63,5 +57,11 @@ impl Images for EcrImages {
             &format!("{repository}@{digest}"),
         )
         .await
+    }
+
+    /// The image `repository:tag` names now (`greenlight deploy --tag`).
+    async fn image_tagged(&self, repository: &str, tag: &str) -> Result<Image, Error> {
+        self.describe(repository, ImageIdentifier::builder().image_tag(tag).build(), &format!("{repository}:{tag}"))
+            .await
     }
 }

@@ -1,8 +1,8 @@
 //! Human approval: the single-use approval record, signed links for email, Slack's request
 //! signatures, and the Block Kit message with the evidence.
 //!
-//! Signatures are HMAC-SHA256 and always compared in constant time. A signed link carries
-//! `id`, `decision` and `expires`; Slack signs `v0:<timestamp>:<body>` and requests older than
+//! Signatures are HMAC-SHA256 and always compared in constant time. A signed link (`links`)
+//! carries `id`, `decision`, `expires` and the address it was sent to; Slack signs `v0:<timestamp>:<body>` and requests older than
 //! five minutes are refused (Slack's rule against replays).
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-type HmacSha256 = Hmac<Sha256>;
+pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// Slack's replay window.
 pub const SLACK_MAX_AGE_SECONDS: i64 = 300;
@@ -168,16 +168,9 @@ pub fn new_id() -> String {
     hex::encode(bytes)
 }
 
-fn mac(key: &[u8]) -> HmacSha256 {
+pub(crate) fn mac(key: &[u8]) -> HmacSha256 {
     // HMAC takes keys of any length.
     HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
-}
-
-/// The signature of a link: HMAC-SHA256 over `id|decision|expires`, hex.
-pub fn sign_link(key: &[u8], id: &str, decision: Decision, expires: i64) -> String {
-    let mut m = mac(key);
-    m.update(format!("{id}|{}|{expires}", decision.as_str()).as_bytes());
-    hex::encode(m.finalize().into_bytes())
 }
 
 /// Why a signed link or a Slack request is refused.
@@ -199,35 +192,6 @@ impl std::fmt::Display for Refusal {
             Self::Malformed(what) => write!(f, "{what} is missing or malformed"),
         }
     }
-}
-
-/// Checks a link's signature (constant time) and expiry.
-pub fn verify_link(
-    key: &[u8],
-    id: &str,
-    decision: Decision,
-    expires: i64,
-    signature: &str,
-    now: i64,
-) -> Result<(), Refusal> {
-    let given = hex::decode(signature).map_err(|_| Refusal::Malformed("sig"))?;
-    let mut m = mac(key);
-    m.update(format!("{id}|{}|{expires}", decision.as_str()).as_bytes());
-    m.verify_slice(&given).map_err(|_| Refusal::BadSignature)?;
-    if now > expires {
-        return Err(Refusal::Expired);
-    }
-    Ok(())
-}
-
-/// `<base>/links/<id>/<decision>?expires=<unix>&sig=<hex>`.
-pub fn link(base: &str, key: &[u8], id: &str, decision: Decision, expires: i64) -> String {
-    format!(
-        "{}/links/{id}/{}?expires={expires}&sig={}",
-        base.trim_end_matches('/'),
-        decision.as_str(),
-        sign_link(key, id, decision, expires)
-    )
 }
 
 /// Signs a request as Slack does (`v0=` + hex HMAC-SHA256 of `v0:<timestamp>:<body>`).
@@ -342,6 +306,18 @@ pub fn email_message(record: &ApprovalRecord, evidence: &Evidence, approve: &str
     )
 }
 
+/// The request on the shared topic once the approval lists its approvers: the evidence and
+/// where to decide, no link (a link there would name no person, and is refused).
+pub fn notice_message(record: &ApprovalRecord, evidence: &Evidence) -> String {
+    let body = email_message(record, evidence, "", "");
+    let evidence = body.split("\n\nApprove: ").next().unwrap_or_default();
+    format!(
+        "{evidence}\n\nDecide in Slack, with `greenlight approve {service}`, or with the link emailed to you if you are among its approvers: {approvers}.\n",
+        service = record.service,
+        approvers = record.approvers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )
+}
+
 /// A decision's time: RFC 3339 to the second, in UTC (`2026-12-01T09:30:00Z`).
 pub fn decision_time(now: i64) -> String {
     chrono::DateTime::from_timestamp(now, 0)
@@ -405,28 +381,6 @@ mod tests {
             check_slack(|e| e["headers"]["X-Slack-Request-Timestamp"] = "yesterday".into(), 0),
             Err(Refusal::Malformed("X-Slack-Request-Timestamp"))
         );
-    }
-
-    #[test]
-    fn links_are_signed_single_purpose_and_expire() {
-        let key = b"link-key";
-        let sig = sign_link(key, "abc", Decision::Approve, 1000);
-        assert_eq!(verify_link(key, "abc", Decision::Approve, 1000, &sig, 999), Ok(()));
-        assert_eq!(
-            verify_link(key, "abc", Decision::Reject, 1000, &sig, 999),
-            Err(Refusal::BadSignature),
-            "an approve link does not reject"
-        );
-        assert_eq!(verify_link(key, "abd", Decision::Approve, 1000, &sig, 999), Err(Refusal::BadSignature));
-        assert_eq!(
-            verify_link(key, "abc", Decision::Approve, 2000, &sig, 999),
-            Err(Refusal::BadSignature),
-            "expiry cannot be extended"
-        );
-        assert_eq!(verify_link(b"other", "abc", Decision::Approve, 1000, &sig, 999), Err(Refusal::BadSignature));
-        assert_eq!(verify_link(key, "abc", Decision::Approve, 1000, &sig, 1001), Err(Refusal::Expired));
-        let url = link("https://x.lambda-url.us-east-1.on.aws/", key, "abc", Decision::Reject, 1000);
-        assert!(url.starts_with("https://x.lambda-url.us-east-1.on.aws/links/abc/reject?expires=1000&sig="), "{url}");
     }
 
     #[test]

@@ -142,6 +142,9 @@ pub enum Error {
     )]
     CorruptRecord { what: String, problem: String },
 
+    #[error("{service} is not rolled back: {problem}. Nothing was stopped or started")]
+    RollbackRefused { service: String, problem: String },
+
     #[error("the Slack request failed: {reason}")]
     Chat { reason: String },
 
@@ -206,6 +209,7 @@ impl Error {
             Self::DeploymentEndedDuringApproval { .. } => Self::DEPLOYMENT_ENDED_DURING_APPROVAL,
             Self::Throttled { .. } => "Throttled",
             Self::AccessDenied { .. } => "AccessDenied",
+            Self::RollbackRefused { .. } => "RollbackRefused",
             Self::Chat { .. } => "ChatFailed",
             Self::CorruptRecord { .. } => "CorruptRecord",
             Self::Aws { retryable: true, .. } => "AwsTransient",

@@ -68,6 +68,31 @@ pub struct Push {
 }
 
 impl Push {
+    /// An operator's request for the image `digest` (pushed to ECR at `pushed_at`) of the
+    /// service's repository, made now: a new request id, and who asked.
+    pub fn requested(
+        (account, region): (&str, &str),
+        service: &Service,
+        (digest, pushed_at): (&str, Option<DateTime<Utc>>),
+        tag: &str,
+        trigger: Trigger,
+        requested: Requested,
+    ) -> Self {
+        Self {
+            account: account.to_string(),
+            region: region.to_string(),
+            repository: service.repository.clone(),
+            digest: digest.to_string(),
+            tag: tag.to_string(),
+            event_id: Some(crate::request::new_request_id()),
+            event_time: Some(Utc::now()),
+            pushed_at,
+            trigger,
+            requested: Some(requested),
+            task_definition: None,
+        }
+    }
+
     /// `<account>.dkr.ecr.<region>.amazonaws.com/<repository>@<digest>`: pinned, never a tag.
     pub fn image_uri(&self) -> String {
         format!("{}@{}", self.repository_uri(), self.digest)

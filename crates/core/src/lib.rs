@@ -15,6 +15,7 @@ pub mod event;
 pub mod execution;
 pub mod fakes;
 pub mod history;
+pub mod links;
 pub mod lock;
 pub mod manifest;
 pub mod pause;
@@ -22,6 +23,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod ports;
 pub mod request;
+pub mod slack_outcomes;
 pub mod tags;
 pub mod taskdef;
 

@@ -53,6 +53,9 @@ pub struct Image {
 pub trait Images {
     /// The image with this digest; `ImageNotFound` / `RepositoryNotFound` when absent.
     fn image(&self, repository: &str, digest: &str) -> impl Future<Output = Result<Image, Error>> + Send;
+
+    /// The image `repository:tag` names now; `ImageNotFound` / `RepositoryNotFound` when absent.
+    fn image_tagged(&self, repository: &str, tag: &str) -> impl Future<Output = Result<Image, Error>> + Send;
 }
 
 /// A CodeDeploy deployment's status, by CodeDeploy's names (`DeploymentStatus` in its API);
@@ -259,6 +262,12 @@ pub struct Settle<'a> {
     pub approval: Option<&'a Decided>,
     /// The decision, when this change takes it.
     pub decided: Option<&'a Decided>,
+}
+
+/// Email to one person (Amazon SES `SendEmail`): an approval request with links bound to the
+/// address it is sent to.
+pub trait Mailer {
+    fn send(&self, to: &str, subject: &str, body: &str) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// Slack's Web API with the bot token (scope `chat:write`): messages greenlight can edit and

@@ -159,8 +159,8 @@ fn missing_field_and_wrong_type() {
 #[test]
 fn unknown_enum_value() {
     check(
-        |d| svc(d, 0)["approval"] = json!({"channels": ["email"]}),
-        &[("services[0].approval.channels[0]", "unknown variant `email`", "one of the values")],
+        |d| svc(d, 0)["approval"] = json!({"channels": ["pager"]}),
+        &[("services[0].approval.channels[0]", "unknown variant `pager`", "one of the values")],
     );
 }
 
@@ -308,6 +308,19 @@ fn a_slack_channel_is_a_channel_id_and_needs_the_slack_channel() {
     svc(&mut d, 0)["approval"] = json!({"slack_channel": "G0PRIVATE1"});
     let m = Manifest::parse(&d.to_string()).expect("valid");
     assert_eq!(m.services[0].approval.slack_channel.as_deref(), Some("G0PRIVATE1"));
+}
+
+#[test]
+fn the_email_channel_needs_an_email_approver() {
+    check(
+        |d| svc(d, 0)["approval"] = json!({"channels": ["email"], "approvers": ["U0ALICE01"]}),
+        &[("services[0].approval.channels", "no email address to send to", "add the approvers' addresses")],
+    );
+    let mut d = valid();
+    svc(&mut d, 0)["approval"] = json!({"channels": ["slack", "email"], "approvers": ["ops@example.com"]});
+    let m = Manifest::parse(&d.to_string()).expect("valid");
+    use greenlight_core::manifest::Channel;
+    assert_eq!(m.services[0].approval.channels, [Channel::Slack, Channel::Email]);
 }
 
 #[test]

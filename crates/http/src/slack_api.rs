@@ -31,6 +31,15 @@ impl<S: Secrets> SlackWebApi<S> {
         Self { secrets, token_secret, client, api: api.into(), token: OnceCell::new() }
     }
 
+    /// As the functions are configured: the bot token's secret id in
+    /// `GREENLIGHT_SLACK_BOT_TOKEN_SECRET` (unset: a call says so), Slack's Web API address
+    /// in `GREENLIGHT_SLACK_API_URL` (the local emulation's fake Slack) or Slack's own.
+    pub fn from_env(secrets: S, client: reqwest::Client) -> Self {
+        let token_secret = std::env::var("GREENLIGHT_SLACK_BOT_TOKEN_SECRET").ok().filter(|s| !s.is_empty());
+        let api = std::env::var("GREENLIGHT_SLACK_API_URL").ok().filter(|s| !s.is_empty());
+        Self::new(secrets, token_secret, client, api.unwrap_or_else(|| crate::SLACK_API.to_string()))
+    }
+
     async fn token(&self) -> Result<&str, Error> {
         let token = self
             .token

@@ -10,8 +10,9 @@ use crate::routes::CallbackResponse;
 /// The longest comment a decision takes (the ledger keeps it, Slack shows it).
 pub(crate) const MAX_COMMENT: usize = 1000;
 
-/// The GET of a valid link: the review page, or who decided, or that it expired.
-pub(crate) fn review_page(record: &ApprovalRecord, decision: Decision, now: i64) -> CallbackResponse {
+/// The GET of a valid link (`to`: the approver it was emailed to): the review page, or who
+/// decided, or that it expired.
+pub(crate) fn review_page(record: &ApprovalRecord, decision: Decision, to: Option<&str>, now: i64) -> CallbackResponse {
     if let Some(d) = &record.decided {
         return decided_page(200, record, d);
     }
@@ -26,6 +27,12 @@ pub(crate) fn review_page(record: &ApprovalRecord, decision: Decision, now: i64)
     };
     let evidence = record.evidence.clone().unwrap_or_default();
     let mut body = facts(record, &evidence);
+    if let Some(to) = to {
+        body.push_str(&format!(
+            "<p>You decide as <strong>{}</strong>: this link was sent to that address only.</p>",
+            escape(to)
+        ));
+    }
     body.push_str("<h2>Task definition changes</h2>");
     body.push_str(&if evidence.diff.is_empty() {
         "<p>No change besides the image.</p>".to_string()

@@ -2,17 +2,18 @@
 //! email's signed links (`GET` shows a confirmation page and changes nothing; `POST` decides).
 
 use greenlight_core::Error;
-use greenlight_core::approval::{
-    DecidedVia, Decision, Refusal, slack_decided_message, slack_ephemeral, verify_link, verify_slack,
-};
+use greenlight_core::approval::{DecidedVia, Decision, Refusal, slack_decided_message, slack_ephemeral, verify_slack};
 use greenlight_core::approvers::Identity;
+use greenlight_core::links::{LinkTarget, verify_link};
 use greenlight_core::pipeline::{Applied, DecidePorts, Decider, decide};
 use greenlight_core::ports::{Approvals, Chat, Secrets, SlackApi, SlackDirectory, TaskTokens};
+use greenlight_core::slack_outcomes::SlackAction;
 use serde_json::Value;
 
 use crate::Handler;
 use crate::pages::{applied_page, escape, page, text};
 use crate::review::{MAX_COMMENT, review_page};
+use crate::rollbacks::RollBacks;
 
 /// The largest body a Slack interaction request has here: a block_actions payload of one
 /// approval message is a few kilobytes; anything near this is not Slack's.
@@ -61,7 +62,7 @@ pub struct CallbackKeys {
     pub link_key: Option<Vec<u8>>,
 }
 
-impl<A, T, C, S, D, W> Handler<A, T, C, S, D, W>
+impl<A, T, C, S, D, W, R> Handler<A, T, C, S, D, W, R>
 where
     A: Approvals,
     T: TaskTokens,
@@ -69,6 +70,7 @@ where
     S: Secrets,
     D: SlackDirectory,
     W: SlackApi,
+    R: RollBacks,
 {
     /// The approval-callback function URL: Slack interactivity (`POST /slack`) and signed links
     /// (`GET` shows a confirmation page and changes nothing; `POST` decides).
@@ -87,7 +89,9 @@ where
                 };
                 let expires: i64 = req.query("expires").and_then(|e| e.parse().ok()).unwrap_or(0);
                 let sig = req.query("sig").unwrap_or_default();
-                match verify_link(key, id, decision, expires, sig, now) {
+                // A link emailed to one approver names that person (the signature covers it).
+                let to = req.query("to").filter(|t| !t.is_empty());
+                match verify_link(key, &LinkTarget { id, decision, expires, to }, sig, now) {
                     Err(Refusal::Expired) => {
                         return Ok(page(410, "Link expired", "<p>This link has expired. Nothing changed.</p>"));
                     }
@@ -103,7 +107,7 @@ where
                 match req.method.as_str() {
                     // Link scanners and chat unfurlers follow links: a GET only shows the page.
                     "GET" | "HEAD" => Ok(match approvals.approval(id).await? {
-                        Some(record) => review_page(&record, decision, now),
+                        Some(record) => review_page(&record, decision, to, now),
                         None => page(404, "Unknown approval", "<p>There is no such approval request.</p>"),
                     }),
                     "POST" => {
@@ -112,7 +116,10 @@ where
                             Err(problem) => return Ok(page(400, "Comment not taken", &problem)),
                         };
                         let ports = DecidePorts { approvals, tokens, directory };
-                        let mut decider = Decider::new("signed link", DecidedVia::Link, Identity::Anyone);
+                        let mut decider = match to {
+                            Some(to) => Decider::new(to, DecidedVia::Link, Identity::Email(to.to_string())),
+                            None => Decider::new("signed link", DecidedVia::Link, Identity::Anyone),
+                        };
                         decider.comment = comment.as_deref();
                         let applied = decide(id, decision, decider, now, ports).await?;
                         if let Applied::Done(record, decided) = &applied
@@ -134,7 +141,6 @@ where
 
     /// A Slack interaction (`POST /slack`): shape, signature, then the decision.
     async fn slack_interaction(&self, req: &CallbackRequest, now: i64) -> Result<CallbackResponse, Error> {
-        let (approvals, tokens, directory) = (&self.approvals, &self.tokens, &self.directory);
         if req.body.len() > MAX_SLACK_BODY {
             return Ok(text(
                 413,
@@ -160,9 +166,7 @@ where
             return Ok(text(400, "no interaction payload"));
         };
         let value = payload.pointer("/actions/0/value").and_then(Value::as_str).unwrap_or_default();
-        let Some((decision, id)) =
-            value.split_once(':').and_then(|(d, id)| Decision::parse(d).map(|d| (d, id.to_string())))
-        else {
+        let Some(action) = SlackAction::parse(value) else {
             return Ok(text(400, "not a greenlight action"));
         };
         // Slack signs the payload: its user id is who clicked.
@@ -171,11 +175,32 @@ where
         };
         let name = payload.pointer("/user/username").or_else(|| payload.pointer("/user/name")).and_then(Value::as_str);
         let by = format!("@{}", name.unwrap_or(user_id));
-        let decider = Decider::new(&by, DecidedVia::Slack, Identity::Slack { user_id: user_id.to_string() });
-        let applied = decide(&id, decision, decider, now, DecidePorts { approvals, tokens, directory }).await?;
+        let (reply, update) = match action {
+            SlackAction::Decide(decision, id) => self.slack_decision(&id, decision, &by, user_id, now).await?,
+            roll_back => self.slack_roll_back(&roll_back, &by, user_id, now).await?,
+        };
+        if let Some(url) = payload.get("response_url").and_then(Value::as_str) {
+            let message = update.unwrap_or_else(|| slack_ephemeral(&reply));
+            self.chat.post(url, &message).await?;
+        }
+        Ok(text(200, reply))
+    }
+
+    /// Approve or Reject: what only the person who clicked is told, and what replaces the
+    /// message for everyone when it is decided.
+    async fn slack_decision(
+        &self,
+        id: &str,
+        decision: Decision,
+        by: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<(String, Option<Value>), Error> {
+        let (approvals, tokens, directory) = (&self.approvals, &self.tokens, &self.directory);
+        let decider = Decider::new(by, DecidedVia::Slack, Identity::Slack { user_id: user_id.to_string() });
+        let applied = decide(id, decision, decider, now, DecidePorts { approvals, tokens, directory }).await?;
         let verb = |approved: bool| if approved { "approved" } else { "rejected" };
-        // What replaces the message for everyone, and what only the person who clicked sees.
-        let (reply, update) = match &applied {
+        Ok(match &applied {
             Applied::Done(r, d) => (format!("{} by {by}", verb(d.approved)), Some(slack_decided_message(r, d))),
             Applied::AlreadyDecided(r, d) => {
                 (format!("already {} by {} at {}", verb(d.approved), d.by, d.at), Some(slack_decided_message(r, d)))
@@ -194,12 +219,7 @@ where
             Applied::Refused(_, refused) => (format!("refused: {}; nothing changed", refused.reason), None),
             Applied::Expired(_) => ("this approval has expired; nothing changed".into(), None),
             Applied::Unknown => ("unknown approval; nothing changed".into(), None),
-        };
-        if let Some(url) = payload.get("response_url").and_then(Value::as_str) {
-            let message = update.unwrap_or_else(|| slack_ephemeral(&reply));
-            self.chat.post(url, &message).await?;
-        }
-        Ok(text(200, reply))
+        })
     }
 }
 

@@ -1,36 +1,43 @@
 //! finish: ContinueDeployment once green is Ready, or the success notification once the
 //! deployment Succeeded.
 
-use greenlight_aws::{CodeDeployDeployments, DynamoLedger, NotifyAdapters, SnsNotifier};
+use greenlight_aws::{CodeDeployDeployments, DynamoLedger, NotifyAdapters, SecretsManagerSecrets, SnsNotifier};
 use greenlight_core::pipeline::{FinishInput, FinishOutput, NotifyPorts, finish};
-use greenlight_core::ports::{Deployments, History, Locks, Notifier, Validations};
+use greenlight_core::ports::{Approvals, Deployments, History, Locks, Notifier, SlackApi, Validations};
+use greenlight_http::SlackWebApi;
 use greenlight_runtime::{FunctionError, env, lease, lease_seconds, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct Handler<D, N, L> {
+pub struct Handler<D, N, L, W> {
     pub deployments: D,
     pub notifier: N,
     pub ledger: L,
+    /// Slack's Web API: the success is said in the approval's thread, with a "Roll back" button.
+    pub slack: W,
     pub lease_seconds: i64,
 }
 
-impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger> {
+impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger, SlackWebApi<SecretsManagerSecrets>> {
     /// `GREENLIGHT_TOPIC_ARN`: the notification topic; `GREENLIGHT_LEDGER_TABLE`: where the
-    /// validation reports are.
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, FunctionError> {
+    /// validation reports and the approval are; `GREENLIGHT_SLACK_BOT_TOKEN_SECRET` (and
+    /// `GREENLIGHT_SLACK_API_URL`): the bot token that replies in the approval's thread (read
+    /// only when its request was posted with it).
+    pub fn from_env(config: &aws_config::SdkConfig, http: reqwest::Client) -> Result<Self, FunctionError> {
         let NotifyAdapters { deployments, notifier, ledger } =
             NotifyAdapters::new(config, env("GREENLIGHT_TOPIC_ARN")?, env("GREENLIGHT_LEDGER_TABLE")?);
-        Ok(Self { deployments, notifier, ledger, lease_seconds: lease_seconds()? })
+        let slack =
+            SlackWebApi::from_env(SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)), http);
+        Ok(Self { deployments, notifier, ledger, slack, lease_seconds: lease_seconds()? })
     }
 }
 
-impl<D: Deployments, N: Notifier, L: Validations + Locks + History> Handler<D, N, L> {
+impl<D: Deployments, N: Notifier, L: Validations + Locks + History + Approvals, W: SlackApi> Handler<D, N, L, W> {
     pub async fn handle(&self, payload: Value) -> Result<FinishOutput, FunctionError> {
         greenlight_runtime::fault_point("finish")?;
         let input: FinishInput = parse_input(payload)?;
         let ports = NotifyPorts { deployments: &self.deployments, notifier: &self.notifier, ledger: &self.ledger };
-        let out = finish(&input, ports, lease(self.lease_seconds)).await?;
+        let out = finish(&input, ports, &self.slack, lease(self.lease_seconds)).await?;
         tracing::info!(
             service = input.step.service,
             image_digest = input.step.push.digest,
@@ -46,7 +53,7 @@ impl<D: Deployments, N: Notifier, L: Validations + Locks + History> Handler<D, N
 #[cfg(test)]
 mod tests {
     use super::*;
-    use greenlight_core::fakes::{FakeDeployments, FakeLedger, FakeNotifier};
+    use greenlight_core::fakes::{FakeDeployments, FakeLedger, FakeNotifier, FakeSlackApi};
     use serde_json::json;
 
     fn input(action: &str) -> Value {
@@ -64,6 +71,7 @@ mod tests {
             deployments: FakeDeployments::default(),
             notifier: FakeNotifier::default(),
             ledger: FakeLedger::held_by_digest("web", "sha256:ab"),
+            slack: FakeSlackApi::default(),
             lease_seconds: 60,
         };
         h.handle(input("continue")).await.expect("continue");

@@ -5,19 +5,19 @@
 
 use std::time::Duration;
 
-use greenlight_aws::{DynamoLedger, EcsTaskDefinitions, SecretsManagerSecrets, SnsNotifier, SsmManifest};
+use greenlight_aws::{DynamoLedger, EcsTaskDefinitions, SecretsManagerSecrets, SesMailer, SnsNotifier, SsmManifest};
 use greenlight_core::pipeline::{
     ApprovalChannels, ApprovalPorts, ApprovalRequest, ApprovalRequested, request_approval,
 };
 use greenlight_core::ports::{
-    Approvals, Chat, History, Locks, ManifestSource, Notifier, Secrets, SlackApi, TaskDefinitions, Validations,
+    Approvals, Chat, History, Locks, Mailer, ManifestSource, Notifier, Secrets, SlackApi, TaskDefinitions, Validations,
 };
-use greenlight_http::{HttpChat, SLACK_API, SlackWebApi};
+use greenlight_http::{HttpChat, SlackWebApi};
 use greenlight_runtime::{FunctionError, env, env_number, lease, lease_seconds, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct Handler<M, T, L, S, C, N, W> {
+pub struct Handler<M, T, L, S, C, N, W, E> {
     pub manifests: M,
     pub task_definitions: T,
     /// The ledger: approvals and validation reports.
@@ -27,6 +27,8 @@ pub struct Handler<M, T, L, S, C, N, W> {
     pub notifier: N,
     /// Slack's Web API with the bot token (services with `approval.slack_channel`).
     pub slack: W,
+    /// Amazon SES: one email per listed email approver (the `email` channel).
+    pub mailer: E,
     pub channels: ApprovalChannels,
     pub lease_seconds: i64,
 }
@@ -40,6 +42,7 @@ pub type Deployed = Handler<
     HttpChat,
     SnsNotifier,
     SlackWebApi<SecretsManagerSecrets>,
+    SesMailer,
 >;
 
 impl Deployed {
@@ -57,12 +60,8 @@ impl Deployed {
             secrets: SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)),
             chat: HttpChat::new(http.clone()),
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
-            slack: SlackWebApi::new(
-                SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)),
-                env("GREENLIGHT_SLACK_BOT_TOKEN_SECRET").ok(),
-                http,
-                env("GREENLIGHT_SLACK_API_URL").unwrap_or_else(|_| SLACK_API.to_string()),
-            ),
+            slack: SlackWebApi::from_env(SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)), http),
+            mailer: SesMailer::new(aws_sdk_sesv2::Client::new(config), env("GREENLIGHT_EMAIL_FROM").ok()),
             channels: ApprovalChannels {
                 callback_url: env("GREENLIGHT_CALLBACK_URL")?,
                 slack_webhook_secret: env("GREENLIGHT_SLACK_WEBHOOK_SECRET").ok(),
@@ -73,7 +72,7 @@ impl Deployed {
     }
 }
 
-impl<M, T, L, S, C, N, W> Handler<M, T, L, S, C, N, W>
+impl<M, T, L, S, C, N, W, E> Handler<M, T, L, S, C, N, W, E>
 where
     M: ManifestSource,
     T: TaskDefinitions,
@@ -82,6 +81,7 @@ where
     C: Chat,
     N: Notifier,
     W: SlackApi,
+    E: Mailer,
 {
     pub async fn handle(&self, payload: Value) -> Result<ApprovalRequested, FunctionError> {
         greenlight_runtime::fault_point("request-approval")?;
@@ -95,6 +95,7 @@ where
             chat: &self.chat,
             notifier: &self.notifier,
             slack: &self.slack,
+            mailer: &self.mailer,
         };
         let requested = request_approval(&request, ports, &self.channels, lease(self.lease_seconds)).await?;
         tracing::info!(
@@ -114,7 +115,7 @@ where
 mod tests {
     use super::*;
     use greenlight_core::fakes::{
-        FakeChat, FakeLedger, FakeManifest, FakeNotifier, FakeSecrets, FakeSlackApi, FakeTaskDefinitions,
+        FakeChat, FakeLedger, FakeMailer, FakeManifest, FakeNotifier, FakeSecrets, FakeSlackApi, FakeTaskDefinitions,
     };
     use greenlight_core::manifest::{Channel, Manifest};
     use greenlight_core::taskdef::TaskDefinition;
@@ -122,7 +123,16 @@ mod tests {
 
     fn handler(
         chat: FakeChat,
-    ) -> Handler<FakeManifest, FakeTaskDefinitions, FakeLedger, FakeSecrets, FakeChat, FakeNotifier, FakeSlackApi> {
+    ) -> Handler<
+        FakeManifest,
+        FakeTaskDefinitions,
+        FakeLedger,
+        FakeSecrets,
+        FakeChat,
+        FakeNotifier,
+        FakeSlackApi,
+        FakeMailer,
+    > {
         let manifest = Manifest::parse(include_str!("../../../crates/core/tests/fixtures/manifest-api-server.json"))
             .expect("manifest");
         let td: Value =
@@ -147,6 +157,7 @@ mod tests {
             chat,
             notifier: FakeNotifier::default(),
             slack: FakeSlackApi::default(),
+            mailer: FakeMailer::default(),
             channels: ApprovalChannels {
                 callback_url: "https://callback.example".into(),
                 slack_webhook_secret: Some("slack".into()),
@@ -222,5 +233,33 @@ mod tests {
         let stored = h.ledger.approvals.records.lock().expect("lock")[0].clone();
         let post = stored.slack_post.expect("the message is kept");
         assert_eq!((post.channel.as_str(), post.ts.as_str()), ("C0DEPLOYS1", "1700000000.000001"));
+    }
+
+    #[tokio::test]
+    async fn each_email_approver_gets_links_bound_to_their_address_and_the_topic_gets_none() {
+        use greenlight_core::approvers::Approver;
+        let mut h = handler(FakeChat::default());
+        let approval = &mut h.manifests.0.services[0].approval;
+        approval.channels = vec![Channel::Slack, Channel::Sns, Channel::Email];
+        approval.approvers = ["alice@example.com", "U0CAROL01", "bob@example.com"]
+            .iter()
+            .map(|a| Approver::parse(a).expect("approver"))
+            .collect();
+        let out = h.handle(payload()).await.expect("requested");
+        assert_eq!(out.channels, [Channel::Slack, Channel::Sns, Channel::Email]);
+        let sent = h.mailer.sent.lock().expect("lock").clone();
+        let to: Vec<&str> = sent.iter().map(|(to, _, _)| to.as_str()).collect();
+        assert_eq!(to, ["alice@example.com", "bob@example.com"]);
+        assert!(sent[0].2.contains("&to=alice%40example.com&sig="), "{}", sent[0].2);
+        assert!(sent[1].2.contains("&to=bob%40example.com&sig="), "{}", sent[1].2);
+        let topic = h.notifier.sent.lock().expect("lock").clone();
+        assert!(!topic[0].1.contains("/links/"), "no link on the shared topic: {}", topic[0].1);
+
+        // SES down for everyone: the email channel failed, the others asked.
+        let mut h2 = handler(FakeChat::default());
+        h2.manifests = FakeManifest(h.manifests.0.clone());
+        h2.mailer = FakeMailer { down: Some("SES throttled".into()), ..FakeMailer::default() };
+        let out = h2.handle(payload()).await.expect("requested in Slack");
+        assert_eq!(out.channels, [Channel::Slack, Channel::Sns]);
     }
 }

@@ -5,7 +5,7 @@
 use greenlight_aws::{CodeDeployDeployments, DynamoLedger, NotifyAdapters, SecretsManagerSecrets, SnsNotifier};
 use greenlight_core::pipeline::{NotifyPorts, RollbackRequest, RolledBack, rollback};
 use greenlight_core::ports::{Approvals, Deployments, History, Locks, Notifier, SlackApi, Validations};
-use greenlight_http::{SLACK_API, SlackWebApi};
+use greenlight_http::SlackWebApi;
 use greenlight_runtime::{FunctionError, env, parse_input};
 use serde_json::Value;
 
@@ -22,16 +22,13 @@ impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger, SlackWebApi<Secre
     /// `GREENLIGHT_TOPIC_ARN`: where the failure is told; `GREENLIGHT_LEDGER_TABLE`: the outcome
     /// to record, the lock to release and the validation reports to quote;
     /// `GREENLIGHT_SLACK_BOT_TOKEN_SECRET` (and `GREENLIGHT_SLACK_API_URL`): the bot token that
-    /// edits the Slack message of an approval the rollback cancels (read only then).
+    /// edits the Slack message of an approval the rollback cancels and replies in its thread (read
+    /// only then).
     pub fn from_env(config: &aws_config::SdkConfig, http: reqwest::Client) -> Result<Self, FunctionError> {
         let NotifyAdapters { deployments, notifier, ledger } =
             NotifyAdapters::new(config, env("GREENLIGHT_TOPIC_ARN")?, env("GREENLIGHT_LEDGER_TABLE")?);
-        let slack = SlackWebApi::new(
-            SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)),
-            env("GREENLIGHT_SLACK_BOT_TOKEN_SECRET").ok(),
-            http,
-            env("GREENLIGHT_SLACK_API_URL").unwrap_or_else(|_| SLACK_API.to_string()),
-        );
+        let slack =
+            SlackWebApi::from_env(SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)), http);
         Ok(Self { deployments, notifier, ledger, slack })
     }
 }

@@ -14,6 +14,13 @@ locals {
   state_machine_name = "${var.name}-deploy"
   state_machine_arn  = "arn:${local.partition}:states:${local.region}:${local.account}:stateMachine:${local.state_machine_name}"
 
+  # SES identities (arn:<partition>:ses:<region>:<account>:identity/<name>) that may send the
+  # approval emails: the sender address and its domain.
+  approval_email_identity_arns = var.approval_email_from == null ? [] : [
+    for identity in [var.approval_email_from, split("@", var.approval_email_from)[1]] :
+    "arn:${local.partition}:ses:${local.region}:${local.account}:identity/${identity}"
+  ]
+
   manifest = jsonencode({
     version  = 1
     services = [for name, s in var.services : merge(s, { name = name })]
@@ -87,7 +94,7 @@ locals {
       description = "Lets an approved deployment move production traffic; records and announces success"
       memory_size = 128
       timeout     = 30
-      environment = merge(local.common_environment, local.lease_environment, {
+      environment = merge(local.common_environment, local.lease_environment, local.slack_api_environment, {
         GREENLIGHT_TOPIC_ARN = aws_sns_topic.notifications.arn
       })
     }
@@ -115,21 +122,28 @@ locals {
         GREENLIGHT_TOPIC_ARN            = aws_sns_topic.notifications.arn
         GREENLIGHT_SLACK_WEBHOOK_SECRET = var.slack_webhook_secret_arn == null ? "" : var.slack_webhook_secret_arn
         GREENLIGHT_LINK_KEY_SECRET      = aws_secretsmanager_secret.link_key.arn
+        GREENLIGHT_EMAIL_FROM           = var.approval_email_from == null ? "" : var.approval_email_from
       })
     }
     "approval-callback" = {
       description = "Function URL: verifies a Slack click or a signed link and resumes the execution"
       memory_size = 128
       timeout     = 30
-      environment = merge(local.common_environment, local.slack_api_environment, {
+      # The manifest, the state machine, the topic and wait_seconds: the "Roll back" button of
+      # a success message rolls back as `greenlight rollback` does.
+      environment = merge(local.common_environment, local.manifest_environment, local.slack_api_environment, {
         GREENLIGHT_SLACK_SIGNING_SECRET = var.slack_signing_secret_arn == null ? "" : var.slack_signing_secret_arn
         GREENLIGHT_LINK_KEY_SECRET      = aws_secretsmanager_secret.link_key.arn
+        GREENLIGHT_STATE_MACHINE_ARN    = local.state_machine_arn
+        GREENLIGHT_TOPIC_ARN            = aws_sns_topic.notifications.arn
+        GREENLIGHT_WAIT_SECONDS         = tostring(var.wait_seconds)
       })
     }
   }
 
-  # Slack's Web API with the bot token: user groups (approval-callback), the request posted to
-  # approval.slack_channel (request-approval) and edited when a rollback cancels it (rollback).
+  # Slack's Web API with the bot token: user groups and the "Roll back" button's thread reply
+  # (approval-callback), the request posted to approval.slack_channel (request-approval), edited
+  # when a rollback cancels it and answered in its thread with the outcome (rollback, finish).
   slack_api_environment = {
     GREENLIGHT_SLACK_BOT_TOKEN_SECRET = var.slack_bot_token_secret_arn == null ? "" : var.slack_bot_token_secret_arn
     GREENLIGHT_SLACK_API_URL          = var.slack_api_url
@@ -285,8 +299,14 @@ locals {
         actions   = ["codedeploy:ContinueDeployment"]
         resources = local.deployment_group_arns
       },
+      {
+        # Left out of the policy when no bot token is configured (no resource, nothing to grant).
+        sid       = "SlackBotToken"
+        actions   = ["secretsmanager:GetSecretValue"]
+        resources = compact([var.slack_bot_token_secret_arn])
+      },
       local.shared_statements.notify,
-      local.shared_statements.encrypted_topic,
+      local.shared_statements.encrypted_topic_and_secrets,
     ]
     "rollback" = [
       {
@@ -352,13 +372,21 @@ locals {
         actions   = ["secretsmanager:GetSecretValue"]
         resources = concat([aws_secretsmanager_secret.link_key.arn], compact([var.slack_webhook_secret_arn, var.slack_bot_token_secret_arn]))
       },
+      {
+        # SES authorizes SendEmail on the sender's identity: the address, or its domain when the
+        # domain is what was verified. Left out when no sender is configured.
+        sid       = "ApprovalEmails"
+        actions   = ["ses:SendEmail"]
+        resources = local.approval_email_identity_arns
+      },
       local.shared_statements.notify,
       local.shared_statements.encrypted_topic_and_secrets,
     ]
     "approval-callback" = [
       {
+        # Approvals; and the ledger and lock of a "Roll back" click (begin's records).
         sid       = "Approvals"
-        actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+        actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
         resources = [aws_dynamodb_table.ledger.arn]
       },
       {
@@ -367,16 +395,42 @@ locals {
         resources = concat([aws_secretsmanager_secret.link_key.arn], compact([var.slack_signing_secret_arn, var.slack_bot_token_secret_arn]))
       },
       {
-        sid       = "EncryptedSecrets"
-        actions   = ["kms:Decrypt"]
-        resources = concat([aws_kms_key.this.arn], var.secrets_kms_key_arns)
-      },
-      {
         unscoped  = "SendTaskSuccess takes a task token, not a resource ARN."
         sid       = "Resume"
         actions   = ["states:SendTaskSuccess"]
         resources = ["*"]
       },
+      # "Roll back": what the service runs, the known-good revision and its image, a deploy in
+      # flight stopped, the rollback's execution started and announced.
+      local.shared_statements.manifest,
+      {
+        sid       = "LiveService"
+        actions   = ["ecs:DescribeServices"]
+        resources = local.ecs_service_arns
+      },
+      {
+        unscoped  = "DescribeTaskDefinition accepts no resource ARN."
+        sid       = "TaskDefinitions"
+        actions   = ["ecs:DescribeTaskDefinition"]
+        resources = ["*"]
+      },
+      {
+        sid       = "Images"
+        actions   = ["ecr:DescribeImages"]
+        resources = local.repository_arns
+      },
+      {
+        sid       = "StopInFlight"
+        actions   = ["codedeploy:StopDeployment"]
+        resources = local.deployment_group_arns
+      },
+      {
+        sid       = "StartRollback"
+        actions   = ["states:StartExecution"]
+        resources = [local.state_machine_arn]
+      },
+      local.shared_statements.notify,
+      local.shared_statements.encrypted_topic_and_secrets,
     ]
   }
 }

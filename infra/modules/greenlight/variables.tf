@@ -179,6 +179,16 @@ variable "slack_bot_token_secret_arn" {
   default     = null
 }
 
+variable "approval_email_from" {
+  description = "Sender address of the approval emails sent to each email address in approval.approvers (channel \"email\", through Amazon SES): an identity verified in SES, the address itself or its domain; null: no service may use the email channel."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.approval_email_from == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.approval_email_from))
+    error_message = "approval_email_from must be an email address (approvals@example.com), verified in SES."
+  }
+}
+
 variable "slack_api_url" {
   description = "Slack's Web API address, for user groups and messages posted with the bot token (GovSlack: https://slack-gov.com/api)."
   type        = string

@@ -4,7 +4,8 @@ Lambda gives each function its own role's credentials; the emulation gives each 
 an access key id equal to its function name. Every AWS request is signed with SigV4, whose
 credential scope names the key and the signing service (`Credential=<key>/<date>/<region>/
 <service>/aws4_request`), and the operation is in `X-Amz-Target` (JSON protocols), in the path
-(RPCv2 CBOR) or in the form body's `Action` (query protocol, e.g. SNS). For the services
+(RPCv2 CBOR; REST protocols by method and path, e.g. SES v2) or in the form body's `Action`
+(query protocol, e.g. SNS). For the services
 greenlight calls, the signing name is the IAM service prefix, so `<service>:<Operation>` is the
 IAM action the call needs.
 
@@ -31,6 +32,14 @@ from .faults import Faults
 
 CBOR_OPERATION = "/operation/"
 
+# REST protocols name the operation by method and path: the ones greenlight's functions call.
+# SES API v2 (docs.aws.amazon.com/ses/latest/APIReference-V2): SendEmail is
+# `POST /v2/email/outbound-emails`, CreateEmailIdentity `POST /v2/email/identities`.
+REST_OPERATIONS = {
+    ("POST", "/v2/email/outbound-emails"): "SendEmail",
+    ("POST", "/v2/email/identities"): "CreateEmailIdentity",
+}
+
 
 def caller_and_service(authorization: str) -> tuple[str, str] | None:
     """The access key id and signing service of a SigV4 `Authorization` header."""
@@ -49,6 +58,9 @@ def operation(environ: dict[str, Any], body: bytes) -> str | None:
     if target:
         return target.rsplit(".", 1)[-1]
     path = str(environ.get("PATH_INFO", ""))
+    rest = REST_OPERATIONS.get((str(environ.get("REQUEST_METHOD", "")), path.rstrip("/")))
+    if rest:
+        return rest
     if CBOR_OPERATION in path:
         return path.rsplit("/", 1)[-1]
     if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):

@@ -80,6 +80,7 @@ class Control:
             ("GET", "faults"): lambda _: self.recorder.faults.report(),
             ("DELETE", "faults"): lambda _: self.recorder.faults.clear(),
             ("GET", "notifications"): lambda _: self.notifications(),
+            ("GET", "emails"): lambda _: self.emails(),
             ("GET", "state"): lambda _: self.state(),
             ("GET", "slack"): lambda _: self.slack.messages,
             ("POST", "slack-outage"): self.slack.set_outage,
@@ -121,6 +122,18 @@ class Control:
                 for arn, topic in backend.topics.items():
                     for message_id, message, subject, _attrs, _group in topic.sent_notifications:
                         sent.append({"topic_arn": arn, "message_id": message_id, "subject": subject, "message": message})
+        return sent
+
+    def emails(self) -> list[dict[str, Any]]:
+        """What SES sent (SendEmail), oldest first: sender, recipients, subject, body."""
+        from moto.ses.models import ses_backends
+
+        sent = []
+        for region_backends in ses_backends.values():
+            for backend in region_backends.values():
+                for m in backend.sent_messages:
+                    to = list(getattr(m, "destinations", {}).get("ToAddresses", []))
+                    sent.append({"from": m.source, "to": to, "subject": getattr(m, "subject", ""), "body": getattr(m, "body", "")})
         return sent
 
     def state(self) -> dict[str, Any]:

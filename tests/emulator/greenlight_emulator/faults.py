@@ -14,7 +14,9 @@ The kinds answer as AWS documents it:
   was denied due to request throttling", Error handling with DynamoDB). SNS answers Publish over
   its rate with `ThrottlingException` "Rate exceeded" (the SNS troubleshooting guide's "An error
   occurred (ThrottlingException) when calling the publish operation: Rate exceeded"); its
-  modelled `ThrottledException` (`Throttled`, HTTP 429) is not among Publish's errors.
+  modelled `ThrottledException` (`Throttled`, HTTP 429) is not among Publish's errors. SES
+  answers a send over its quota with `ThrottlingException` "Maximum sending rate exceeded"
+  ("Errors related to the sending quotas for your Amazon SES account").
 - `server_error`: HTTP 500, the common `InternalFailure`; DynamoDB `InternalServerError`, ECS and
   ECR `ServerException`, SNS `InternalError`, Secrets Manager `InternalServiceError`, SSM
   `InternalServerError` (each service's API reference, "Errors").
@@ -50,6 +52,7 @@ from http import HTTPStatus
 from typing import Any
 
 THROTTLE_CODES = {"dynamodb": ("ProvisionedThroughputExceededException", 400)}
+THROTTLE_MESSAGES = {"ses": "Maximum sending rate exceeded"}
 SERVER_ERROR_CODES = {
     "dynamodb": "InternalServerError",
     "ecs": "ServerException",
@@ -215,7 +218,7 @@ def error_response(service: str, rule: Rule) -> tuple[str, list[tuple[str, str]]
     """The status line, headers and body of the error `rule` answers for `service`."""
     if rule.kind is Kind.THROTTLE:
         code, status = THROTTLE_CODES.get(service, ("ThrottlingException", 400))
-        message = "Rate exceeded"
+        message = THROTTLE_MESSAGES.get(service, "Rate exceeded")
     elif rule.kind is Kind.ERROR:
         code, status, message = rule.code, rule.status, rule.message
     else:

@@ -248,6 +248,10 @@ class _Seeder:
                 BillingMode="PAY_PER_REQUEST",
             )
         topic_arn: str = self.c("sns").create_topic(Name=d.get("topic", "greenlight-notifications"))["TopicArn"]
+        # The approval emails' sender, verified in SES (v2 CreateEmailIdentity): SES refuses
+        # SendEmail from an identity that is not verified (MessageRejected).
+        if d.get("email_from"):
+            self.c("sesv2").create_email_identity(EmailIdentity=d["email_from"])
         return parameter, table, topic_arn
 
 

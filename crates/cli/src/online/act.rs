@@ -7,9 +7,9 @@ use greenlight_aws::{EcrImages, EcsTaskDefinitions, SfnExecutions, SnsNotifier};
 use greenlight_core::event::Push;
 use greenlight_core::lock::short_digest;
 use greenlight_core::manifest::Service;
-use greenlight_core::pipeline::{BeginPorts, StartedExecution, begin, requested_by};
-use greenlight_core::ports::{ExecutionStart, Image, Images, Notifier, Pauses, TaskDefinitions};
-use greenlight_core::request::{Requested, Trigger, new_request_id};
+use greenlight_core::pipeline::{BeginPorts, StartedExecution, begin, image_of, requested_by};
+use greenlight_core::ports::{ExecutionStart, Image, Notifier, Pauses, TaskDefinitions};
+use greenlight_core::request::{Requested, Trigger};
 use greenlight_core::taskdef::TaskDefinition;
 use serde_json::json;
 
@@ -58,19 +58,10 @@ impl Actor {
         trigger: Trigger,
         reason: Option<&str>,
     ) -> Push {
-        Push {
-            account: self.caller.account.clone(),
-            region: self.online.region(),
-            repository: service.repository.clone(),
-            digest: image.digest.clone(),
-            tag: tag.to_string(),
-            event_id: Some(new_request_id()),
-            event_time: Some(chrono::Utc::now()),
-            pushed_at: image.pushed_at,
-            trigger,
-            requested: Some(Requested { by: self.caller.arn.clone(), reason: reason.map(str::to_string) }),
-            task_definition: None,
-        }
+        let requested = Requested { by: self.caller.arn.clone(), reason: reason.map(str::to_string) };
+        let region = self.online.region();
+        let place = (self.caller.account.as_str(), region.as_str());
+        Push::requested(place, service, (&image.digest, image.pushed_at), tag, trigger, requested)
     }
 
     /// `deploy` and `retry` are refused while the service is paused (a rollback is not).
@@ -122,17 +113,8 @@ impl Actor {
     /// The ECR image a task definition's first target container runs: by its digest, or (a
     /// revision that predates greenlight, pinned by tag) the image the tag names now.
     pub(crate) async fn image_of(&self, service: &Service, td: &TaskDefinition) -> Result<Image, Failure> {
-        let container = service.containers.first().map(String::as_str).unwrap_or_default();
-        let uri = td.image_of(container).unwrap_or_default();
         let what = format!("the image of {}", td.arn().unwrap_or("the task definition"));
-        match uri.split_once('@') {
-            Some((_, digest)) => self.images().image(&service.repository, digest).await,
-            None => {
-                let tag = uri.rsplit_once(':').map(|(_, t)| t).filter(|t| !t.contains('/')).unwrap_or("latest");
-                self.images().image_tagged(&service.repository, tag).await
-            }
-        }
-        .map_err(|e| aws_failure(&what, &e))
+        image_of(&self.images(), service, td).await.map_err(|e| aws_failure(&what, &e))
     }
 }
 

@@ -189,6 +189,23 @@ pub(crate) fn poisoned() -> Error {
     Error::Aws { operation: "fake", retryable: false, source: "a fake's lock was poisoned".into() }
 }
 
+/// Emails in memory: `(to, subject, body)`; `down` fails every send with it.
+#[derive(Debug, Default)]
+pub struct FakeMailer {
+    pub sent: Mutex<Vec<(String, String, String)>>,
+    pub down: Option<String>,
+}
+
+impl crate::ports::Mailer for FakeMailer {
+    async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), Error> {
+        if let Some(reason) = &self.down {
+            return Err(Error::Aws { operation: "ses:SendEmail", retryable: true, source: reason.clone().into() });
+        }
+        self.sent.lock().map_err(|_| poisoned())?.push((to.into(), subject.into(), body.into()));
+        Ok(())
+    }
+}
+
 /// Every image exists with these tags.
 #[derive(Debug, Default)]
 pub struct FakeImages {
@@ -198,6 +215,10 @@ pub struct FakeImages {
 impl Images for FakeImages {
     async fn image(&self, _repository: &str, digest: &str) -> Result<Image, Error> {
         Ok(Image { digest: digest.into(), tags: self.tags.clone(), pushed_at: None })
+    }
+
+    async fn image_tagged(&self, _repository: &str, tag: &str) -> Result<Image, Error> {
+        Ok(Image { digest: format!("sha256:{tag}"), tags: vec![tag.into()], pushed_at: None })
     }
 }
 

@@ -276,8 +276,13 @@ pub struct JsonExpectation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
+    /// The Block Kit message with Approve and Reject buttons.
     Slack,
+    /// The shared notification topic: the request, with signed links only while anyone may
+    /// decide (no `approvers` listed; such a link names no person).
     Sns,
+    /// One email per listed email approver (Amazon SES), each with links bound to that address.
+    Email,
 }
 
 impl Channel {
@@ -285,6 +290,7 @@ impl Channel {
         match self {
             Self::Slack => "slack",
             Self::Sns => "sns",
+            Self::Email => "email",
         }
     }
 }

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::types::*;
+use crate::approvers::Approver;
 use crate::error::{Issue, IssueSink};
 
 impl Manifest {
@@ -325,7 +326,7 @@ impl Approval {
             v.push(
                 format!("{at}.channels"),
                 "is empty while approval is required, so nobody would be asked",
-                "use [\"slack\"], [\"sns\"] or both, or set approval.required to false",
+                "use any of [\"slack\", \"sns\", \"email\"], or set approval.required to false",
             );
         }
         let mut seen = HashSet::new();
@@ -340,6 +341,13 @@ impl Approval {
             if !listed.insert(a) {
                 v.push(format!("{at}.approvers[{j}]"), format!("`{a}` is listed twice"), "list each approver once");
             }
+        }
+        if self.channels.contains(&Channel::Email) && !self.approvers.iter().any(|a| matches!(a, Approver::Email(_))) {
+            v.push(
+                format!("{at}.channels"),
+                "lists `email`, but approval.approvers has no email address to send to",
+                "add the approvers' addresses to approval.approvers, or remove \"email\"",
+            );
         }
         if let Some(channel) = &self.slack_channel {
             if !is_slack_channel_id(channel) {

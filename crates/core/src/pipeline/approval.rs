@@ -1,13 +1,15 @@
 //! request-approval's step: a single-use, expiring approval in the ledger, then the request on
 //! every channel of the service, with the evidence.
 
-use crate::approval::{ApprovalRecord, Decision, Evidence, email_message, link, new_id, slack_message};
+use crate::approval::{ApprovalRecord, Decision, Evidence, email_message, new_id, notice_message, slack_message};
+use crate::approvers::Approver;
 use crate::error::Error;
 use crate::history::{HistoryUpdate, TimelineState, rfc3339};
+use crate::links::{LinkTarget, link};
 use crate::lock::Renew;
 use crate::manifest::Channel;
 use crate::ports::{
-    Approvals, Chat, History, Locks, ManifestSource, Notifier, Secrets, SlackApi, TaskDefinitions, Validations,
+    Approvals, Chat, History, Locks, Mailer, ManifestSource, Notifier, Secrets, SlackApi, TaskDefinitions, Validations,
 };
 
 use super::lease::{Lease, keep_lock};
@@ -26,7 +28,7 @@ pub struct ApprovalChannels {
 
 /// Ports request-approval uses.
 #[derive(Debug)]
-pub struct ApprovalPorts<'a, M, T, A, L, S, C, N, W> {
+pub struct ApprovalPorts<'a, M, T, A, L, S, C, N, W, E> {
     pub manifests: &'a M,
     pub task_definitions: &'a T,
     pub approvals: &'a A,
@@ -36,13 +38,15 @@ pub struct ApprovalPorts<'a, M, T, A, L, S, C, N, W> {
     pub notifier: &'a N,
     /// Slack's Web API with the bot token, for services with `approval.slack_channel`.
     pub slack: &'a W,
+    /// Amazon SES: one email per listed email approver (`email` channel).
+    pub mailer: &'a E,
 }
 
 /// request-approval: stores a single-use, expiring approval, then asks on every channel of the
 /// service with the evidence (image, task definition diff, validation report).
-pub async fn request_approval<M, T, A, L, S, C, N, W>(
+pub async fn request_approval<M, T, A, L, S, C, N, W, E>(
     request: &ApprovalRequest,
-    ports: ApprovalPorts<'_, M, T, A, L, S, C, N, W>,
+    ports: ApprovalPorts<'_, M, T, A, L, S, C, N, W, E>,
     channels: &ApprovalChannels,
     lease: Lease,
 ) -> Result<ApprovalRequested, Error>
@@ -55,6 +59,7 @@ where
     C: Chat,
     N: Notifier,
     W: SlackApi,
+    E: Mailer,
 {
     let manifest = ports.manifests.manifest().await?;
     let service = find(&manifest, &request.step.service)?;
@@ -133,10 +138,11 @@ where
     Ok(ApprovalRequested { approval_id: record.id, expires_at: record.expires_at, channels: sent })
 }
 
-/// Sends the request on one channel: the Slack message, or the email with the signed links.
-async fn ask<M, T, A, L, S, C, N, W>(
+/// Sends the request on one channel: the Slack message, the topic's email, or one email per
+/// listed address.
+async fn ask<M, T, A, L, S, C, N, W, E>(
     channel: Channel,
-    ports: &ApprovalPorts<'_, M, T, A, L, S, C, N, W>,
+    ports: &ApprovalPorts<'_, M, T, A, L, S, C, N, W, E>,
     channels: &ApprovalChannels,
     service: &crate::manifest::Service,
     record: &ApprovalRecord,
@@ -148,7 +154,9 @@ where
     C: Chat,
     N: Notifier,
     W: SlackApi,
+    E: Mailer,
 {
+    let subject = format!("greenlight: approve {} {} for production?", record.service, record.tag);
     match channel {
         Channel::Slack => {
             let message = slack_message(record, evidence, service.approval.timeout_seconds);
@@ -164,17 +172,62 @@ where
             let webhook = ports.secrets.secret(secret).await?;
             ports.chat.post(&webhook, &message).await
         }
+        // Once the approval names its approvers, a link of the shared topic (naming no person)
+        // could decide nothing: the topic hears of the request, without links.
+        Channel::Sns if !record.approvers.is_empty() => {
+            ports.notifier.notify(&subject, &notice_message(record, evidence)).await
+        }
         Channel::Sns => {
-            let secret = channels.link_key_secret.as_deref().ok_or(Error::Configuration {
-                variable: "GREENLIGHT_LINK_KEY_SECRET",
-                problem: format!("is not set, and service `{}` asks for approval by email links", service.name),
-            })?;
-            let key = ports.secrets.secret(secret).await?;
-            let approve =
-                link(&channels.callback_url, key.as_bytes(), &record.id, Decision::Approve, record.expires_at);
-            let reject = link(&channels.callback_url, key.as_bytes(), &record.id, Decision::Reject, record.expires_at);
-            let subject = format!("greenlight: approve {} {} for production?", record.service, record.tag);
-            ports.notifier.notify(&subject, &email_message(record, evidence, &approve, &reject)).await
+            let key = link_key(ports, channels, service).await?;
+            let link_to = |decision| {
+                let target = LinkTarget { id: &record.id, decision, expires: record.expires_at, to: None };
+                link(&channels.callback_url, key.as_bytes(), &target)
+            };
+            let message = email_message(record, evidence, &link_to(Decision::Approve), &link_to(Decision::Reject));
+            ports.notifier.notify(&subject, &message).await
+        }
+        Channel::Email => {
+            let key = link_key(ports, channels, service).await?;
+            // Each address is tried: one that bounces must not keep the request from the others.
+            let mut first_failure = None;
+            let mut sent = 0;
+            for to in record.approvers.iter().filter_map(|a| match a {
+                Approver::Email(address) => Some(address.as_str()),
+                _ => None,
+            }) {
+                let link_to = |decision| {
+                    let target = LinkTarget { id: &record.id, decision, expires: record.expires_at, to: Some(to) };
+                    link(&channels.callback_url, key.as_bytes(), &target)
+                };
+                let body = email_message(record, evidence, &link_to(Decision::Approve), &link_to(Decision::Reject));
+                match ports.mailer.send(to, &subject, &body).await {
+                    Ok(()) => sent += 1,
+                    Err(e) => {
+                        tracing::warn!(to, error = %e, "the approval email was not sent to this approver");
+                        first_failure.get_or_insert(e);
+                    }
+                }
+            }
+            match first_failure {
+                Some(e) if sent == 0 => Err(e),
+                _ => Ok(()),
+            }
         }
     }
+}
+
+/// The key that signs links.
+async fn link_key<M, T, A, L, S, C, N, W, E>(
+    ports: &ApprovalPorts<'_, M, T, A, L, S, C, N, W, E>,
+    channels: &ApprovalChannels,
+    service: &crate::manifest::Service,
+) -> Result<String, Error>
+where
+    S: Secrets,
+{
+    let secret = channels.link_key_secret.as_deref().ok_or(Error::Configuration {
+        variable: "GREENLIGHT_LINK_KEY_SECRET",
+        problem: format!("is not set, and service `{}` asks for approval by email links", service.name),
+    })?;
+    ports.secrets.secret(secret).await
 }

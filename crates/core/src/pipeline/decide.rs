@@ -136,8 +136,9 @@ where
     })
 }
 
-/// The identity's key when it may decide this approval; why not otherwise.
-async fn admit<D: SlackDirectory>(
+/// The identity's key when it may decide this approval (or roll back what it let through);
+/// why not otherwise.
+pub async fn admit<D: SlackDirectory>(
     record: &ApprovalRecord,
     identity: &Identity,
     directory: &D,

@@ -1,13 +1,15 @@
 //! finish's step: let production traffic move (ContinueDeployment), or record and announce the
-//! success.
+//! success (and say it in the approval's Slack thread, with a "Roll back" button).
 
 use crate::approval::Decided;
 use crate::error::Error;
 use crate::history::{HistoryUpdate, Outcome, TimelineState};
 use crate::lock::Renew;
-use crate::ports::{Deployments, History, Locks, Notifier, Validations};
+use crate::ports::{Approvals, Deployments, History, Locks, Notifier, SlackApi, Validations};
+use crate::slack_outcomes::slack_live_message;
 
 use super::lease::{Lease, keep_lock};
+use super::thread::{asked_approval, reply_in_thread};
 use super::validation_summary;
 use super::{Continued, FinishAction, FinishInput, FinishOutput, Notified, execution_name, missing_input};
 
@@ -21,15 +23,17 @@ pub struct NotifyPorts<'a, D, N, L> {
 
 /// finish: ContinueDeployment (once the lock records that production traffic moves, so no
 /// newer push stops it halfway), or the success: ledger, lock released, notification.
-pub async fn finish<D, N, L>(
+pub async fn finish<D, N, L, W>(
     input: &FinishInput,
     ports: NotifyPorts<'_, D, N, L>,
+    slack: &W,
     lease: Lease,
 ) -> Result<FinishOutput, Error>
 where
     D: Deployments,
     N: Notifier,
-    L: Validations + Locks + History,
+    L: Validations + Locks + History + Approvals,
+    W: SlackApi,
 {
     let deployment = input.step.deployment.as_ref().ok_or_else(|| missing_input("deployment"))?;
     let (step, ledger) = (&input.step, ports.ledger);
@@ -52,6 +56,11 @@ where
             update.outcome = Some(Outcome::Deployed);
             update.validation = Some(validation.trim().to_string()).filter(|v| !v.is_empty());
             ledger.record(&step.service, push, &update).await?;
+            // Read while the lock still names it: the approval whose thread hears of the success.
+            let asked = asked_approval(ledger, &step.service, push).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the approval's thread is not told: its approval could not be read");
+                None
+            });
             // The team hears of the success even when the lock cannot be released now: its
             // lease ends it, and the next push waits at most that long.
             let lock = match ledger.release(&step.service, &execution_name(&step.service, push)).await {
@@ -69,6 +78,10 @@ where
                 id = deployment.deployment_id,
             );
             ports.notifier.notify(&subject, &message).await?;
+            if let Some(record) = &asked {
+                // Slack failing never undoes a healthy deploy: reply_in_thread only logs it.
+                let _ = reply_in_thread(slack, record, &slack_live_message(record, revision)).await;
+            }
             Ok(FinishOutput::Notified(Notified { notified: subject }))
         }
     }

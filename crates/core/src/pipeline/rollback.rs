@@ -2,14 +2,15 @@
 
 use crate::approval::{ApprovalRecord, Decided, DecidedVia, decision_time, slack_cancelled_message};
 use crate::error::{Error, raised};
-use crate::event::Push;
 use crate::history::{HistoryUpdate, Outcome, TimelineState};
 use crate::ports::{
     Approvals, DeploymentState, DeploymentStatus, Deployments, History, Locks, Notifier, Settle, SlackApi, Validations,
 };
+use crate::slack_outcomes::slack_rolled_back_message;
 
 use super::finish::NotifyPorts;
 use super::start::deployment_description;
+use super::thread::{asked_approval, reply_in_thread};
 use super::{RollbackRequest, RolledBack, execution_name, validation_summary};
 
 fn ended(s: &DeploymentState) -> String {
@@ -28,22 +29,11 @@ async fn stop_if_active(deployments: &impl Deployments, id: &str) -> Result<bool
     }
 }
 
-/// Cancels the approval this push's execution still waits for (named by the lock it holds), so
-/// that no late click decides a deployment that is gone; the approval as it was, when one was cancelled.
-async fn cancel_pending_approval<L: Locks + Approvals>(
-    ledger: &L,
-    service: &str,
-    push: &Push,
-    reason: &str,
-) -> Result<Option<ApprovalRecord>, Error> {
-    let Some(holder) = ledger.holder(service).await? else { return Ok(None) };
-    if holder.execution != execution_name(service, push) {
-        return Ok(None);
-    }
-    let Some(id) = holder.approval_id else { return Ok(None) };
-    let Some(record) = ledger.approval(&id).await? else { return Ok(None) };
+/// Cancels the approval if it still waits, so that no late click decides a deployment that is
+/// gone; whether this call cancelled it.
+async fn cancel_if_pending<L: Approvals>(ledger: &L, record: &ApprovalRecord, reason: &str) -> Result<bool, Error> {
     if record.decided.is_some() {
-        return Ok(None);
+        return Ok(false);
     }
     let now = chrono::Utc::now().timestamp();
     let cancelled = Decided {
@@ -55,7 +45,7 @@ async fn cancel_pending_approval<L: Locks + Approvals>(
         approver: None,
     };
     let change = Settle { counted: record.approvals.len(), approval: None, decided: Some(&cancelled) };
-    Ok(ledger.settle(&id, change, now).await?.then_some(record))
+    ledger.settle(&record.id, change, now).await
 }
 
 /// rollback: stop the deployment with auto-rollback (traffic back to blue) if it is still
@@ -165,18 +155,27 @@ where
     if let Err(e) = ledger.record(&input.service, push, &update).await {
         notes.push(format!("the ledger did not record the outcome: {e}"));
     }
-    match cancel_pending_approval(ledger, &input.service, push, &reason).await {
-        Ok(Some(record)) => {
-            notes.push("its pending approval is cancelled".into());
-            // The request's message says so instead of offering buttons that decide nothing.
-            if let Some(post) = &record.slack_post
-                && let Err(e) = slack.update_message(post, &slack_cancelled_message(&record, &reason)).await
-            {
-                notes.push(format!("its Slack message could not be updated: {e}"));
-            }
+    let asked = match asked_approval(ledger, &input.service, push).await {
+        Ok(asked) => asked,
+        Err(e) => {
+            notes.push(format!("its approval could not be read (a pending one expires on its own): {e}"));
+            None
         }
-        Ok(None) => {}
-        Err(e) => notes.push(format!("its pending approval could not be cancelled (it expires on its own): {e}")),
+    };
+    if let Some(record) = &asked {
+        match cancel_if_pending(ledger, record, &reason).await {
+            Ok(true) => {
+                notes.push("its pending approval is cancelled".into());
+                // The request's message says so instead of offering buttons that decide nothing.
+                if let Some(post) = &record.slack_post
+                    && let Err(e) = slack.update_message(post, &slack_cancelled_message(record, &reason)).await
+                {
+                    notes.push(format!("its Slack message could not be updated: {e}"));
+                }
+            }
+            Ok(false) => {}
+            Err(e) => notes.push(format!("its pending approval could not be cancelled (it expires on its own): {e}")),
+        }
     }
     if let Err(e) = ledger.release(&input.service, &execution_name(&input.service, push)).await {
         notes.push(format!("the lock was not released (its lease ends it): {e}"));
@@ -188,5 +187,14 @@ where
     // What greenlight could not write is part of what the team hears.
     let message = if notes.is_empty() { message } else { format!("{message}\nAlso: {}.\n", notes.join("; ")) };
     ports.notifier.notify(&subject, &message).await?;
+    if let Some(record) = &asked {
+        let said = match (is_superseded, succeeded) {
+            (_, true) => "failed after CodeDeploy had finished: it is in production",
+            (true, false) => "was superseded and rolled back",
+            (false, false) => "was rolled back",
+        };
+        let thread = slack_rolled_back_message(record, said, &reason);
+        notes.extend(reply_in_thread(slack, record, &thread).await);
+    }
     Ok(RolledBack { error, reason, stopped_deployment: stopped || !orphans.is_empty(), notes })
 }

@@ -1,0 +1,109 @@
+//! The "Roll back" button of a success message in Slack: the release the approval let through,
+//! what it would go back to (shown in the confirmation), and the rollback itself through core's
+//! `revert`, the path `greenlight rollback` takes, told on the notification topic.
+
+use greenlight_core::Error;
+use greenlight_core::approval::ApprovalRecord;
+use greenlight_core::history::DeploymentRecord;
+use greenlight_core::manifest::Service;
+use greenlight_core::pipeline::{RevertPorts, RevertRequest, RevertTarget, Reverted, before_release, revert};
+use greenlight_core::ports::{
+    Deployments, Executions, History, Images, Locks, ManifestSource, Notifier, TaskDefinitions,
+};
+use greenlight_core::request::Requested;
+
+/// Rolling back the release an approval let through.
+pub trait RollBacks {
+    /// What a rollback would deploy (`v1 (web:3)`); refused as the rollback itself would be.
+    fn target(&self, approval: &ApprovalRecord) -> impl Future<Output = Result<String, Error>> + Send;
+
+    /// Starts the rollback and tells the team on the notification topic.
+    fn roll_back(
+        &self,
+        approval: &ApprovalRecord,
+        requested: Requested,
+    ) -> impl Future<Output = Result<Reverted, Error>> + Send;
+}
+
+/// The rollbacks over the AWS adapters (or any ports).
+#[derive(Debug)]
+pub struct Rollbacks<M, T, I, D, E, L, N> {
+    pub manifests: M,
+    pub task_definitions: T,
+    pub images: I,
+    pub deployments: D,
+    pub executions: E,
+    pub ledger: L,
+    pub notifier: N,
+    /// Seconds between two looks at the deployment (the orchestrator's `wait_seconds`).
+    pub wait_seconds: u32,
+}
+
+impl<M, T, I, D, E, L, N> Rollbacks<M, T, I, D, E, L, N>
+where
+    M: ManifestSource + Sync,
+    L: History + Sync,
+{
+    /// The approval's service and the ledger's record of the release it let through.
+    async fn release(&self, approval: &ApprovalRecord) -> Result<(Service, Vec<DeploymentRecord>, usize), Error> {
+        let manifest = self.manifests.manifest().await?;
+        let service = manifest.service(&approval.service).cloned().ok_or_else(|| Error::UnknownService {
+            service: approval.service.clone(),
+            known: manifest.services.iter().map(|s| s.name.clone()).collect(),
+        })?;
+        let records = self.ledger.deployments(&service.name, 100).await?;
+        let at = records.iter().position(|r| r.deployment_id.as_deref() == Some(approval.deployment_id.as_str()));
+        let at = at.ok_or_else(|| Error::RollbackRefused {
+            service: service.name.clone(),
+            problem: format!("the ledger has no release of deployment {}", approval.deployment_id),
+        })?;
+        Ok((service, records, at))
+    }
+}
+
+impl<M, T, I, D, E, L, N> RollBacks for Rollbacks<M, T, I, D, E, L, N>
+where
+    M: ManifestSource + Sync,
+    T: TaskDefinitions + Sync,
+    I: Images + Sync,
+    D: Deployments + Sync,
+    E: Executions + Sync,
+    L: Locks + History + Sync,
+    N: Notifier + Sync,
+{
+    async fn target(&self, approval: &ApprovalRecord) -> Result<String, Error> {
+        let (service, records, at) = self.release(approval).await?;
+        let revision = before_release(&service, &records[at].execution, &records)?;
+        let name = revision.rsplit('/').next().unwrap_or(&revision).to_string();
+        Ok(match records.iter().find(|r| r.task_definition.as_deref() == Some(revision.as_str())) {
+            Some(r) => format!("{} ({name})", r.tag),
+            None => name,
+        })
+    }
+
+    async fn roll_back(&self, approval: &ApprovalRecord, requested: Requested) -> Result<Reverted, Error> {
+        let (service, records, at) = self.release(approval).await?;
+        let release = &records[at];
+        let push = release.request.as_ref();
+        let request = RevertRequest {
+            service: &service,
+            to: RevertTarget::Release { execution: &release.execution },
+            requested,
+            account: push.map(|p| p.account.clone()).unwrap_or_default(),
+            region: push.map(|p| p.region.clone()).unwrap_or_default(),
+            wait_seconds: self.wait_seconds,
+        };
+        let ports = RevertPorts {
+            task_definitions: &self.task_definitions,
+            images: &self.images,
+            deployments: &self.deployments,
+            executions: &self.executions,
+            ledger: &self.ledger,
+        };
+        let reverted = revert(&request, ports).await?;
+        if let Err(e) = self.notifier.notify(&reverted.subject, &reverted.message).await {
+            tracing::warn!(service = service.name, error = %e, "the rollback started; the topic was not told");
+        }
+        Ok(reverted)
+    }
+}
