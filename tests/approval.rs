@@ -511,3 +511,34 @@ async fn a_per_approver_email_link_records_that_approver_s_address_and_the_topic
     let record = p.assert_ledger("web", "v2", Outcome::Deployed, "").await;
     assert!(record.approver.as_deref().is_some_and(|a| a.starts_with("alice@example.com via link at ")), "{record:?}");
 }
+
+#[tokio::test]
+async fn a_console_stop_without_rollback_is_reported_as_what_production_serves() {
+    let (p, execution) = start_with(json!({"slack_channel": SLACK_CHANNEL}), json!({})).await;
+    let value = approve_button(&p).await;
+    let record = approval_record(&p, value.trim_start_matches("approve:")).await;
+    // "Stop deployment" in the console: no rollback, traffic stays where it is.
+    p.stop_deployment_with(&record.deployment_id, false).await;
+    let end = p.finish(&execution, LIMIT, || async {}).await;
+    assert_eq!(end.error.as_deref(), Some("DeploymentEndedDuringApproval"), "{end:?}");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
+    assert_eq!(p.serving(Port::Test).await, Some(p.digest("v2")), "the stop left green on the test listener");
+    // What the team hears is read from the production listener, not assumed.
+    let v1 = p.digest("v1");
+    let notes = p.emulator.notifications().await;
+    let note = notes.iter().find(|n| n["subject"] == "greenlight: web v2 rolled back").expect("a notification");
+    let message = note["message"].as_str().unwrap_or_default();
+    assert!(message.contains("was not deployed; production serves ") && message.contains(&v1), "{message}");
+    assert!(!message.contains("CodeDeploy rolled it back"), "{message}");
+    let ledger = p.assert_ledger("web", "v2", Outcome::RolledBack, "Production serves ").await;
+    assert!(ledger.reason.as_deref().unwrap_or_default().contains(&v1), "{ledger:?}");
+    assert_eq!(p.lock_holder("web").await, None, "the lock is released");
+    // The request's Slack message says so, and so does its thread.
+    let messages = p.slack_messages().await;
+    let post = record.slack_post.expect("posted with the bot token");
+    let request = messages.iter().find(|m| m["ts"] == post.ts.as_str()).expect("the request's message");
+    let edited = request["updates"][0].to_string();
+    assert!(edited.contains("*cancelled*") && edited.contains(&v1), "{edited}");
+    let said = thread(&p, &post.ts).await;
+    assert!(said.iter().any(|m| m.to_string().contains("did not go live") && m.to_string().contains(&v1)), "{said:?}");
+}

@@ -83,9 +83,13 @@ const TEST_ONLY_VARIABLE: &str = "GREENLIGHT_FAULT_INJECTION";
 
 /// Whether a bundle of adapters from `greenlight_aws` the function builds makes `sdk`'s client.
 fn built_by_adapters(source: &str, sdk: &str) -> bool {
-    source.contains("NotifyAdapters::new(")
+    let notify = source.contains("NotifyAdapters::new(")
         && ["aws_sdk_codedeploy", "aws_sdk_sns", "aws_sdk_dynamodb"].contains(&sdk)
-        && adapter_source("lib.rs").contains(&format!("{sdk}::Client::new"))
+        && adapter_source("lib.rs").contains(&format!("{sdk}::Client::new"));
+    let inspector = source.contains("Inspector::new(")
+        && ["aws_sdk_codedeploy", "aws_sdk_elasticloadbalancingv2", "aws_sdk_ecs"].contains(&sdk)
+        && adapter_source("inspect.rs").contains(&format!("{sdk}::Client::new"));
+    notify || inspector
 }
 
 /// IAM service prefix → (aws-sdk crate, adapter file under crates/aws/src).
@@ -97,6 +101,7 @@ fn sdk_of(service: &str) -> Option<(&'static str, &'static str)> {
         "ecs" => ("aws_sdk_ecs", "ecs.rs"),
         "secretsmanager" => ("aws_sdk_secretsmanager", "secrets.rs"),
         "ses" => ("aws_sdk_sesv2", "ses.rs"),
+        "elasticloadbalancing" => ("aws_sdk_elasticloadbalancingv2", "inspect.rs"),
         "sns" => ("aws_sdk_sns", "sns.rs"),
         "ssm" => ("aws_sdk_ssm", "ssm.rs"),
         "states" => ("aws_sdk_sfn", "sfn.rs"),

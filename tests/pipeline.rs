@@ -161,7 +161,14 @@ async fn hook_failure_rolls_back_and_says_why() {
         notes.iter().find(|n| n["subject"] == "greenlight: web v3 rolled back").unwrap_or_else(|| panic!("{notes:?}"));
     let message = note["message"].as_str().unwrap_or_default();
     assert!(message.contains("Reason:") && message.contains("AfterAllowTestTraffic"), "{message}");
-    assert!(message.contains("production stays on the previous version"), "{message}");
+    // What production serves is read from the listener: v1, still.
+    assert!(
+        message.contains(&format!(
+            "was not deployed; production serves {}",
+            p.seeded["images"]["v1"].as_str().unwrap_or("?")
+        )),
+        "{message}"
+    );
     p.assert_ledger("web", "v3", greenlight_core::history::Outcome::RolledBack, "AfterAllowTestTraffic").await;
 }
 

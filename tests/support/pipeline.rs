@@ -631,8 +631,19 @@ impl Pipeline {
 
     /// Stops a deployment with rollback, as its owner would in the console.
     pub async fn stop_deployment(&self, id: &str) {
+        self.stop_deployment_with(id, true).await;
+    }
+
+    /// StopDeployment as the console's "Stop deployment" (`auto_rollback: false`: traffic stays
+    /// where it is) or "Stop and roll back deployment" does.
+    pub async fn stop_deployment_with(&self, id: &str, auto_rollback: bool) {
         let cd = aws_sdk_codedeploy::Client::new(&self.config);
-        cd.stop_deployment().deployment_id(id).auto_rollback_enabled(true).send().await.expect("StopDeployment");
+        cd.stop_deployment()
+            .deployment_id(id)
+            .auto_rollback_enabled(auto_rollback)
+            .send()
+            .await
+            .expect("StopDeployment");
     }
 
     /// Stops an execution as an operator would (StopExecution): no step of it runs again.

@@ -3,6 +3,8 @@
 //! their task definitions, and the group's active deployments with their lifecycle events.
 
 use greenlight_core::Error;
+use greenlight_core::manifest::CodeDeployTarget;
+use greenlight_core::ports::{Served, Traffic};
 
 use crate::codedeploy::{active_deployment_ids, get_deployment, get_deployment_group};
 use crate::error::classify;
@@ -182,5 +184,51 @@ impl Inspector {
                 )
             })
             .collect())
+    }
+}
+
+/// What production serves: the group's production listeners (GetDeploymentGroup), what each
+/// forwards to (DescribeListeners), the task set behind each target group (DescribeServices) and
+/// its task definition's images (DescribeTaskDefinition).
+impl Traffic for Inspector {
+    async fn production(&self, group: &CodeDeployTarget) -> Result<Vec<Served>, Error> {
+        let routes = self.routes(&group.application, &group.deployment_group).await?;
+        let task_sets = self.task_sets(&routes.cluster, &routes.service).await?;
+        let mut served = Vec::new();
+        for listener in &routes.production_listeners {
+            let forwards = self.forwards(listener).await?;
+            let total: i32 = forwards.iter().map(|f| f.weight).sum::<i32>().max(1);
+            for forward in forwards {
+                let task_set = task_sets.iter().find(|t| t.target_group_arns.contains(&forward.target_group_arn));
+                let images = match task_set {
+                    Some(t) => self.images_of(&t.task_definition_arn).await?,
+                    None => Vec::new(),
+                };
+                served.push(Served {
+                    target_group: forward.target_group_arn.clone(),
+                    weight: forward.weight * 100 / total,
+                    task_definition: task_set.map(|t| t.task_definition_arn.clone()),
+                    images,
+                });
+            }
+        }
+        Ok(served)
+    }
+}
+
+impl Inspector {
+    /// DescribeTaskDefinition: the images of its containers.
+    async fn images_of(&self, task_definition: &str) -> Result<Vec<String>, Error> {
+        let out = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .send()
+            .await
+            .map_err(|e| classify("ecs:DescribeTaskDefinition", e, |_| None))?;
+        Ok(out
+            .task_definition()
+            .map(|td| td.container_definitions().iter().filter_map(|c| c.image()).map(str::to_string).collect())
+            .unwrap_or_default())
     }
 }

@@ -100,7 +100,7 @@ async fn acquiring_the_lock_pins_its_condition_with_and_without_supersede() {
     // An ended lease frees the lock only while its traffic is not moving.
     assert_eq!(
         body["ConditionExpression"],
-        "attribute_not_exists(pk) OR execution = :me OR (lease_until < :now AND (attribute_not_exists(shifting) OR shifting = :false))"
+        "attribute_not_exists(pk) OR (execution = :me AND attribute_not_exists(deployment_id)) OR (lease_until < :now AND (attribute_not_exists(shifting) OR shifting = :false))"
     );
     assert_eq!(
         body["ExpressionAttributeValues"],
@@ -119,7 +119,7 @@ async fn acquiring_the_lock_pins_its_condition_with_and_without_supersede() {
     let (_, body) = only(&sent);
     assert_eq!(
         body["ConditionExpression"],
-        "attribute_not_exists(pk) OR execution = :me OR (lease_until < :now AND (attribute_not_exists(shifting) OR shifting = :false)) OR (push_order < :order AND (attribute_not_exists(shifting) OR shifting = :false))"
+        "attribute_not_exists(pk) OR (execution = :me AND attribute_not_exists(deployment_id)) OR (lease_until < :now AND (attribute_not_exists(shifting) OR shifting = :false)) OR (push_order < :order AND (attribute_not_exists(shifting) OR shifting = :false))"
     );
     assert_eq!(
         body["ExpressionAttributeValues"],

@@ -89,7 +89,8 @@ pub fn short_digest(digest: &str) -> String {
 pub enum Acquire {
     /// The lock is ours; `previous` held it before us (expired, or older and taken over).
     Acquired { previous: Option<LockHolder> },
-    /// Someone else holds it.
+    /// Someone else holds it (or this execution, with its deployment recorded: a late repeat of
+    /// its own acquire, which changes nothing).
     Held(LockHolder),
 }
 

@@ -264,6 +264,29 @@ pub struct Settle<'a> {
     pub decided: Option<&'a Decided>,
 }
 
+/// One target group a production listener forwards to, and what runs behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    pub target_group: String,
+    /// The listener's weight for it, in percent of the listener's total.
+    pub weight: i32,
+    /// The task definition of the ECS task set registered with it (none: no task set).
+    pub task_definition: Option<String>,
+    /// The container images of that task definition.
+    pub images: Vec<String>,
+}
+
+/// What production actually serves (ELBv2 and the ECS task sets behind it): read, never
+/// assumed, when a deployment ends without greenlight (a console stop without rollback leaves
+/// traffic where it was).
+pub trait Traffic {
+    /// What the deployment group's production listeners forward to.
+    fn production(
+        &self,
+        group: &crate::manifest::CodeDeployTarget,
+    ) -> impl Future<Output = Result<Vec<Served>, Error>> + Send;
+}
+
 /// Email to one person (Amazon SES `SendEmail`): an approval request with links bound to the
 /// address it is sent to.
 pub trait Mailer {

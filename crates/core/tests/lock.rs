@@ -6,6 +6,7 @@ use greenlight_core::approval::ApprovalRecord;
 use greenlight_core::event::Push;
 use greenlight_core::fakes::{
     FakeDeployments, FakeLedger, FakeManifest, FakeNotifier, FakeSlackApi, FakeTaskDefinitions, FakeTaskTokens,
+    FakeTraffic,
 };
 use greenlight_core::history::{Outcome, TimelineState, rfc3339};
 use greenlight_core::lock::{LockHolder, NewestPush, order_key};
@@ -265,11 +266,15 @@ async fn rollback_releases_the_lock_records_why_and_announces_only_what_was_depl
         serde_json::from_value(json!({"state": state})).expect("request")
     };
     let ports = || NotifyPorts { deployments: &w.deployments, notifier: &notifier, ledger: &w.ledger };
-    let out = rollback(&request("Superseded", false), ports(), &FakeSlackApi::default()).await.expect("rolled back");
+    let out = rollback(&request("Superseded", false), ports(), &FakeSlackApi::default(), &FakeTraffic::default())
+        .await
+        .expect("rolled back");
     assert_eq!(out.error, "Superseded");
     assert!(notifier.sent.lock().expect("lock").is_empty(), "a push superseded before it deployed is not announced");
     assert!(w.ledger.locks.lock().expect("lock").is_empty(), "lock released");
-    rollback(&request("ValidationFailed", true), ports(), &FakeSlackApi::default()).await.expect("rolled back");
+    rollback(&request("ValidationFailed", true), ports(), &FakeSlackApi::default(), &FakeTraffic::default())
+        .await
+        .expect("rolled back");
     assert_eq!(notifier.sent.lock().expect("lock")[0].0, "greenlight: api-server v1 rolled back");
     let records = greenlight_core::ports::History::deployments(&w.ledger, "api-server", 10).await.expect("history");
     assert_eq!(records[0].outcome, Some(Outcome::RolledBack));
@@ -300,7 +305,7 @@ async fn rollback_stops_a_deployment_that_was_created_but_never_recorded() {
     });
     let request: RollbackRequest = serde_json::from_value(json!({"state": state})).expect("request");
     let ports = NotifyPorts { deployments: &w.deployments, notifier: &notifier, ledger: &w.ledger };
-    let out = rollback(&request, ports, &FakeSlackApi::default()).await.expect("rolled back");
+    let out = rollback(&request, ports, &FakeSlackApi::default(), &FakeTraffic::default()).await.expect("rolled back");
     assert!(out.stopped_deployment);
     assert_eq!(*w.deployments.stopped.lock().expect("lock"), ["d-LOST"]);
     let sent = notifier.sent.lock().expect("lock").clone();
@@ -313,4 +318,24 @@ fn execution_start_times_read_in_either_iso_form() {
     assert_eq!(epoch_seconds("2026-11-26T10:00:00.123Z"), Some(1_795_687_200));
     assert_eq!(epoch_seconds("2026-11-26 10:00:00.123456+00:00"), Some(1_795_687_200));
     assert_eq!(epoch_seconds("yesterday"), None);
+}
+
+#[tokio::test]
+async fn a_late_repeat_of_an_acquire_leaves_the_deployment_and_approval_recorded_since() {
+    use greenlight_core::lock::{Acquire, Renew};
+    use greenlight_core::ports::Locks;
+    let w = world("supersede");
+    let p = push("v2", "sha256:bb", NOW - 30);
+    let claim = LockHolder { deployment_id: None, ..holder(&p, NOW + 900) };
+    let me = claim.execution.clone();
+    assert!(matches!(w.ledger.acquire("api-server", &claim, NOW, true).await, Ok(Acquire::Acquired { .. })));
+    // A repeat before the deployment exists (a retried prepare) takes it again.
+    assert!(matches!(w.ledger.acquire("api-server", &claim, NOW, true).await, Ok(Acquire::Acquired { .. })));
+    let renew = Renew { deployment_id: Some("d-2"), approval_id: Some("a-2"), ..Renew::default() };
+    w.ledger.renew("api-server", &me, NOW + 900, &renew).await.expect("renewed");
+    // The first attempt, timed out on the client, lands late: it changes nothing.
+    let late = w.ledger.acquire("api-server", &claim, NOW, true).await.expect("answered");
+    assert!(matches!(&late, Acquire::Held(h) if h.execution == me), "{late:?}");
+    let kept = w.ledger.holder("api-server").await.expect("read").expect("held");
+    assert_eq!((kept.deployment_id.as_deref(), kept.approval_id.as_deref()), (Some("d-2"), Some("a-2")));
 }

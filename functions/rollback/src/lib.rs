@@ -2,23 +2,27 @@
 //! deployment is still active, and a notification saying why. Its result is what the state
 //! machine's Fail state reports.
 
-use greenlight_aws::{CodeDeployDeployments, DynamoLedger, NotifyAdapters, SecretsManagerSecrets, SnsNotifier};
+use greenlight_aws::{
+    CodeDeployDeployments, DynamoLedger, Inspector, NotifyAdapters, SecretsManagerSecrets, SnsNotifier,
+};
 use greenlight_core::pipeline::{NotifyPorts, RollbackRequest, RolledBack, rollback};
-use greenlight_core::ports::{Approvals, Deployments, History, Locks, Notifier, SlackApi, Validations};
+use greenlight_core::ports::{Approvals, Deployments, History, Locks, Notifier, SlackApi, Traffic, Validations};
 use greenlight_http::SlackWebApi;
 use greenlight_runtime::{FunctionError, env, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct Handler<D, N, L, W> {
+pub struct Handler<D, N, L, W, T> {
     pub deployments: D,
     pub notifier: N,
     pub ledger: L,
     /// Slack's Web API: a cancelled approval's message is edited to say why.
     pub slack: W,
+    /// What production serves once the deployment ended (the listener, the task sets).
+    pub traffic: T,
 }
 
-impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger, SlackWebApi<SecretsManagerSecrets>> {
+impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger, SlackWebApi<SecretsManagerSecrets>, Inspector> {
     /// `GREENLIGHT_TOPIC_ARN`: where the failure is told; `GREENLIGHT_LEDGER_TABLE`: the outcome
     /// to record, the lock to release and the validation reports to quote;
     /// `GREENLIGHT_SLACK_BOT_TOKEN_SECRET` (and `GREENLIGHT_SLACK_API_URL`): the bot token that
@@ -29,21 +33,22 @@ impl Handler<CodeDeployDeployments, SnsNotifier, DynamoLedger, SlackWebApi<Secre
             NotifyAdapters::new(config, env("GREENLIGHT_TOPIC_ARN")?, env("GREENLIGHT_LEDGER_TABLE")?);
         let slack =
             SlackWebApi::from_env(SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)), http);
-        Ok(Self { deployments, notifier, ledger, slack })
+        Ok(Self { deployments, notifier, ledger, slack, traffic: Inspector::new(config) })
     }
 }
 
-impl<D, N, L, W> Handler<D, N, L, W>
+impl<D, N, L, W, T> Handler<D, N, L, W, T>
 where
     D: Deployments,
     N: Notifier,
     L: Validations + Locks + History + Approvals,
     W: SlackApi,
+    T: Traffic,
 {
     pub async fn handle(&self, payload: Value) -> Result<RolledBack, FunctionError> {
         let request: RollbackRequest = parse_input(payload)?;
         let ports = NotifyPorts { deployments: &self.deployments, notifier: &self.notifier, ledger: &self.ledger };
-        let out = rollback(&request, ports, &self.slack).await?;
+        let out = rollback(&request, ports, &self.slack, &self.traffic).await?;
         tracing::warn!(
             service = request.state.service,
             image_digest = request.state.push.digest,
@@ -62,7 +67,7 @@ where
 mod tests {
     use super::*;
     use greenlight_core::checks::{Report, ValidationRecord, Vars};
-    use greenlight_core::fakes::{FakeDeployments, FakeLedger, FakeNotifier, FakeSlackApi};
+    use greenlight_core::fakes::{FakeDeployments, FakeLedger, FakeNotifier, FakeSlackApi, FakeTraffic};
     use greenlight_core::ports::DeploymentStatus;
     use serde_json::json;
 
@@ -85,6 +90,7 @@ mod tests {
             notifier: FakeNotifier::default(),
             ledger: FakeLedger::default(),
             slack: FakeSlackApi::default(),
+            traffic: FakeTraffic::default(),
         };
         let cause = json!({"errorType": "ContainerNotFound", "errorMessage": "container `app` is not in task definition `web`"});
         let out = h
@@ -107,6 +113,7 @@ mod tests {
             notifier: FakeNotifier::default(),
             ledger: FakeLedger::default(),
             slack: FakeSlackApi::default(),
+            traffic: FakeTraffic::default(),
         };
         let out = h
             .handle(state(json!({
@@ -127,6 +134,7 @@ mod tests {
             notifier: FakeNotifier::default(),
             ledger: FakeLedger::default(),
             slack: FakeSlackApi::default(),
+            traffic: FakeTraffic::default(),
         };
         let out = h
             .handle(state(json!({
@@ -137,7 +145,8 @@ mod tests {
             .await
             .expect("ok");
         assert!(!out.stopped_deployment);
-        assert!(h.notifier.sent.lock().expect("lock")[0].1.contains("already ended; CodeDeploy rolled it back"));
+        let sent = h.notifier.sent.lock().expect("lock")[0].1.clone();
+        assert!(sent.contains("d-9 (had already ended)") && !sent.contains("CodeDeploy rolled it back"), "{sent}");
     }
 
     #[tokio::test]
@@ -151,6 +160,7 @@ mod tests {
             notifier: FakeNotifier::default(),
             ledger: FakeLedger::default(),
             slack: FakeSlackApi::default(),
+            traffic: FakeTraffic::default(),
         };
         h.handle(state(json!({
             "deployment": {"deployment_id": "d-9", "appspec_sha256": "00"},
@@ -184,6 +194,7 @@ mod tests {
             notifier: FakeNotifier::default(),
             ledger,
             slack: FakeSlackApi::default(),
+            traffic: FakeTraffic::default(),
         };
         let out = h
             .handle(state(json!({
@@ -231,6 +242,7 @@ mod tests {
             notifier: FakeNotifier::default(),
             ledger: waiting_in_slack(),
             slack: FakeSlackApi::default(),
+            traffic: FakeTraffic::default(),
         };
         let out = h.handle(ended_during_approval()).await.expect("rolled back");
         assert!(out.notes.iter().any(|n| n == "its pending approval is cancelled"), "{out:?}");
@@ -250,6 +262,7 @@ mod tests {
             notifier: FakeNotifier::default(),
             ledger: waiting_in_slack(),
             slack: FakeSlackApi { down: Some("chat.update: HTTP 503".into()), ..Default::default() },
+            traffic: FakeTraffic::default(),
         };
         let out = h.handle(ended_during_approval()).await.expect("rolled back all the same");
         assert!(out.notes.iter().any(|n| n.contains("its Slack message could not be updated")), "{out:?}");

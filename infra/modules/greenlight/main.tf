@@ -316,8 +316,20 @@ locals {
       },
       {
         sid       = "Deployments"
-        actions   = ["codedeploy:GetDeployment", "codedeploy:ListDeployments", "codedeploy:StopDeployment"]
+        actions   = ["codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:ListDeployments", "codedeploy:StopDeployment"]
         resources = local.deployment_group_arns
+      },
+      # What production serves once the deployment ended: the listener and the task sets.
+      {
+        sid       = "LiveService"
+        actions   = ["ecs:DescribeServices"]
+        resources = local.ecs_service_arns
+      },
+      {
+        unscoped  = "DescribeTaskDefinition and DescribeListeners accept no resource ARN."
+        sid       = "ProductionTraffic"
+        actions   = ["ecs:DescribeTaskDefinition", "elasticloadbalancing:DescribeListeners"]
+        resources = ["*"]
       },
       {
         # Left out of the policy when no bot token is configured (no resource, nothing to grant).

@@ -13,8 +13,11 @@ const WHAT: &str = "service lock";
 
 /// A push is the newest unless a newer one is recorded.
 const NEWEST_CONDITION: &str = "attribute_not_exists(pk) OR push_order <= :order";
-/// The lock is free, ours, or its lease ended while its production traffic was not moving.
-const ACQUIRE_CONDITION: &str = "attribute_not_exists(pk) OR execution = :me \
+/// The lock is free, ours and still without a deployment, or its lease ended while its
+/// production traffic was not moving. "Ours" alone is not enough: an acquire of ours that timed
+/// out on the client and was retried can still land later, and must not wipe the deployment
+/// and the approval the execution recorded under the lock since.
+const ACQUIRE_CONDITION: &str = "attribute_not_exists(pk) OR (execution = :me AND attribute_not_exists(deployment_id)) \
      OR (lease_until < :now AND (attribute_not_exists(shifting) OR shifting = :false))";
 /// The holder is still the expired one the caller saw end.
 const TAKE_EXPIRED_CONDITION: &str = "execution = :expired AND lease_until < :now";

@@ -100,7 +100,7 @@ impl crate::ports::Locks for FakeLedger {
         let free = match locks.get(service) {
             None => true,
             Some(h) => {
-                h.execution == claim.execution
+                (h.execution == claim.execution && h.deployment_id.is_none())
                     || (h.lease_until < now && !h.shifting)
                     || (take_older && h.order < claim.order && !h.shifting)
             }

@@ -189,6 +189,26 @@ pub(crate) fn poisoned() -> Error {
     Error::Aws { operation: "fake", retryable: false, source: "a fake's lock was poisoned".into() }
 }
 
+/// Production as a test sets it; `down` fails every read with it.
+#[derive(Debug, Default)]
+pub struct FakeTraffic {
+    pub served: Vec<crate::ports::Served>,
+    pub down: Option<String>,
+}
+
+impl crate::ports::Traffic for FakeTraffic {
+    async fn production(&self, _group: &crate::manifest::CodeDeployTarget) -> Result<Vec<crate::ports::Served>, Error> {
+        match &self.down {
+            Some(reason) => Err(Error::Aws {
+                operation: "elasticloadbalancing:DescribeListeners",
+                retryable: true,
+                source: reason.clone().into(),
+            }),
+            None => Ok(self.served.clone()),
+        }
+    }
+}
+
 /// Emails in memory: `(to, subject, body)`; `down` fails every send with it.
 #[derive(Debug, Default)]
 pub struct FakeMailer {

@@ -15,6 +15,7 @@ mod prepare;
 mod push;
 mod revert;
 mod rollback;
+mod serving;
 mod start;
 mod status;
 mod thread;

@@ -4,11 +4,13 @@ use crate::approval::{ApprovalRecord, Decided, DecidedVia, decision_time, slack_
 use crate::error::{Error, raised};
 use crate::history::{HistoryUpdate, Outcome, TimelineState};
 use crate::ports::{
-    Approvals, DeploymentState, DeploymentStatus, Deployments, History, Locks, Notifier, Settle, SlackApi, Validations,
+    Approvals, DeploymentState, DeploymentStatus, Deployments, History, Locks, Notifier, Settle, SlackApi, Traffic,
+    Validations,
 };
 use crate::slack_outcomes::slack_rolled_back_message;
 
 use super::finish::NotifyPorts;
+use super::serving::Production;
 use super::start::deployment_description;
 use super::thread::{asked_approval, reply_in_thread};
 use super::{RollbackRequest, RolledBack, execution_name, validation_summary};
@@ -51,16 +53,18 @@ async fn cancel_if_pending<L: Approvals>(ledger: &L, record: &ApprovalRecord, re
 /// rollback: stop the deployment with auto-rollback (traffic back to blue) if it is still
 /// active, record why in the ledger, release the service's lock, and tell the team. A push
 /// superseded before anything of it was deployed is recorded, not announced.
-pub async fn rollback<D, N, L, W>(
+pub async fn rollback<D, N, L, W, T>(
     request: &RollbackRequest,
     ports: NotifyPorts<'_, D, N, L>,
     slack: &W,
+    traffic: &T,
 ) -> Result<RolledBack, Error>
 where
     D: Deployments,
     N: Notifier,
     L: Validations + Locks + History + Approvals,
     W: SlackApi,
+    T: Traffic,
 {
     let (deployments, ledger) = (ports.deployments, ports.ledger);
     let input = &request.state;
@@ -123,16 +127,34 @@ where
     let deployment = match &input.deployment {
         Some(d) if stopped => format!("{} (stopped and rolled back)", d.deployment_id),
         Some(d) if succeeded => format!("{} (had already succeeded before it could be stopped)", d.deployment_id),
-        Some(d) => format!("{} (already ended; CodeDeploy rolled it back)", d.deployment_id),
+        Some(d) => format!("{} (had already ended)", d.deployment_id),
         None if !orphans.is_empty() => {
             format!("{} (created but not recorded; stopped and rolled back)", orphans.join(", "))
         }
         None => "none started".into(),
     };
-    let outcome = if succeeded {
-        "greenlight failed after CodeDeploy had finished: it is in production. Check it, and push a fix if it must not stay"
-    } else {
-        "was not deployed; production stays on the previous version"
+    // Once a deployment existed, what production serves is read, not assumed: a stop in the
+    // console without rollback leaves traffic wherever it was.
+    let production = match input.prepared.as_ref().and_then(|p| p.codedeploy.as_ref()) {
+        Some(group) if input.deployment.is_some() || !orphans.is_empty() => Some(Production::now(traffic, group).await),
+        _ => None,
+    };
+    let outcome = match &production {
+        _ if succeeded => "greenlight failed after CodeDeploy had finished: it is in production. Check it, and push a fix if it must not stay".to_string(),
+        Some(p) if p.serves(&push.digest) => format!(
+            "did not finish, and production serves it: {}. The deployment ended without rolling back; check it, and roll back with `greenlight rollback {}` if it must not stay",
+            p.describe(),
+            input.service
+        ),
+        Some(p @ Production::Read(_)) => format!("was not deployed; production serves {}", p.describe()),
+        Some(p) => format!("was not deployed; production should still serve the previous version ({})", p.describe()),
+        None => "was not deployed; production stays on the previous version".to_string(),
+    };
+    // What the ledger, the approval's Slack message and its thread say: the reason, and what
+    // production serves when it was read.
+    let recorded = match &production {
+        Some(p @ Production::Read(_)) if !succeeded => format!("{reason} Production serves {}.", p.describe()),
+        _ => reason.clone(),
     };
     let message = format!(
         "{service}: {tag} {outcome}.\n\nReason: {reason}\nError: {error}\nImage: {image}\nDeployment: {deployment}\nExecution: {execution}\n{validation}",
@@ -149,7 +171,7 @@ where
     };
     let mut update = HistoryUpdate::state(state);
     update.outcome = Some(outcome);
-    update.reason = Some(reason.clone());
+    update.reason = Some(recorded.clone());
     update.validation = Some(validation.trim().to_string()).filter(|v| !v.is_empty());
     update.approver = input.approval.as_ref().map(Decided::summary);
     if let Err(e) = ledger.record(&input.service, push, &update).await {
@@ -163,12 +185,12 @@ where
         }
     };
     if let Some(record) = &asked {
-        match cancel_if_pending(ledger, record, &reason).await {
+        match cancel_if_pending(ledger, record, &recorded).await {
             Ok(true) => {
                 notes.push("its pending approval is cancelled".into());
                 // The request's message says so instead of offering buttons that decide nothing.
                 if let Some(post) = &record.slack_post
-                    && let Err(e) = slack.update_message(post, &slack_cancelled_message(record, &reason)).await
+                    && let Err(e) = slack.update_message(post, &slack_cancelled_message(record, &recorded)).await
                 {
                     notes.push(format!("its Slack message could not be updated: {e}"));
                 }
@@ -190,10 +212,10 @@ where
     if let Some(record) = &asked {
         let said = match (is_superseded, succeeded) {
             (_, true) => "failed after CodeDeploy had finished: it is in production",
-            (true, false) => "was superseded and rolled back",
-            (false, false) => "was rolled back",
+            (true, false) => "was superseded and did not go live",
+            (false, false) => "did not go live",
         };
-        let thread = slack_rolled_back_message(record, said, &reason);
+        let thread = slack_rolled_back_message(record, said, &recorded);
         notes.extend(reply_in_thread(slack, record, &thread).await);
     }
     Ok(RolledBack { error, reason, stopped_deployment: stopped || !orphans.is_empty(), notes })
