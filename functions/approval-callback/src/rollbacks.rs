@@ -6,7 +6,9 @@ use greenlight_core::Error;
 use greenlight_core::approval::ApprovalRecord;
 use greenlight_core::history::DeploymentRecord;
 use greenlight_core::manifest::Service;
-use greenlight_core::pipeline::{RevertPorts, RevertRequest, RevertTarget, Reverted, before_release, revert};
+use greenlight_core::pipeline::{
+    RevertPorts, RevertRequest, RevertTarget, Reverted, before_release, find_service, revert,
+};
 use greenlight_core::ports::{
     Deployments, Executions, History, Images, Locks, ManifestSource, Notifier, TaskDefinitions,
 };
@@ -47,10 +49,7 @@ where
     /// The approval's service and the ledger's record of the release it let through.
     async fn release(&self, approval: &ApprovalRecord) -> Result<(Service, Vec<DeploymentRecord>, usize), Error> {
         let manifest = self.manifests.manifest().await?;
-        let service = manifest.service(&approval.service).cloned().ok_or_else(|| Error::UnknownService {
-            service: approval.service.clone(),
-            known: manifest.services.iter().map(|s| s.name.clone()).collect(),
-        })?;
+        let service = find_service(&manifest, &approval.service)?.clone();
         let records = self.ledger.deployments(&service.name, 100).await?;
         let at = records.iter().position(|r| r.deployment_id.as_deref() == Some(approval.deployment_id.as_str()));
         let at = at.ok_or_else(|| Error::RollbackRefused {

@@ -4,9 +4,9 @@
 //! `greenlight rollback` does and says so in the approval's thread.
 
 use greenlight_core::Error;
-use greenlight_core::approval::{DecidedVia, Refused, decision_time, slack_ephemeral};
+use greenlight_core::approval::{DecidedVia, slack_ephemeral};
 use greenlight_core::approvers::Identity;
-use greenlight_core::pipeline::admit;
+use greenlight_core::pipeline::{Decider, admit, keep_refusal};
 use greenlight_core::ports::{Approvals, Chat, ExecutionStart, Secrets, SlackApi, SlackDirectory, TaskTokens};
 use greenlight_core::request::Requested;
 use greenlight_core::slack_outcomes::{SlackAction, slack_rollback_confirmation};
@@ -44,17 +44,9 @@ where
                 None,
             ));
         }
-        let identity = Identity::Slack { user_id: user_id.to_string() };
-        if let Err(reason) = admit(&record, &identity, &self.directory).await {
-            let refused = Refused {
-                by: by.into(),
-                identity: identity.key(),
-                at: decision_time(now),
-                channel: DecidedVia::Slack,
-                reason: format!("roll back: {reason}"),
-            };
-            tracing::warn!(approval = id, by, reason = refused.reason, "roll back refused");
-            self.approvals.refuse(id, &refused).await?;
+        let decider = Decider::new(by, DecidedVia::Slack, Identity::Slack { user_id: user_id.to_string() });
+        if let Err(reason) = admit(&record, &decider.identity, &self.directory).await {
+            keep_refusal(&self.approvals, id, &decider, format!("roll back: {reason}"), now).await?;
             return Ok((format!("refused: {reason}; nothing changed"), None));
         }
         let outcome = match action {

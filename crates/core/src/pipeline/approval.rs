@@ -13,7 +13,7 @@ use crate::ports::{
 };
 
 use super::lease::{Lease, keep_lock};
-use super::{ApprovalRequest, ApprovalRequested, find, missing_input, validation_summary};
+use super::{ApprovalRequest, ApprovalRequested, find_service, missing_input, validation_summary};
 
 /// Where request-approval sends the request, and with which secrets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +62,7 @@ where
     E: Mailer,
 {
     let manifest = ports.manifests.manifest().await?;
-    let service = find(&manifest, &request.step.service)?;
+    let service = find_service(&manifest, &request.step.service)?;
     let deployment = request.step.deployment.as_ref().ok_or_else(|| missing_input("deployment"))?;
     let push = &request.step.push;
     let mut diff = Vec::new();

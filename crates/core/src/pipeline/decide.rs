@@ -82,15 +82,7 @@ where
         let key = match admit(&record, &decider.identity, ports.directory).await {
             Ok(key) => key,
             Err(reason) => {
-                let refused = Refused {
-                    by: decider.by.into(),
-                    identity: decider.identity.key(),
-                    at: decision_time(now),
-                    channel: decider.channel,
-                    reason,
-                };
-                tracing::warn!(approval = id, by = decider.by, reason = refused.reason, "decision refused");
-                ports.approvals.refuse(id, &refused).await?;
+                let refused = keep_refusal(ports.approvals, id, &decider, reason, now).await?;
                 return Ok(Applied::Refused(record, refused));
             }
         };
@@ -134,6 +126,27 @@ where
         retryable: true,
         source: format!("approval {id} kept changing under {ATTEMPTS} attempts to record this decision").into(),
     })
+}
+
+/// Keeps a refusal beside approval `id` (who, as whom, when, through which channel, why): a
+/// decision, or a roll back, from someone the approval does not admit.
+pub async fn keep_refusal<A: Approvals>(
+    approvals: &A,
+    id: &str,
+    decider: &Decider<'_>,
+    reason: String,
+    now: i64,
+) -> Result<Refused, Error> {
+    let refused = Refused {
+        by: decider.by.into(),
+        identity: decider.identity.key(),
+        at: decision_time(now),
+        channel: decider.channel,
+        reason,
+    };
+    tracing::warn!(approval = id, by = decider.by, reason = refused.reason, "refused");
+    approvals.refuse(id, &refused).await?;
+    Ok(refused)
 }
 
 /// The identity's key when it may decide this approval (or roll back what it let through);

@@ -25,7 +25,7 @@ pub use crate::execution::execution_name;
 pub use approval::{ApprovalChannels, ApprovalPorts, request_approval};
 pub use awaiting::{AwaitPorts, watch_approval};
 pub use begin::{BeginPorts, begin, hold, requested_by};
-pub use decide::{Applied, DecidePorts, Decider, admit, decide};
+pub use decide::{Applied, DecidePorts, Decider, admit, decide, keep_refusal};
 pub use finish::{NotifyPorts, finish};
 pub use lease::{Lease, epoch_seconds};
 pub use payloads::*;
@@ -40,8 +40,8 @@ pub use validate::{HookTimes, ValidatePorts, traffic_gate, validate, validation_
 use crate::error::Error;
 use crate::manifest::{Manifest, Service};
 
-/// The manifest's entry for the execution's service; `UnknownService` names those it has.
-fn find<'a>(manifest: &'a Manifest, name: &str) -> Result<&'a Service, Error> {
+/// The manifest's entry for a service; `UnknownService` names those it has.
+pub fn find_service<'a>(manifest: &'a Manifest, name: &str) -> Result<&'a Service, Error> {
     manifest.service(name).ok_or_else(|| Error::UnknownService {
         service: name.into(),
         known: manifest.services.iter().map(|s| s.name.clone()).collect(),

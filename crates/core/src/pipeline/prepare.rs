@@ -14,7 +14,7 @@ use crate::ports::{
 };
 
 use super::lease::{Lease, epoch_seconds};
-use super::{ApprovalStep, Prepared, StepInput, execution_name, find};
+use super::{ApprovalStep, Prepared, StepInput, execution_name, find_service};
 
 /// Ports prepare uses.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ where
     K: TaskTokens,
 {
     let manifest = ports.manifests.manifest().await?;
-    let service = find(&manifest, &input.service)?;
+    let service = find_service(&manifest, &input.service)?;
     take_lock(input, service, &ports, lease).await?;
     let (task_definitions, ledger) = (ports.task_definitions, ports.ledger);
     check_group(service, ports.deployments).await?;

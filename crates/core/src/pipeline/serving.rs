@@ -36,9 +36,9 @@ impl Production {
 
     /// One line: each target group with weight, its share and what runs behind it.
     pub(crate) fn describe(&self) -> String {
-        let Self::Read(served) = self else {
-            let Self::Unread(why) = self else { return String::new() };
-            return format!("what production serves could not be read ({why})");
+        let served = match self {
+            Self::Read(served) => served,
+            Self::Unread(why) => return format!("what production serves could not be read ({why})"),
         };
         let parts: Vec<String> = served
             .iter()

@@ -8,7 +8,7 @@ use crate::plan::{HookFunctions, deployment_appspec};
 use crate::ports::{Deployments, History, Locks, ManifestSource};
 
 use super::lease::{Lease, keep_lock};
-use super::{Started, StepInput, find, missing_input};
+use super::{Started, StepInput, find_service, missing_input};
 
 /// Ports start-deployment uses.
 #[derive(Debug)]
@@ -38,7 +38,7 @@ where
     L: Locks + History,
 {
     let manifest = ports.manifests.manifest().await?;
-    let service = find(&manifest, &input.service)?;
+    let service = find_service(&manifest, &input.service)?;
     let prepared = input.prepared.as_ref().ok_or_else(|| missing_input("prepared"))?;
     let arn = prepared.task_definition_arn.clone().ok_or_else(|| missing_input("prepared.task_definition_arn"))?;
     let port = prepared.container_port.ok_or_else(|| missing_input("prepared.container_port"))?;
