@@ -282,6 +282,12 @@ async fn approve_in_slack_moves_production_once() {
     assert_eq!(p.serving(Port::Production).await, Some(p.digest("v2")));
     let updated = p.slack_messages().await.into_iter().find(|m| m["hook"] == "response").expect("message updated");
     assert!(updated["payload"].to_string().contains("approved* by @alice"), "{updated}");
+    // The request went through the incoming webhook (no thread to answer in): so does the
+    // outcome, with the Roll back button of this approval.
+    let live =
+        webhook_posts(&p).await.into_iter().find(|m| m["text"] == "web v2 is live").expect("the success in Slack");
+    let approval_id = value.trim_start_matches("approve:");
+    assert!(live.to_string().contains(&format!("\"rollback:{approval_id}\"")), "{live}");
 
     // A second click, by link this time, says who already decided.
     let link = email_link(&p, "approve").await;
@@ -321,6 +327,15 @@ async fn reject_by_signed_link_rolls_back() {
     assert!(record.approver.as_deref().is_some_and(|a| a.starts_with("signed link via link at ")), "{record:?}");
     let notes = p.emulator.notifications().await;
     assert!(notes.iter().any(|n| n["subject"] == "greenlight: web v2 rolled back"), "{notes:?}");
+    let said =
+        webhook_posts(&p).await.into_iter().filter_map(|m| m["text"].as_str().map(str::to_string)).collect::<Vec<_>>();
+    assert!(said.iter().any(|t| t.starts_with("web v2 did not go live: rejected by signed link")), "{said:?}");
+}
+
+/// What went through the incoming webhook, oldest first.
+async fn webhook_posts(p: &Pipeline) -> Vec<Value> {
+    let messages = p.slack_messages().await.into_iter();
+    messages.filter(|m| m["hook"] == "incoming-webhook").map(|m| m["payload"].clone()).collect()
 }
 
 #[tokio::test]
@@ -459,6 +474,69 @@ async fn the_success_message_s_roll_back_button_takes_a_listed_approver_and_a_co
     // Once rolled back, the button is refused: v2 is no longer what production runs.
     let (_, body) = click(&p, &confirm, "alice", SLACK_SIGNING_SECRET, now()).await;
     assert!(body.contains("is no longer what production runs"), "{body}");
+}
+
+#[tokio::test]
+async fn the_approved_message_s_stop_button_stops_the_deployment_in_flight_for_a_listed_approver() {
+    // Blue is kept a while after production traffic moves (120 emulated minutes, 72 s): the
+    // deployment is still in flight when Stop is clicked.
+    let setup = Setup {
+        hook: Hook::version_check(),
+        approval_timeout: Some(600),
+        approval_rules: json!({"approvers": [slack_user_id("alice")]}),
+        termination_wait_minutes: 120,
+        ..Setup::default()
+    };
+    let p = Pipeline::start(setup).await;
+    let outcome = p.push("v2").await;
+    let ExecutionStart::Started { execution_arn } = outcome.executions[0].start.clone() else { panic!("{outcome:?}") };
+    let value = approve_button(&p).await;
+    assert_eq!(click(&p, &value, "alice", SLACK_SIGNING_SECRET, now()).await.1, "approved by @alice");
+    // The request's message, as the approval left it, carries Stop.
+    let decided =
+        responses(&p).await.into_iter().find(|m| m.to_string().contains("approved* by @alice")).expect("decided");
+    let stop = greenlight_tests::approve::button(&decided, "stop").expect("a Stop button");
+    let deadline = Instant::now() + LIMIT;
+    while p.serving(Port::Production).await != Some(p.digest("v2")) {
+        assert!(Instant::now() < deadline, "production never moved to v2");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Someone not listed: refused and kept; nothing stops.
+    let (_, body) = click(&p, &stop, "mallory", SLACK_SIGNING_SECRET, now()).await;
+    assert!(body.starts_with("refused: Slack user UMALLORY0 is not among the approvers of web"), "{body}");
+    let id = value.trim_start_matches("approve:");
+    assert!(approval_record(&p, id).await.refusals.iter().any(|r| r.reason.starts_with("stop: ")));
+    // alice's first click only asks.
+    let (_, body) = click(&p, &stop, "alice", SLACK_SIGNING_SECRET, now()).await;
+    assert!(body.starts_with("confirm to stop web v2's deployment d-"), "{body}");
+    let confirmation = responses(&p).await.pop().expect("the confirmation");
+    assert_eq!(confirmation["response_type"], "ephemeral", "{confirmation}");
+    let confirm = greenlight_tests::approve::button(&confirmation, "stop-confirmed").expect("a confirm button");
+    assert!(running(&p, &execution_arn).await, "asking stops nothing");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v2")));
+
+    // alice confirms: CodeDeploy rolls the deployment back, production returns to v1.
+    let (status, body) = click(&p, &confirm, "alice", SLACK_SIGNING_SECRET, now()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("@alice stopped web v2's deployment d-"), "{body}");
+    let end = p.finish(&execution_arn, LIMIT, || async {}).await;
+    assert_eq!(end.status, "FAILED", "{end:?}");
+    assert_eq!(p.serving(Port::Production).await, Some(p.digest("v1")));
+    let record = p.assert_ledger("web", "v2", Outcome::RolledBack, "").await;
+    let asked = record.timeline.iter().find(|e| e.state == greenlight_core::history::TimelineState::StopRequested);
+    let detail = asked.and_then(|e| e.detail.clone()).unwrap_or_default();
+    assert!(detail.starts_with("stopped by @alice (Slack user UALICE000): Stop clicked in Slack"), "{record:?}");
+    // Slack hears who stopped it and how it ended; so does the topic.
+    let said: Vec<String> =
+        webhook_posts(&p).await.iter().filter_map(|m| m["text"].as_str().map(str::to_string)).collect();
+    assert!(said.iter().any(|t| t.starts_with("@alice stopped web v2's deployment")), "{said:?}");
+    assert!(said.iter().any(|t| t.starts_with("web v2 did not go live")), "{said:?}");
+    let notes = p.emulator.notifications().await;
+    assert!(notes.iter().any(|n| n["subject"] == "greenlight: web v2 is stopped"), "{notes:?}");
+    // Once it ended, Stop is refused.
+    let (_, body) = click(&p, &confirm, "alice", SLACK_SIGNING_SECRET, now()).await;
+    assert!(body.contains("is no longer in flight: nothing was stopped"), "{body}");
 }
 
 #[tokio::test]

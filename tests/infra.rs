@@ -73,6 +73,7 @@ fn env_read_by(krate: &str) -> BTreeSet<String> {
     // greenlight-http's Slack Web API client, as the functions configure it.
     if source.contains("SlackWebApi::from_env(") {
         vars.insert("GREENLIGHT_SLACK_BOT_TOKEN_SECRET".into());
+        vars.insert("GREENLIGHT_SLACK_WEBHOOK_SECRET".into());
         vars.insert("GREENLIGHT_SLACK_API_URL".into());
     }
     vars

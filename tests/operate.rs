@@ -156,8 +156,14 @@ async fn bad_usage_and_a_missing_service_get_one_clear_line() {
 #[tokio::test]
 async fn approve_from_the_cli_decides_once_as_the_caller_with_a_comment() {
     // Blue is kept a while after traffic moves (30 emulated minutes, 18 s), so the lock and its
-    // approval are still there for the second decision.
-    let setup = Setup { approval_timeout: Some(600), termination_wait_minutes: 30, ..Setup::default() };
+    // approval are still there for the second decision. The request is posted with the bot
+    // token, so that greenlight can show the CLI's decision on it.
+    let setup = Setup {
+        approval_timeout: Some(600),
+        termination_wait_minutes: 30,
+        approval_rules: serde_json::json!({"slack_channel": greenlight_tests::pipeline::SLACK_CHANNEL}),
+        ..Setup::default()
+    };
     let p = Pipeline::start(setup).await;
     let o = greenlight(&p, &["approve", "web"]);
     assert_eq!(o.status.code(), Some(1));
@@ -191,6 +197,11 @@ async fn approve_from_the_cli_decides_once_as_the_caller_with_a_comment() {
         approver.starts_with(&format!("{caller} via cli at ")) && approver.ends_with(": \"dashboards are green\""),
         "{approver}"
     );
+    // The request's Slack message shows the decision (finish edits it: the CLI has no Slack token).
+    let messages = p.slack_messages().await;
+    let request = messages.iter().find(|m| m["hook"] == "chat.postMessage").expect("the request in Slack");
+    let shown = request["updates"].as_array().and_then(|u| u.last()).map(Value::to_string).unwrap_or_default();
+    assert!(shown.contains(&format!("*approved* by {caller}")) && shown.contains("dashboards are green"), "{shown}");
 }
 
 #[tokio::test]

@@ -13,8 +13,15 @@ pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
 }
 
-/// The approval requests posted to Slack so far, oldest first.
+/// The approval requests posted to Slack so far (the messages with an Approve button), oldest
+/// first.
 pub async fn slack_requests(p: &Pipeline) -> Vec<Value> {
+    slack_posts(p).await.into_iter().filter(|m| button(m, "approve").is_some()).collect()
+}
+
+/// Every message greenlight posted to Slack so far (the incoming webhook and `chat.postMessage`),
+/// oldest first.
+pub async fn slack_posts(p: &Pipeline) -> Vec<Value> {
     p.slack_messages()
         .await
         .into_iter()

@@ -30,10 +30,12 @@ pub enum TimelineState {
     Held,
     /// `greenlight resume` lifted the pause and deploys this held push.
     Resumed,
+    /// Someone stopped the deployment in flight (Slack's Stop button): CodeDeploy rolls it back.
+    StopRequested,
 }
 
 impl TimelineState {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Accepted,
         Self::Locked,
         Self::Registered,
@@ -47,6 +49,7 @@ impl TimelineState {
         Self::FailedAfterSuccess,
         Self::Held,
         Self::Resumed,
+        Self::StopRequested,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +67,7 @@ impl TimelineState {
             Self::FailedAfterSuccess => "failed_after_success",
             Self::Held => "held",
             Self::Resumed => "resumed",
+            Self::StopRequested => "stop_requested",
         }
     }
 

@@ -293,8 +293,9 @@ pub trait Mailer {
     fn send(&self, to: &str, subject: &str, body: &str) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
-/// Slack's Web API with the bot token (scope `chat:write`): messages greenlight can edit and
-/// reply to in a thread, which an incoming webhook's cannot be.
+/// Slack as greenlight's app posts to it: the Web API with the bot token (scope `chat:write`),
+/// whose messages greenlight can edit and reply to in a thread, and the app's incoming webhook,
+/// whose messages it cannot.
 pub trait SlackApi {
     /// `chat.postMessage` of `payload` (`text`, `blocks`) to `channel`, in the thread of
     /// `thread_ts` when given: the new message.
@@ -307,6 +308,9 @@ pub trait SlackApi {
 
     /// `chat.update`: the message becomes `payload`.
     fn update_message(&self, post: &SlackPost, payload: &Value) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// `payload` through the incoming webhook, to the channel it was made for.
+    fn post_webhook(&self, payload: &Value) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// Slack's user groups (`usergroups.users.list`): read when a listed group may admit the

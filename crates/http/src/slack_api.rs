@@ -1,5 +1,6 @@
 //! Slack's Web API for the messages greenlight edits and replies to: `chat.postMessage` and
-//! `chat.update`, a JSON POST with the bot token as a bearer token (scope `chat:write`).
+//! `chat.update`, a JSON POST with the bot token as a bearer token (scope `chat:write`); and
+//! the app's incoming webhook, for teams without a bot token (its URL a secret too).
 //!
 //! Slack answers HTTP 200 with `{"ok": true, "channel": …, "ts": …}`, or with `{"ok": false,
 //! "error": "channel_not_found"}` and the like (failed for good); a 429 names its wait in
@@ -9,35 +10,47 @@
 
 use greenlight_core::Error;
 use greenlight_core::approval::SlackPost;
-use greenlight_core::ports::{Secrets, SlackApi};
+use greenlight_core::ports::{Chat, Secrets, SlackApi};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-use crate::chat::{Attempt, TIMEOUT, retried, unanswered, unsuccessful};
+use crate::chat::{Attempt, HttpChat, TIMEOUT, retried, unanswered, unsuccessful};
 
 #[derive(Debug)]
 pub struct SlackWebApi<S> {
     secrets: S,
     /// Secrets Manager id of the bot token (`GREENLIGHT_SLACK_BOT_TOKEN_SECRET`).
     token_secret: Option<String>,
+    /// Secrets Manager id of the incoming webhook's URL (`GREENLIGHT_SLACK_WEBHOOK_SECRET`).
+    webhook_secret: Option<String>,
     client: reqwest::Client,
     api: String,
     token: OnceCell<String>,
+    webhook: OnceCell<String>,
 }
 
 impl<S: Secrets> SlackWebApi<S> {
     pub fn new(secrets: S, token_secret: Option<String>, client: reqwest::Client, api: impl Into<String>) -> Self {
-        Self { secrets, token_secret, client, api: api.into(), token: OnceCell::new() }
+        let (webhook_secret, token, webhook) = (None, OnceCell::new(), OnceCell::new());
+        Self { secrets, token_secret, webhook_secret, client, api: api.into(), token, webhook }
+    }
+
+    /// Posts through the incoming webhook whose URL is this secret (none: a post says so).
+    pub fn with_webhook(mut self, webhook_secret: Option<String>) -> Self {
+        self.webhook_secret = webhook_secret;
+        self
     }
 
     /// As the functions are configured: the bot token's secret id in
-    /// `GREENLIGHT_SLACK_BOT_TOKEN_SECRET` (unset: a call says so), Slack's Web API address
-    /// in `GREENLIGHT_SLACK_API_URL` (the local emulation's fake Slack) or Slack's own.
+    /// `GREENLIGHT_SLACK_BOT_TOKEN_SECRET` and the incoming webhook's in
+    /// `GREENLIGHT_SLACK_WEBHOOK_SECRET` (unset: a call that needs it says so), Slack's Web API
+    /// address in `GREENLIGHT_SLACK_API_URL` (the local emulation's fake Slack) or Slack's own.
     pub fn from_env(secrets: S, client: reqwest::Client) -> Self {
-        let token_secret = std::env::var("GREENLIGHT_SLACK_BOT_TOKEN_SECRET").ok().filter(|s| !s.is_empty());
-        let api = std::env::var("GREENLIGHT_SLACK_API_URL").ok().filter(|s| !s.is_empty());
-        Self::new(secrets, token_secret, client, api.unwrap_or_else(|| crate::SLACK_API.to_string()))
+        let var = |name| std::env::var(name).ok().filter(|s| !s.is_empty());
+        let api = var("GREENLIGHT_SLACK_API_URL").unwrap_or_else(|| crate::SLACK_API.to_string());
+        Self::new(secrets, var("GREENLIGHT_SLACK_BOT_TOKEN_SECRET"), client, api)
+            .with_webhook(var("GREENLIGHT_SLACK_WEBHOOK_SECRET"))
     }
 
     async fn token(&self) -> Result<&str, Error> {
@@ -111,5 +124,19 @@ impl<S: Secrets + Sync> SlackApi for SlackWebApi<S> {
 
     async fn update_message(&self, post: &SlackPost, payload: &Value) -> Result<(), Error> {
         self.call("chat.update", &with(payload, json!({"channel": post.channel, "ts": post.ts}))).await.map(|_| ())
+    }
+
+    async fn post_webhook(&self, payload: &Value) -> Result<(), Error> {
+        let url = self
+            .webhook
+            .get_or_try_init(|| async {
+                let id = self.webhook_secret.as_deref().ok_or_else(|| Error::Configuration {
+                    variable: "GREENLIGHT_SLACK_WEBHOOK_SECRET",
+                    problem: "is not set, and a service asks in Slack without approval.slack_channel (through the incoming webhook): set the orchestrator module's slack_webhook_secret_arn".into(),
+                })?;
+                self.secrets.secret(id).await
+            })
+            .await?;
+        HttpChat::new(self.client.clone()).post(url, payload).await
     }
 }

@@ -1,10 +1,11 @@
 //! The "Roll back" button of a success message in Slack: the release the approval let through,
 //! what it would go back to (shown in the confirmation), and the rollback itself through core's
-//! `revert`, the path `greenlight rollback` takes, told on the notification topic.
+//! `revert`, the path `greenlight rollback` takes, told on the notification topic; and the "Stop"
+//! button of an approved deploy still in flight.
 
 use greenlight_core::Error;
 use greenlight_core::approval::ApprovalRecord;
-use greenlight_core::history::DeploymentRecord;
+use greenlight_core::history::{DeploymentRecord, HistoryUpdate, TimelineState};
 use greenlight_core::manifest::Service;
 use greenlight_core::pipeline::{
     RevertPorts, RevertRequest, RevertTarget, Reverted, before_release, find_service, revert,
@@ -13,6 +14,7 @@ use greenlight_core::ports::{
     Deployments, Executions, History, Images, Locks, ManifestSource, Notifier, TaskDefinitions,
 };
 use greenlight_core::request::Requested;
+use greenlight_core::slack_outcomes::SlackRoute;
 
 /// Rolling back the release an approval let through.
 pub trait RollBacks {
@@ -25,6 +27,24 @@ pub trait RollBacks {
         approval: &ApprovalRecord,
         requested: Requested,
     ) -> impl Future<Output = Result<Reverted, Error>> + Send;
+
+    /// Stops the approval's deployment while its execution still holds the service's lock
+    /// (CodeDeploy rolls it back; the execution's rollback step tells how it ended), records
+    /// who asked in the ledger and tells the topic.
+    fn stop(
+        &self,
+        approval: &ApprovalRecord,
+        requested: &Requested,
+    ) -> impl Future<Output = Result<Stop, Error>> + Send;
+}
+
+/// What a Stop did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// StopDeployment with rollback was sent; where the service's deploys are told in Slack.
+    Stopped(SlackRoute),
+    /// The deployment is no longer in flight: nothing was stopped (why).
+    NotInFlight(String),
 }
 
 /// The rollbacks over the AWS adapters (or any ports).
@@ -104,5 +124,34 @@ where
             tracing::warn!(service = service.name, error = %e, "the rollback started; the topic was not told");
         }
         Ok(reverted)
+    }
+
+    async fn stop(&self, approval: &ApprovalRecord, requested: &Requested) -> Result<Stop, Error> {
+        let (service, records, at) = self.release(approval).await?;
+        let id = approval.deployment_id.as_str();
+        let holder = self.ledger.holder(&service.name).await?;
+        let ended = format!(
+            "{} {}'s deployment {id} is no longer in flight: nothing was stopped. To go back, use Roll back on its success message or `greenlight rollback {}`",
+            service.name, approval.tag, service.name
+        );
+        if holder.is_none_or(|h| h.execution != records[at].execution || h.deployment_id.as_deref() != Some(id)) {
+            return Ok(Stop::NotInFlight(ended));
+        }
+        if !self.deployments.stop(id).await? {
+            return Ok(Stop::NotInFlight(ended));
+        }
+        let said = format!("stopped by {}: {}", requested.by, requested.reason.as_deref().unwrap_or("no reason given"));
+        if let Some(push) = &records[at].request {
+            let update = HistoryUpdate::state(TimelineState::StopRequested).detail(said.clone());
+            if let Err(e) = self.ledger.record(&service.name, push, &update).await {
+                tracing::warn!(service = service.name, error = %e, "the deployment is stopped; the ledger did not record who asked");
+            }
+        }
+        let subject = format!("greenlight: {} {} is stopped", service.name, approval.tag);
+        let message = format!("{} {}: deployment {id} {said}. CodeDeploy rolls it back.", service.name, approval.tag);
+        if let Err(e) = self.notifier.notify(&subject, &message).await {
+            tracing::warn!(service = service.name, error = %e, "the deployment is stopped; the topic was not told");
+        }
+        Ok(Stop::Stopped(SlackRoute::of(&service.approval)))
     }
 }

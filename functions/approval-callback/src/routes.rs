@@ -2,12 +2,12 @@
 //! email's signed links (`GET` shows a confirmation page and changes nothing; `POST` decides).
 
 use greenlight_core::Error;
-use greenlight_core::approval::{DecidedVia, Decision, Refusal, slack_decided_message, slack_ephemeral, verify_slack};
+use greenlight_core::approval::{DecidedVia, Decision, Refusal, slack_ephemeral, verify_slack};
 use greenlight_core::approvers::Identity;
 use greenlight_core::links::{LinkTarget, verify_link};
 use greenlight_core::pipeline::{Applied, DecidePorts, Decider, decide};
 use greenlight_core::ports::{Approvals, Chat, Secrets, SlackApi, SlackDirectory, TaskTokens};
-use greenlight_core::slack_outcomes::SlackAction;
+use greenlight_core::slack_outcomes::{SlackAction, slack_decided};
 use serde_json::Value;
 
 use crate::Handler;
@@ -124,8 +124,7 @@ where
                         let applied = decide(id, decision, decider, now, ports).await?;
                         if let Applied::Done(record, decided) = &applied
                             && let Some(post) = &record.slack_post
-                            && let Err(e) =
-                                self.slack.update_message(post, &slack_decided_message(record, decided)).await
+                            && let Err(e) = self.slack.update_message(post, &slack_decided(record, decided)).await
                         {
                             // The decision stands; only the message still shows its buttons.
                             tracing::warn!(approval_id = id, error = %e, "the Slack message was not edited");
@@ -177,6 +176,9 @@ where
         let by = format!("@{}", name.unwrap_or(user_id));
         let (reply, update) = match action {
             SlackAction::Decide(decision, id) => self.slack_decision(&id, decision, &by, user_id, now).await?,
+            stop @ (SlackAction::Stop(_) | SlackAction::ConfirmStop(_)) => {
+                self.slack_stop(&stop, &by, user_id, now).await?
+            }
             roll_back => self.slack_roll_back(&roll_back, &by, user_id, now).await?,
         };
         if let Some(url) = payload.get("response_url").and_then(Value::as_str) {
@@ -201,9 +203,9 @@ where
         let applied = decide(id, decision, decider, now, DecidePorts { approvals, tokens, directory }).await?;
         let verb = |approved: bool| if approved { "approved" } else { "rejected" };
         Ok(match &applied {
-            Applied::Done(r, d) => (format!("{} by {by}", verb(d.approved)), Some(slack_decided_message(r, d))),
+            Applied::Done(r, d) => (format!("{} by {by}", verb(d.approved)), Some(slack_decided(r, d))),
             Applied::AlreadyDecided(r, d) => {
-                (format!("already {} by {} at {}", verb(d.approved), d.by, d.at), Some(slack_decided_message(r, d)))
+                (format!("already {} by {} at {}", verb(d.approved), d.by, d.at), Some(slack_decided(r, d)))
             }
             Applied::Counted { record, count, .. } => (
                 format!(

@@ -10,22 +10,21 @@ use greenlight_core::pipeline::{
     ApprovalChannels, ApprovalPorts, ApprovalRequest, ApprovalRequested, request_approval,
 };
 use greenlight_core::ports::{
-    Approvals, Chat, History, Locks, Mailer, ManifestSource, Notifier, Secrets, SlackApi, TaskDefinitions, Validations,
+    Approvals, History, Locks, Mailer, ManifestSource, Notifier, Secrets, SlackApi, TaskDefinitions, Validations,
 };
-use greenlight_http::{HttpChat, SlackWebApi};
+use greenlight_http::SlackWebApi;
 use greenlight_runtime::{FunctionError, env, env_number, lease, lease_seconds, parse_input};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct Handler<M, T, L, S, C, N, W, E> {
+pub struct Handler<M, T, L, S, N, W, E> {
     pub manifests: M,
     pub task_definitions: T,
     /// The ledger: approvals and validation reports.
     pub ledger: L,
     pub secrets: S,
-    pub chat: C,
     pub notifier: N,
-    /// Slack's Web API with the bot token (services with `approval.slack_channel`).
+    /// Slack: the bot token (services with `approval.slack_channel`) and the incoming webhook.
     pub slack: W,
     /// Amazon SES: one email per listed email approver (the `email` channel).
     pub mailer: E,
@@ -39,7 +38,6 @@ pub type Deployed = Handler<
     EcsTaskDefinitions,
     DynamoLedger,
     SecretsManagerSecrets,
-    HttpChat,
     SnsNotifier,
     SlackWebApi<SecretsManagerSecrets>,
     SesMailer,
@@ -58,13 +56,11 @@ impl Deployed {
             task_definitions: EcsTaskDefinitions::new(aws_sdk_ecs::Client::new(config)),
             ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(config), env("GREENLIGHT_LEDGER_TABLE")?),
             secrets: SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)),
-            chat: HttpChat::new(http.clone()),
             notifier: SnsNotifier::new(aws_sdk_sns::Client::new(config), env("GREENLIGHT_TOPIC_ARN")?),
             slack: SlackWebApi::from_env(SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(config)), http),
             mailer: SesMailer::new(aws_sdk_sesv2::Client::new(config), env("GREENLIGHT_EMAIL_FROM").ok()),
             channels: ApprovalChannels {
                 callback_url: env("GREENLIGHT_CALLBACK_URL")?,
-                slack_webhook_secret: env("GREENLIGHT_SLACK_WEBHOOK_SECRET").ok(),
                 link_key_secret: env("GREENLIGHT_LINK_KEY_SECRET").ok(),
             },
             lease_seconds: lease_seconds()?,
@@ -72,13 +68,12 @@ impl Deployed {
     }
 }
 
-impl<M, T, L, S, C, N, W, E> Handler<M, T, L, S, C, N, W, E>
+impl<M, T, L, S, N, W, E> Handler<M, T, L, S, N, W, E>
 where
     M: ManifestSource,
     T: TaskDefinitions,
     L: Approvals + Validations + Locks + History,
     S: Secrets,
-    C: Chat,
     N: Notifier,
     W: SlackApi,
     E: Mailer,
@@ -92,7 +87,6 @@ where
             approvals: &self.ledger,
             ledger: &self.ledger,
             secrets: &self.secrets,
-            chat: &self.chat,
             notifier: &self.notifier,
             slack: &self.slack,
             mailer: &self.mailer,
@@ -115,24 +109,16 @@ where
 mod tests {
     use super::*;
     use greenlight_core::fakes::{
-        FakeChat, FakeLedger, FakeMailer, FakeManifest, FakeNotifier, FakeSecrets, FakeSlackApi, FakeTaskDefinitions,
+        FakeLedger, FakeMailer, FakeManifest, FakeNotifier, FakeSecrets, FakeSlackApi, FakeTaskDefinitions,
     };
     use greenlight_core::manifest::{Channel, Manifest};
     use greenlight_core::taskdef::TaskDefinition;
     use serde_json::json;
 
     fn handler(
-        chat: FakeChat,
-    ) -> Handler<
-        FakeManifest,
-        FakeTaskDefinitions,
-        FakeLedger,
-        FakeSecrets,
-        FakeChat,
-        FakeNotifier,
-        FakeSlackApi,
-        FakeMailer,
-    > {
+        slack: FakeSlackApi,
+    ) -> Handler<FakeManifest, FakeTaskDefinitions, FakeLedger, FakeSecrets, FakeNotifier, FakeSlackApi, FakeMailer>
+    {
         let manifest = Manifest::parse(include_str!("../../../crates/core/tests/fixtures/manifest-api-server.json"))
             .expect("manifest");
         let td: Value =
@@ -146,21 +132,12 @@ mod tests {
                 registered: Default::default(),
             },
             ledger: FakeLedger::held_by_digest("api-server", "sha256:abc"),
-            secrets: FakeSecrets {
-                values: [
-                    ("slack".to_string(), "https://hooks.example/secret-path".to_string()),
-                    ("links".to_string(), "link-key".to_string()),
-                ]
-                .into_iter()
-                .collect(),
-            },
-            chat,
+            secrets: FakeSecrets { values: [("links".to_string(), "link-key".to_string())].into_iter().collect() },
             notifier: FakeNotifier::default(),
-            slack: FakeSlackApi::default(),
+            slack,
             mailer: FakeMailer::default(),
             channels: ApprovalChannels {
                 callback_url: "https://callback.example".into(),
-                slack_webhook_secret: Some("slack".into()),
                 link_key_secret: Some("links".into()),
             },
             lease_seconds: 60,
@@ -178,28 +155,25 @@ mod tests {
 
     #[tokio::test]
     async fn asks_in_slack_and_by_email_without_leaking_secrets() {
-        let h = handler(FakeChat::default());
+        let h = handler(FakeSlackApi::default());
         let payload = payload();
         let out = h.handle(payload).await.expect("requested");
         assert_eq!(out.channels, [Channel::Slack, Channel::Sns]);
         let stored = h.ledger.approvals.records.lock().expect("lock").clone();
         assert_eq!(stored[0].task_token, "TOKEN-123");
         assert_eq!(stored[0].id, out.approval_id);
-        let posted = h.chat.posted.lock().expect("lock").clone();
-        assert_eq!(posted[0].0, "https://hooks.example/secret-path");
+        let posted = h.slack.webhooks.lock().expect("lock").clone();
+        assert!(posted[0].to_string().contains(&format!("approve:{}", out.approval_id)), "{}", posted[0]);
         let email = h.notifier.sent.lock().expect("lock").clone();
         assert!(email[0].1.contains(&format!("https://callback.example/links/{}/approve?expires=", out.approval_id)));
-        for text in [posted[0].1.to_string(), email[0].1.clone()] {
-            assert!(
-                !text.contains("TOKEN-123") && !text.contains("secret-path") && !text.contains("link-key"),
-                "{text}"
-            );
+        for text in [posted[0].to_string(), email[0].1.clone()] {
+            assert!(!text.contains("TOKEN-123") && !text.contains("link-key"), "{text}");
         }
     }
 
     #[tokio::test]
     async fn slack_down_still_asks_by_email_and_the_ledger_says_slack_failed() {
-        let h = handler(FakeChat { down: Some("HTTP 503 Service Unavailable".into()), ..FakeChat::default() });
+        let h = handler(FakeSlackApi { down: Some("HTTP 503 Service Unavailable".into()), ..FakeSlackApi::default() });
         let out = h.handle(payload()).await.expect("requested by email");
         assert_eq!(out.channels, [Channel::Sns]);
         let email = h.notifier.sent.lock().expect("lock").clone();
@@ -214,7 +188,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_channel_down_fails_the_step_with_the_first_failure() {
-        let mut h = handler(FakeChat { down: Some("HTTP 500".into()), ..FakeChat::default() });
+        let mut h = handler(FakeSlackApi { down: Some("HTTP 500".into()), ..FakeSlackApi::default() });
         h.channels.link_key_secret = None;
         let err = h.handle(payload()).await.expect_err("nobody was asked");
         assert!(err.to_string().contains("HTTP 500"), "{err}");
@@ -222,11 +196,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_service_with_a_slack_channel_is_asked_with_the_bot_token_and_the_message_is_kept() {
-        let mut h = handler(FakeChat::default());
+        let mut h = handler(FakeSlackApi::default());
         h.manifests.0.services[0].approval.slack_channel = Some("C0DEPLOYS1".into());
         let out = h.handle(payload()).await.expect("requested");
         assert_eq!(out.channels, [Channel::Slack, Channel::Sns]);
-        assert!(h.chat.posted.lock().expect("lock").is_empty(), "not through the webhook");
+        assert!(h.slack.webhooks.lock().expect("lock").is_empty(), "not through the webhook");
         let posted = h.slack.posted.lock().expect("lock").clone();
         assert_eq!((posted[0].0.as_str(), posted[0].2.as_deref()), ("C0DEPLOYS1", None));
         assert!(posted[0].1.to_string().contains(&format!("approve:{}", out.approval_id)), "{:?}", posted[0].1);
@@ -238,7 +212,7 @@ mod tests {
     #[tokio::test]
     async fn each_email_approver_gets_links_bound_to_their_address_and_the_topic_gets_none() {
         use greenlight_core::approvers::Approver;
-        let mut h = handler(FakeChat::default());
+        let mut h = handler(FakeSlackApi::default());
         let approval = &mut h.manifests.0.services[0].approval;
         approval.channels = vec![Channel::Slack, Channel::Sns, Channel::Email];
         approval.approvers = ["alice@example.com", "U0CAROL01", "bob@example.com"]
@@ -256,7 +230,7 @@ mod tests {
         assert!(!topic[0].1.contains("/links/"), "no link on the shared topic: {}", topic[0].1);
 
         // SES down for everyone: the email channel failed, the others asked.
-        let mut h2 = handler(FakeChat::default());
+        let mut h2 = handler(FakeSlackApi::default());
         h2.manifests = FakeManifest(h.manifests.0.clone());
         h2.mailer = FakeMailer { down: Some("SES throttled".into()), ..FakeMailer::default() };
         let out = h2.handle(payload()).await.expect("requested in Slack");

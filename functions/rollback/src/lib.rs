@@ -107,6 +107,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_rollback_without_an_approval_is_told_through_the_services_webhook() {
+        let h = Handler {
+            deployments: FakeDeployments::default(),
+            notifier: FakeNotifier::default(),
+            ledger: FakeLedger::default(),
+            slack: FakeSlackApi::default(),
+            traffic: FakeTraffic::default(),
+        };
+        let prepared = json!({
+            "already_live": false, "reason": null, "previous_task_definition_arn": "arn:td/web:1",
+            "task_definition_arn": "arn:td/web:3", "revision": 3, "container_port": 8080,
+            "approval": {"required": false, "timeout_seconds": 3600, "on_timeout": "rollback"},
+            "slack": "webhook"
+        });
+        h.handle(state(json!({
+            "prepared": prepared,
+            "deployment": {"deployment_id": "d-9", "appspec_sha256": "00"},
+            "error": {"Error": "States.Timeout", "Cause": "the task timed out"}
+        })))
+        .await
+        .expect("ok");
+        let webhooks = h.slack.webhooks.lock().expect("lock").clone();
+        assert_eq!(webhooks.len(), 1, "{webhooks:?}");
+        let said = webhooks[0]["text"].as_str().unwrap_or_default();
+        assert!(said.starts_with("web v3 did not go live: the task timed out"), "{said}");
+        assert!(h.slack.posted.lock().expect("lock").is_empty(), "no thread, no channel");
+    }
+
+    #[tokio::test]
     async fn active_deployment_is_stopped_with_rollback() {
         let h = Handler {
             deployments: FakeDeployments::default(),

@@ -119,10 +119,9 @@ locals {
       memory_size = 128
       timeout     = 30
       environment = merge(local.common_environment, local.manifest_environment, local.lease_environment, local.slack_api_environment, {
-        GREENLIGHT_TOPIC_ARN            = aws_sns_topic.notifications.arn
-        GREENLIGHT_SLACK_WEBHOOK_SECRET = var.slack_webhook_secret_arn == null ? "" : var.slack_webhook_secret_arn
-        GREENLIGHT_LINK_KEY_SECRET      = aws_secretsmanager_secret.link_key.arn
-        GREENLIGHT_EMAIL_FROM           = var.approval_email_from == null ? "" : var.approval_email_from
+        GREENLIGHT_TOPIC_ARN       = aws_sns_topic.notifications.arn
+        GREENLIGHT_LINK_KEY_SECRET = aws_secretsmanager_secret.link_key.arn
+        GREENLIGHT_EMAIL_FROM      = var.approval_email_from == null ? "" : var.approval_email_from
       })
     }
     "approval-callback" = {
@@ -141,11 +140,14 @@ locals {
     }
   }
 
-  # Slack's Web API with the bot token: user groups and the "Roll back" button's thread reply
-  # (approval-callback), the request posted to approval.slack_channel (request-approval), edited
-  # when a rollback cancels it and answered in its thread with the outcome (rollback, finish).
+  # Slack: the Web API with the bot token (user groups and the "Roll back" button's thread reply
+  # in approval-callback; the request posted to approval.slack_channel by request-approval,
+  # edited when a rollback cancels it and answered in its thread with the outcome by rollback
+  # and finish) and the incoming webhook (the request, and the outcome, for services without
+  # approval.slack_channel).
   slack_api_environment = {
     GREENLIGHT_SLACK_BOT_TOKEN_SECRET = var.slack_bot_token_secret_arn == null ? "" : var.slack_bot_token_secret_arn
+    GREENLIGHT_SLACK_WEBHOOK_SECRET   = var.slack_webhook_secret_arn == null ? "" : var.slack_webhook_secret_arn
     GREENLIGHT_SLACK_API_URL          = var.slack_api_url
   }
 
@@ -300,10 +302,10 @@ locals {
         resources = local.deployment_group_arns
       },
       {
-        # Left out of the policy when no bot token is configured (no resource, nothing to grant).
-        sid       = "SlackBotToken"
+        # Left out of the policy when Slack is not configured (no resource, nothing to grant).
+        sid       = "SlackSecrets"
         actions   = ["secretsmanager:GetSecretValue"]
-        resources = compact([var.slack_bot_token_secret_arn])
+        resources = compact([var.slack_bot_token_secret_arn, var.slack_webhook_secret_arn])
       },
       local.shared_statements.notify,
       local.shared_statements.encrypted_topic_and_secrets,
@@ -332,10 +334,10 @@ locals {
         resources = ["*"]
       },
       {
-        # Left out of the policy when no bot token is configured (no resource, nothing to grant).
-        sid       = "SlackBotToken"
+        # Left out of the policy when Slack is not configured (no resource, nothing to grant).
+        sid       = "SlackSecrets"
         actions   = ["secretsmanager:GetSecretValue"]
-        resources = compact([var.slack_bot_token_secret_arn])
+        resources = compact([var.slack_bot_token_secret_arn, var.slack_webhook_secret_arn])
       },
       local.shared_statements.notify,
       local.shared_statements.encrypted_topic_and_secrets,
@@ -404,7 +406,7 @@ locals {
       {
         sid       = "Secrets"
         actions   = ["secretsmanager:GetSecretValue"]
-        resources = concat([aws_secretsmanager_secret.link_key.arn], compact([var.slack_signing_secret_arn, var.slack_bot_token_secret_arn]))
+        resources = concat([aws_secretsmanager_secret.link_key.arn], compact([var.slack_signing_secret_arn, var.slack_bot_token_secret_arn, var.slack_webhook_secret_arn]))
       },
       {
         unscoped  = "SendTaskSuccess takes a task token, not a resource ARN."

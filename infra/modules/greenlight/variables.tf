@@ -162,7 +162,7 @@ variable "pass_role_arns" {
 }
 
 variable "slack_webhook_secret_arn" {
-  description = "Secrets Manager secret holding the Slack incoming-webhook URL; null leaves Slack approvals off."
+  description = "Secrets Manager secret holding the Slack incoming-webhook URL: the approval request and the deploy outcomes of services without approval.slack_channel go there; null leaves those services out of Slack."
   type        = string
   default     = null
 }

@@ -310,12 +310,13 @@ impl crate::ports::Approvals for FakeApprovals {
     }
 }
 
-/// Slack's Web API in memory: every message posted (channel, payload, thread) and every update
-/// (channel, ts, payload); `down` fails every call with it.
+/// Slack in memory: every message posted (channel, payload, thread), every update (channel, ts,
+/// payload) and every incoming webhook's message; `down` fails every call with it.
 #[derive(Debug, Default)]
 pub struct FakeSlackApi {
     pub posted: Mutex<Vec<(String, Value, Option<String>)>>,
     pub updated: Mutex<Vec<(String, String, Value)>>,
+    pub webhooks: Mutex<Vec<Value>>,
     pub down: Option<String>,
 }
 
@@ -339,6 +340,14 @@ impl crate::ports::SlackApi for FakeSlackApi {
             return Err(Error::Chat { reason: reason.clone() });
         }
         self.updated.lock().map_err(|_| poisoned())?.push((post.channel.clone(), post.ts.clone(), payload.clone()));
+        Ok(())
+    }
+
+    async fn post_webhook(&self, payload: &Value) -> Result<(), Error> {
+        if let Some(reason) = &self.down {
+            return Err(Error::Chat { reason: reason.clone() });
+        }
+        self.webhooks.lock().map_err(|_| poisoned())?.push(payload.clone());
         Ok(())
     }
 }

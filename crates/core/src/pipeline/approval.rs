@@ -9,7 +9,7 @@ use crate::links::{LinkTarget, link};
 use crate::lock::Renew;
 use crate::manifest::Channel;
 use crate::ports::{
-    Approvals, Chat, History, Locks, Mailer, ManifestSource, Notifier, Secrets, SlackApi, TaskDefinitions, Validations,
+    Approvals, History, Locks, Mailer, ManifestSource, Notifier, Secrets, SlackApi, TaskDefinitions, Validations,
 };
 
 use super::lease::{Lease, keep_lock};
@@ -20,23 +20,21 @@ use super::{ApprovalRequest, ApprovalRequested, find_service, missing_input, val
 pub struct ApprovalChannels {
     /// The approval-callback function URL (signed links point there).
     pub callback_url: String,
-    /// Secrets Manager id of the Slack incoming webhook URL.
-    pub slack_webhook_secret: Option<String>,
     /// Secrets Manager id of the key that signs links.
     pub link_key_secret: Option<String>,
 }
 
 /// Ports request-approval uses.
 #[derive(Debug)]
-pub struct ApprovalPorts<'a, M, T, A, L, S, C, N, W, E> {
+pub struct ApprovalPorts<'a, M, T, A, L, S, N, W, E> {
     pub manifests: &'a M,
     pub task_definitions: &'a T,
     pub approvals: &'a A,
     pub ledger: &'a L,
     pub secrets: &'a S,
-    pub chat: &'a C,
     pub notifier: &'a N,
-    /// Slack's Web API with the bot token, for services with `approval.slack_channel`.
+    /// Slack: the bot token for services with `approval.slack_channel`, the incoming webhook
+    /// for the others.
     pub slack: &'a W,
     /// Amazon SES: one email per listed email approver (`email` channel).
     pub mailer: &'a E,
@@ -44,9 +42,9 @@ pub struct ApprovalPorts<'a, M, T, A, L, S, C, N, W, E> {
 
 /// request-approval: stores a single-use, expiring approval, then asks on every channel of the
 /// service with the evidence (image, task definition diff, validation report).
-pub async fn request_approval<M, T, A, L, S, C, N, W, E>(
+pub async fn request_approval<M, T, A, L, S, N, W, E>(
     request: &ApprovalRequest,
-    ports: ApprovalPorts<'_, M, T, A, L, S, C, N, W, E>,
+    ports: ApprovalPorts<'_, M, T, A, L, S, N, W, E>,
     channels: &ApprovalChannels,
     lease: Lease,
 ) -> Result<ApprovalRequested, Error>
@@ -56,7 +54,6 @@ where
     A: Approvals,
     L: Validations + Locks + History,
     S: Secrets,
-    C: Chat,
     N: Notifier,
     W: SlackApi,
     E: Mailer,
@@ -140,9 +137,9 @@ where
 
 /// Sends the request on one channel: the Slack message, the topic's email, or one email per
 /// listed address.
-async fn ask<M, T, A, L, S, C, N, W, E>(
+async fn ask<M, T, A, L, S, N, W, E>(
     channel: Channel,
-    ports: &ApprovalPorts<'_, M, T, A, L, S, C, N, W, E>,
+    ports: &ApprovalPorts<'_, M, T, A, L, S, N, W, E>,
     channels: &ApprovalChannels,
     service: &crate::manifest::Service,
     record: &ApprovalRecord,
@@ -151,7 +148,6 @@ async fn ask<M, T, A, L, S, C, N, W, E>(
 where
     A: Approvals,
     S: Secrets,
-    C: Chat,
     N: Notifier,
     W: SlackApi,
     E: Mailer,
@@ -165,12 +161,7 @@ where
                 // Kept so that the message can be edited when the approval ends without a click.
                 return ports.approvals.note_slack_post(&record.id, &post).await;
             }
-            let secret = channels.slack_webhook_secret.as_deref().ok_or(Error::Configuration {
-                variable: "GREENLIGHT_SLACK_WEBHOOK_SECRET",
-                problem: format!("is not set, and service `{}` asks for approval in Slack", service.name),
-            })?;
-            let webhook = ports.secrets.secret(secret).await?;
-            ports.chat.post(&webhook, &message).await
+            ports.slack.post_webhook(&message).await
         }
         // Once the approval names its approvers, a link of the shared topic (naming no person)
         // could decide nothing: the topic hears of the request, without links.
@@ -217,8 +208,8 @@ where
 }
 
 /// The key that signs links.
-async fn link_key<M, T, A, L, S, C, N, W, E>(
-    ports: &ApprovalPorts<'_, M, T, A, L, S, C, N, W, E>,
+async fn link_key<M, T, A, L, S, N, W, E>(
+    ports: &ApprovalPorts<'_, M, T, A, L, S, N, W, E>,
     channels: &ApprovalChannels,
     service: &crate::manifest::Service,
 ) -> Result<String, Error>

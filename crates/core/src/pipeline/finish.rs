@@ -1,15 +1,15 @@
 //! finish's step: let production traffic move (ContinueDeployment), or record and announce the
-//! success (and say it in the approval's Slack thread, with a "Roll back" button).
+//! success (and say it in Slack: in the approval's thread, with a "Roll back" button).
 
 use crate::approval::Decided;
 use crate::error::Error;
 use crate::history::{HistoryUpdate, Outcome, TimelineState};
 use crate::lock::Renew;
 use crate::ports::{Approvals, Deployments, History, Locks, Notifier, SlackApi, Validations};
-use crate::slack_outcomes::slack_live_message;
+use crate::slack_outcomes::{SlackRoute, Told, slack_live_message};
 
 use super::lease::{Lease, keep_lock};
-use super::thread::{asked_approval, reply_in_thread};
+use super::thread::{asked_approval, show_cli_decision, tell_slack};
 use super::validation_summary;
 use super::{Continued, FinishAction, FinishInput, FinishOutput, Notified, execution_name, missing_input};
 
@@ -42,6 +42,9 @@ where
             let shifting = Renew { shifting: true, ..Renew::default() };
             keep_lock(ledger, &step.service, &step.push, lease.until(), &shifting).await?;
             ports.deployments.continue_deployment(&deployment.deployment_id).await?;
+            if let Ok(Some(record)) = asked_approval(ledger, &step.service, &step.push).await {
+                let _ = show_cli_decision(slack, &record).await;
+            }
             let mut update = HistoryUpdate::state(TimelineState::TrafficShifting);
             update.approver = input.approval.as_ref().map(Decided::summary);
             ledger.record(&step.service, &step.push, &update).await?;
@@ -78,10 +81,19 @@ where
                 id = deployment.deployment_id,
             );
             ports.notifier.notify(&subject, &message).await?;
-            if let Some(record) = &asked {
-                // Slack failing never undoes a healthy deploy: reply_in_thread only logs it.
-                let _ = reply_in_thread(slack, record, &slack_live_message(record, revision)).await;
-            }
+            let route = step.prepared.as_ref().map_or(&SlackRoute::Nowhere, |p| &p.slack);
+            let told = match &asked {
+                Some(record) => Told::of(record),
+                None => Told {
+                    service: &step.service,
+                    tag: &push.tag,
+                    deployment_id: &deployment.deployment_id,
+                    approval_id: None,
+                },
+            };
+            let thread = asked.as_ref().and_then(|r| r.slack_post.as_ref());
+            // Slack failing never undoes a healthy deploy: tell_slack only logs it.
+            let _ = tell_slack(slack, route, thread, &slack_live_message(&told, revision)).await;
             Ok(FinishOutput::Notified(Notified { notified: subject }))
         }
     }

@@ -35,6 +35,7 @@ pub use revert::{RevertPorts, RevertRequest, RevertTarget, Reverted, before_rele
 pub use rollback::rollback;
 pub use start::{StartPorts, start_deployment};
 pub use status::{StatusPorts, Watch, deployment_status};
+pub use thread::tell_slack;
 pub use validate::{HookTimes, ValidatePorts, traffic_gate, validate, validation_summary};
 
 use crate::error::Error;

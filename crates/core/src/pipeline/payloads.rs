@@ -53,6 +53,9 @@ pub struct Prepared {
     /// looks there for a deployment whose id was never recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codedeploy: Option<crate::manifest::CodeDeployTarget>,
+    /// Where the outcome is said in Slack when no approval's thread hears it.
+    #[serde(default, skip_serializing_if = "crate::slack_outcomes::SlackRoute::is_nowhere")]
+    pub slack: crate::slack_outcomes::SlackRoute,
 }
 
 /// The approval policy the state machine follows for this execution.

@@ -13,6 +13,8 @@ use crate::ports::{
     TaskTokens,
 };
 
+use crate::slack_outcomes::SlackRoute;
+
 use super::lease::{Lease, epoch_seconds};
 use super::{ApprovalStep, Prepared, StepInput, execution_name, find_service};
 
@@ -59,6 +61,7 @@ where
         container_port: None,
         approval: ApprovalStep::of(service, &input.push),
         codedeploy: Some(service.codedeploy.clone()),
+        slack: SlackRoute::of(&service.approval),
     };
     let registration = match &input.push.task_definition {
         Some(arn) => Registration::pinned(service, &current, &task_definitions.describe(arn).await?)?,

@@ -11,6 +11,7 @@ use crate::lock::{LockHolder, short_digest};
 use crate::manifest::Service;
 use crate::ports::{Deployments, Executions, History, Image, Images, Locks, TaskDefinitions};
 use crate::request::{Requested, Trigger};
+use crate::slack_outcomes::SlackRoute;
 use crate::taskdef::TaskDefinition;
 
 use super::{BeginPorts, StartedExecution, begin};
@@ -63,6 +64,8 @@ pub struct Reverted {
     /// The notification that tells the team (subject, message).
     pub subject: String,
     pub message: String,
+    /// Where the service's deploys are told in Slack.
+    pub slack: SlackRoute,
 }
 
 fn refused(service: &Service, problem: String) -> Error {
@@ -139,7 +142,7 @@ where
         request.requested.reason.as_deref().unwrap_or("no reason given"),
         started.name
     );
-    Ok(Reverted { push, started, notes, subject, message })
+    Ok(Reverted { push, started, notes, subject, message, slack: SlackRoute::of(&service.approval) })
 }
 
 /// The ECR image a task definition's first target container runs: by its digest, or (a

@@ -7,12 +7,12 @@ use crate::ports::{
     Approvals, DeploymentState, DeploymentStatus, Deployments, History, Locks, Notifier, Settle, SlackApi, Traffic,
     Validations,
 };
-use crate::slack_outcomes::slack_rolled_back_message;
+use crate::slack_outcomes::{SlackRoute, Told, slack_rolled_back_message};
 
 use super::finish::NotifyPorts;
 use super::serving::Production;
 use super::start::deployment_description;
-use super::thread::{asked_approval, reply_in_thread};
+use super::thread::{asked_approval, show_cli_decision, tell_slack};
 use super::{RollbackRequest, RolledBack, execution_name, validation_summary};
 
 fn ended(s: &DeploymentState) -> String {
@@ -195,7 +195,7 @@ where
                     notes.push(format!("its Slack message could not be updated: {e}"));
                 }
             }
-            Ok(false) => {}
+            Ok(false) => notes.extend(show_cli_decision(slack, record).await),
             Err(e) => notes.push(format!("its pending approval could not be cancelled (it expires on its own): {e}")),
         }
     }
@@ -209,14 +209,22 @@ where
     // What greenlight could not write is part of what the team hears.
     let message = if notes.is_empty() { message } else { format!("{message}\nAlso: {}.\n", notes.join("; ")) };
     ports.notifier.notify(&subject, &message).await?;
-    if let Some(record) = &asked {
-        let said = match (is_superseded, succeeded) {
-            (_, true) => "failed after CodeDeploy had finished: it is in production",
-            (true, false) => "was superseded and did not go live",
-            (false, false) => "did not go live",
-        };
-        let thread = slack_rolled_back_message(record, said, &recorded);
-        notes.extend(reply_in_thread(slack, record, &thread).await);
-    }
+    let said = match (is_superseded, succeeded) {
+        (_, true) => "failed after CodeDeploy had finished: it is in production",
+        (true, false) => "was superseded and did not go live",
+        (false, false) => "did not go live",
+    };
+    let route = input.prepared.as_ref().map_or(&SlackRoute::Nowhere, |p| &p.slack);
+    let told = match &asked {
+        Some(record) => Told::of(record),
+        None => Told {
+            service: &input.service,
+            tag: &push.tag,
+            deployment_id: input.deployment.as_ref().map_or("", |d| d.deployment_id.as_str()),
+            approval_id: None,
+        },
+    };
+    let thread = asked.as_ref().and_then(|r| r.slack_post.as_ref());
+    notes.extend(tell_slack(slack, route, thread, &slack_rolled_back_message(&told, said, &recorded)).await);
     Ok(RolledBack { error, reason, stopped_deployment: stopped || !orphans.is_empty(), notes })
 }

@@ -1,12 +1,14 @@
-//! The approval an execution asked (named by the lock it holds), and replies in that
-//! approval's Slack thread when it was posted with the bot token (`approval.slack_channel`).
+//! The approval an execution asked (named by the lock it holds), and saying an outcome in Slack:
+//! in that approval's thread when its request was posted with the bot token
+//! (`approval.slack_channel`), otherwise where the service's deploys are told.
 
 use serde_json::Value;
 
-use crate::approval::ApprovalRecord;
+use crate::approval::{ApprovalRecord, DecidedVia, SlackPost};
 use crate::error::Error;
 use crate::event::Push;
 use crate::ports::{Approvals, Locks, SlackApi};
+use crate::slack_outcomes::{SlackRoute, slack_decided};
 
 use super::execution_name;
 
@@ -24,19 +26,33 @@ pub(crate) async fn asked_approval<L: Locks + Approvals>(
     ledger.approval(&id).await
 }
 
-/// Posts `payload` in the approval's thread, when its request went out with the bot token.
-/// Slack failing is said in the note it returns, never fatal: the deployment's outcome stands.
-pub(crate) async fn reply_in_thread<W: SlackApi>(
+/// Says `payload` in the thread of `thread` when there is one (the approval's request, posted
+/// with the bot token), otherwise by `route`. Slack failing is said in the note it returns,
+/// never fatal: the deployment's outcome stands.
+pub async fn tell_slack<W: SlackApi>(
     slack: &W,
-    record: &ApprovalRecord,
+    route: &SlackRoute,
+    thread: Option<&SlackPost>,
     payload: &Value,
 ) -> Option<String> {
+    let told = match (thread, route) {
+        (Some(post), _) => slack.post_message(&post.channel, payload, Some(&post.ts)).await.map(|_| ()),
+        (None, SlackRoute::Channel(channel)) => slack.post_message(channel, payload, None).await.map(|_| ()),
+        (None, SlackRoute::Webhook) => slack.post_webhook(payload).await,
+        (None, SlackRoute::Nowhere) => return None,
+    };
+    let e = told.err()?;
+    tracing::warn!(error = %e, "the outcome was not said in Slack");
+    Some(format!("the outcome was not said in Slack: {e}"))
+}
+
+/// A decision taken with `greenlight approve|reject` shown on the request's Slack message (a
+/// click or a link edits it when it decides; the CLI holds no Slack token): the note of a
+/// failure, never fatal.
+pub(crate) async fn show_cli_decision<W: SlackApi>(slack: &W, record: &ApprovalRecord) -> Option<String> {
+    let decided = record.decided.as_ref().filter(|d| d.channel == DecidedVia::Cli)?;
     let post = record.slack_post.as_ref()?;
-    match slack.post_message(&post.channel, payload, Some(&post.ts)).await {
-        Ok(_) => None,
-        Err(e) => {
-            tracing::warn!(approval_id = record.id, error = %e, "the outcome was not posted in the approval's thread");
-            Some(format!("the outcome was not posted in the approval's Slack thread: {e}"))
-        }
-    }
+    let e = slack.update_message(post, &slack_decided(record, decided)).await.err()?;
+    tracing::warn!(approval_id = record.id, error = %e, "the request's Slack message does not show the decision");
+    Some(format!("the request's Slack message could not be updated: {e}"))
 }
