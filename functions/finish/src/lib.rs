@@ -153,7 +153,10 @@ mod tests {
             slack: FakeSlackApi::default(),
             lease_seconds: 60,
         };
-        h.handle(input("continue")).await.expect("continue");
+        let mut cli = input("continue");
+        cli["approval"] =
+            serde_json::to_value(h.ledger.approvals.records.lock().expect("lock")[0].decided.clone()).expect("json");
+        h.handle(cli.clone()).await.expect("continue");
         let updated = h.slack.updated.lock().expect("lock").clone();
         assert_eq!(updated.len(), 1, "{updated:?}");
         let text = updated[0].2.to_string();
@@ -164,9 +167,10 @@ mod tests {
         assert!(text.contains("\"stop:ap-1\""), "with Stop: {text}");
 
         // A Slack click edits the message itself: finish leaves it alone.
+        cli["approval"]["channel"] = json!("slack");
         h.ledger.approvals.records.lock().expect("lock")[0].decided.as_mut().expect("decided").channel =
             DecidedVia::Slack;
-        h.handle(input("continue")).await.expect("continue");
+        h.handle(cli).await.expect("continue");
         assert_eq!(h.slack.updated.lock().expect("lock").len(), 1, "not edited again");
     }
 }

@@ -1,15 +1,15 @@
 //! finish's step: let production traffic move (ContinueDeployment), or record and announce the
 //! success (and say it in Slack: in the approval's thread, with a "Roll back" button).
 
-use crate::approval::Decided;
+use crate::approval::{Decided, DecidedVia};
 use crate::error::Error;
 use crate::history::{HistoryUpdate, Outcome, TimelineState};
 use crate::lock::Renew;
 use crate::ports::{Approvals, Deployments, History, Locks, Notifier, SlackApi, Validations};
-use crate::slack_outcomes::{SlackRoute, Told, slack_live_message};
+use crate::slack_outcomes::{Told, slack_live_message};
 
 use super::lease::{Lease, keep_lock};
-use super::thread::{asked_approval, show_cli_decision, tell_slack};
+use super::thread::{asked_approval, show_cli_decision, tell_outcome};
 use super::validation_summary;
 use super::{Continued, FinishAction, FinishInput, FinishOutput, Notified, execution_name, missing_input};
 
@@ -42,7 +42,10 @@ where
             let shifting = Renew { shifting: true, ..Renew::default() };
             keep_lock(ledger, &step.service, &step.push, lease.until(), &shifting).await?;
             ports.deployments.continue_deployment(&deployment.deployment_id).await?;
-            if let Ok(Some(record)) = asked_approval(ledger, &step.service, &step.push).await {
+            // Only a CLI decision is not on the request's message yet (clicks and links edit it).
+            if input.approval.as_ref().is_some_and(|d| d.channel == DecidedVia::Cli)
+                && let Ok(Some(record)) = asked_approval(ledger, &step.service, &step.push).await
+            {
                 let _ = show_cli_decision(slack, &record).await;
             }
             let mut update = HistoryUpdate::state(TimelineState::TrafficShifting);
@@ -81,19 +84,15 @@ where
                 id = deployment.deployment_id,
             );
             ports.notifier.notify(&subject, &message).await?;
-            let route = step.prepared.as_ref().map_or(&SlackRoute::Nowhere, |p| &p.slack);
-            let told = match &asked {
-                Some(record) => Told::of(record),
-                None => Told {
-                    service: &step.service,
-                    tag: &push.tag,
-                    deployment_id: &deployment.deployment_id,
-                    approval_id: None,
-                },
+            let unasked = Told {
+                service: &step.service,
+                tag: &push.tag,
+                deployment_id: &deployment.deployment_id,
+                approval_id: None,
             };
-            let thread = asked.as_ref().and_then(|r| r.slack_post.as_ref());
-            // Slack failing never undoes a healthy deploy: tell_slack only logs it.
-            let _ = tell_slack(slack, route, thread, &slack_live_message(&told, revision)).await;
+            // Slack failing never undoes a healthy deploy: tell_outcome only logs it.
+            let live = |told: &Told<'_>| slack_live_message(told, revision);
+            let _ = tell_outcome(slack, step.prepared.as_ref(), asked.as_ref(), unasked, live).await;
             Ok(FinishOutput::Notified(Notified { notified: subject }))
         }
     }

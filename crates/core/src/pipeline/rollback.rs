@@ -7,12 +7,12 @@ use crate::ports::{
     Approvals, DeploymentState, DeploymentStatus, Deployments, History, Locks, Notifier, Settle, SlackApi, Traffic,
     Validations,
 };
-use crate::slack_outcomes::{SlackRoute, Told, slack_rolled_back_message};
+use crate::slack_outcomes::{Told, slack_rolled_back_message};
 
 use super::finish::NotifyPorts;
 use super::serving::Production;
 use super::start::deployment_description;
-use super::thread::{asked_approval, show_cli_decision, tell_slack};
+use super::thread::{asked_approval, show_cli_decision, tell_outcome};
 use super::{RollbackRequest, RolledBack, execution_name, validation_summary};
 
 fn ended(s: &DeploymentState) -> String {
@@ -214,17 +214,13 @@ where
         (true, false) => "was superseded and did not go live",
         (false, false) => "did not go live",
     };
-    let route = input.prepared.as_ref().map_or(&SlackRoute::Nowhere, |p| &p.slack);
-    let told = match &asked {
-        Some(record) => Told::of(record),
-        None => Told {
-            service: &input.service,
-            tag: &push.tag,
-            deployment_id: input.deployment.as_ref().map_or("", |d| d.deployment_id.as_str()),
-            approval_id: None,
-        },
+    let unasked = Told {
+        service: &input.service,
+        tag: &push.tag,
+        deployment_id: input.deployment.as_ref().map_or("", |d| d.deployment_id.as_str()),
+        approval_id: None,
     };
-    let thread = asked.as_ref().and_then(|r| r.slack_post.as_ref());
-    notes.extend(tell_slack(slack, route, thread, &slack_rolled_back_message(&told, said, &recorded)).await);
+    let rolled_back = |told: &Told<'_>| slack_rolled_back_message(told, said, &recorded);
+    notes.extend(tell_outcome(slack, input.prepared.as_ref(), asked.as_ref(), unasked, rolled_back).await);
     Ok(RolledBack { error, reason, stopped_deployment: stopped || !orphans.is_empty(), notes })
 }

@@ -8,7 +8,9 @@ use crate::approval::{ApprovalRecord, DecidedVia, SlackPost};
 use crate::error::Error;
 use crate::event::Push;
 use crate::ports::{Approvals, Locks, SlackApi};
-use crate::slack_outcomes::{SlackRoute, slack_decided};
+use crate::slack_outcomes::{SlackRoute, Told, slack_decided};
+
+use super::Prepared;
 
 use super::execution_name;
 
@@ -44,6 +46,20 @@ pub async fn tell_slack<W: SlackApi>(
     let e = told.err()?;
     tracing::warn!(error = %e, "the outcome was not said in Slack");
     Some(format!("the outcome was not said in Slack: {e}"))
+}
+
+/// Says an outcome in Slack: the message of the approval when one was asked (in its thread, with
+/// its buttons), otherwise of the deployment alone (`unasked`), by the service's route.
+pub(crate) async fn tell_outcome<W: SlackApi>(
+    slack: &W,
+    prepared: Option<&Prepared>,
+    asked: Option<&ApprovalRecord>,
+    unasked: Told<'_>,
+    message: impl FnOnce(&Told<'_>) -> Value,
+) -> Option<String> {
+    let route = prepared.map_or(&SlackRoute::Nowhere, |p| &p.slack);
+    let told = asked.map_or(unasked, Told::of);
+    tell_slack(slack, route, asked.and_then(|r| r.slack_post.as_ref()), &message(&told)).await
 }
 
 /// A decision taken with `greenlight approve|reject` shown on the request's Slack message (a
